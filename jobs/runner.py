@@ -1,0 +1,104 @@
+"""Applies stages to Ray Datasets: the one place that knows about ``map_batches``.
+
+Rejected rows travel with the live ones (``reject_stage`` set) so that a single Dataset carries the
+whole job and nothing can be lost between stages; a stage only ever sees live rows.
+"""
+
+from __future__ import annotations
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from operators import schema
+from operators.base import Stage
+
+
+def run_stage_on_batch(stage: Stage, batch: pa.Table) -> pa.Table:
+    """Calls ``stage`` on the live rows of ``batch`` and returns every row, rejected ones marked.
+
+    The output schema is the input schema plus the stage's ``adds``, in that order, on every batch, so
+    that blocks stay concatenable.
+    """
+    if schema.REJECT_STAGE in batch.column_names:
+        live_mask = pc.is_null(batch.column(schema.REJECT_STAGE))
+        live, dead = batch.filter(live_mask), batch.filter(pc.invert(live_mask))
+    else:
+        live, dead = batch, batch.slice(0, 0)
+    result = stage(live)
+    rejected = result.rejected
+    stage_column = pa.array([stage.name] * rejected.num_rows, type=pa.string())
+    if schema.REJECT_STAGE in rejected.column_names:
+        rejected = rejected.set_column(
+            rejected.column_names.index(schema.REJECT_STAGE), schema.REJECT_STAGE, stage_column
+        )
+    else:
+        rejected = rejected.append_column(schema.REJECT_STAGE, stage_column)
+    target = _output_schema(batch.schema, stage)
+    parts = [_conform(part, target) for part in (result.kept, rejected, dead) if part.num_rows]
+    if not parts:
+        return target.empty_table()
+    return pa.concat_tables(parts)
+
+
+def _output_schema(input_schema: pa.Schema, stage: Stage) -> pa.Schema:
+    fields = list(input_schema)
+    names = set(input_schema.names)
+    for column, type_ in stage.adds.items():
+        if column not in names:
+            fields.append(pa.field(column, type_))
+    for column in (schema.REJECT_STAGE, schema.REJECT_REASON):
+        if column not in names:
+            fields.append(pa.field(column, pa.string()))
+    return pa.schema(fields)
+
+
+def _conform(table: pa.Table, target: pa.Schema) -> pa.Table:
+    columns = []
+    for field in target:
+        if field.name in table.column_names:
+            column = table.column(field.name)
+            columns.append(column if column.type == field.type else column.cast(field.type))
+        else:
+            columns.append(pa.nulls(table.num_rows, field.type))
+    return pa.Table.from_arrays(columns, schema=target)
+
+
+class _StageActor:
+    """Holds one stage per actor so that models load once per worker."""
+
+    def __init__(self, stage: Stage):
+        self.stage = stage
+
+    def __call__(self, batch: pa.Table) -> pa.Table:
+        return run_stage_on_batch(self.stage, batch)
+
+
+def _run_task(batch: pa.Table, stage: Stage) -> pa.Table:
+    return run_stage_on_batch(stage, batch)
+
+
+def apply_stage(ds, stage: Stage, batch_size: int | None = 1024):
+    """Returns ``ds`` with ``stage`` applied to every batch.
+
+    Stages whose ``resources.actors`` is set run in an actor pool with fractional CPUs (see
+    ``operators.base.Resources``); others run as plain tasks.
+    """
+    import ray.data
+
+    resources = stage.resources
+    if resources.actors:
+        return ds.map_batches(
+            _StageActor,
+            fn_constructor_args=(stage,),
+            batch_format="pyarrow",
+            batch_size=batch_size,
+            compute=ray.data.ActorPoolStrategy(min_size=1, max_size=max(1, resources.max_actors)),
+            num_cpus=resources.num_cpus,
+        )
+    return ds.map_batches(
+        _run_task,
+        fn_kwargs={"stage": stage},
+        batch_format="pyarrow",
+        batch_size=batch_size,
+        num_cpus=resources.num_cpus,
+    )
