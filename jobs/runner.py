@@ -9,11 +9,12 @@ from __future__ import annotations
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from jobs.stats import record
 from operators import schema
 from operators.base import Stage
 
 
-def run_stage_on_batch(stage: Stage, batch: pa.Table) -> pa.Table:
+def run_stage_on_batch(stage: Stage, batch: pa.Table, stats_actor: str | None = None) -> pa.Table:
     """Calls ``stage`` on the live rows of ``batch`` and returns every row, rejected ones marked.
 
     The output schema is the input schema plus the stage's ``adds``, in that order, on every batch, so
@@ -33,6 +34,11 @@ def run_stage_on_batch(stage: Stage, batch: pa.Table) -> pa.Table:
         )
     else:
         rejected = rejected.append_column(schema.REJECT_STAGE, stage_column)
+    record(
+        stage.name,
+        {"in": live.num_rows, "kept": result.kept.num_rows, "rejected": rejected.num_rows},
+        stats_actor,
+    )
     target = _output_schema(batch.schema, stage)
     parts = [_conform(part, target) for part in (result.kept, rejected, dead) if part.num_rows]
     if not parts:
@@ -66,22 +72,24 @@ def _conform(table: pa.Table, target: pa.Schema) -> pa.Table:
 class _StageActor:
     """Holds one stage per actor so that models load once per worker."""
 
-    def __init__(self, stage: Stage):
+    def __init__(self, stage: Stage, stats_actor: str | None):
         self.stage = stage
+        self.stats_actor = stats_actor
 
     def __call__(self, batch: pa.Table) -> pa.Table:
-        return run_stage_on_batch(self.stage, batch)
+        return run_stage_on_batch(self.stage, batch, self.stats_actor)
 
 
-def _run_task(batch: pa.Table, stage: Stage) -> pa.Table:
-    return run_stage_on_batch(stage, batch)
+def _run_task(batch: pa.Table, stage: Stage, stats_actor: str | None) -> pa.Table:
+    return run_stage_on_batch(stage, batch, stats_actor)
 
 
-def apply_stage(ds, stage: Stage, batch_size: int | None = 1024):
+def apply_stage(ds, stage: Stage, stats_actor: str | None = None, batch_size: int | None = 1024):
     """Returns ``ds`` with ``stage`` applied to every batch.
 
     Stages whose ``resources.actors`` is set run in an actor pool with fractional CPUs (see
-    ``operators.base.Resources``); others run as plain tasks.
+    ``operators.base.Resources``); others run as plain tasks. With ``stats_actor`` (the name of the run's
+    ``jobs.stats`` actor), every batch reports its rows in, kept and rejected.
     """
     import ray.data
 
@@ -89,7 +97,7 @@ def apply_stage(ds, stage: Stage, batch_size: int | None = 1024):
     if resources.actors:
         return ds.map_batches(
             _StageActor,
-            fn_constructor_args=(stage,),
+            fn_constructor_args=(stage, stats_actor),
             batch_format="pyarrow",
             batch_size=batch_size,
             compute=ray.data.ActorPoolStrategy(min_size=1, max_size=max(1, resources.max_actors)),
@@ -97,7 +105,7 @@ def apply_stage(ds, stage: Stage, batch_size: int | None = 1024):
         )
     return ds.map_batches(
         _run_task,
-        fn_kwargs={"stage": stage},
+        fn_kwargs={"stage": stage, "stats_actor": stats_actor},
         batch_format="pyarrow",
         batch_size=batch_size,
         num_cpus=resources.num_cpus,

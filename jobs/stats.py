@@ -7,11 +7,7 @@ written (see ``jobs.pipeline``).
 
 from __future__ import annotations
 
-import os
 from collections import defaultdict
-
-STATS_ACTOR_ENV = "SFTFORGE_STATS_ACTOR"
-
 
 class RunStats:
     """Sums counters per (scope, name). Runs as a Ray actor; plain class for tests."""
@@ -35,15 +31,22 @@ def start_stats_actor(run_id: str):
     actor_class = ray.remote(num_cpus=0)(RunStats)
     name = f"sftforge-stats-{run_id}"
     handle = actor_class.options(name=name).remote()
-    os.environ[STATS_ACTOR_ENV] = name
     return handle, name
 
 
+_handles: dict[str, object] = {}
+
+
 def record(scope: str, counts: dict[str, int], actor_name: str | None) -> None:
-    """Adds counts to the run's actor; a no-op when no run is collecting (unit tests, ad-hoc use)."""
+    """Adds counts to the run's actor; a no-op when no run is collecting (unit tests, ad-hoc use).
+
+    The call waits for the actor so that a batch's counts are in before the batch is handed on.
+    """
     if not actor_name:
         return
     import ray
 
-    handle = ray.get_actor(actor_name)
+    handle = _handles.get(actor_name)
+    if handle is None:
+        handle = _handles[actor_name] = ray.get_actor(actor_name)
     ray.get(handle.add.remote(scope, counts))

@@ -1,0 +1,169 @@
+"""The job config: one YAML file, validated with pydantic on the driver before Ray starts.
+
+Every stage's config class lives beside the stage in ``operators/``; this module composes them. A stage
+whose key is absent or ``null`` is skipped.
+"""
+
+from __future__ import annotations
+
+import glob
+import hashlib
+import json
+import os
+import re
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import Field, ValidationError, field_validator, model_validator
+
+from operators.base import StageConfig
+from operators.clean import CleanConfig
+from operators.reader import InputSpec
+from operators.sft_writer import OutputConfig
+from operators.split import SplitConfig
+
+_RELEASE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
+
+
+class ConfigError(Exception):
+    """The config file cannot be used; the message names the file and the key."""
+
+
+class RayConfig(StageConfig):
+    """Where the job runs.
+
+    Attributes:
+        address: A Ray cluster address (``auto``, ``ray://host:port``); ``None`` uses ``RAY_ADDRESS`` when a
+            job was submitted to a cluster, else starts a local runtime.
+        num_cpus: CPUs for a local runtime (default: all cores).
+        object_store_memory: Bytes for a local runtime's object store (default: Ray's choice).
+    """
+
+    address: str | None = None
+    num_cpus: int | None = Field(default=None, gt=0)
+    object_store_memory: int | None = Field(default=None, gt=0)
+
+
+class JobConfig(StageConfig):
+    """A whole sftforge job.
+
+    Attributes:
+        release: Release id, the folder name under ``output.dir`` (default: the UTC time of the run).
+        inputs: Input shards; at least one.
+        output: Where and how the release is written.
+        split: Train / validation / test ratios.
+        ray: Where the job runs.
+        clean: HTML, Unicode and boilerplate cleaning (on by default).
+    """
+
+    release: str | None = None
+    inputs: list[InputSpec] = Field(min_length=1)
+    output: OutputConfig
+    split: SplitConfig = SplitConfig()
+    ray: RayConfig = RayConfig()
+    clean: CleanConfig | None = CleanConfig()
+
+    @field_validator("release")
+    @classmethod
+    def _release_is_a_folder_name(cls, value: str | None) -> str | None:
+        if value is not None and not _RELEASE_ID.match(value):
+            raise ValueError(f"'{value}' is not a valid release id (letters, digits, '.', '_', '-')")
+        return value
+
+    @model_validator(mode="after")
+    def _inputs_exist(self) -> JobConfig:
+        for index, spec in enumerate(self.inputs):
+            for path in [spec.path] if isinstance(spec.path, str) else spec.path:
+                if "://" in path and not path.startswith("file://"):
+                    continue  # remote listings happen when the job plans its reads
+                local = path.removeprefix("file://")
+                if not (os.path.exists(local) or glob.glob(local)):
+                    raise ValueError(f"inputs[{index}].path: nothing matches '{path}'")
+        return self
+
+    def release_id(self) -> str:
+        """The configured release id, or one made from the current UTC time."""
+        return self.release or datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+
+    def config_hash(self) -> str:
+        """sha256 of the canonical JSON form of the config (release id excluded)."""
+        data = self.model_dump(mode="json", exclude={"release"})
+        return hashlib.sha256(json.dumps(data, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
+
+
+def apply_overrides(data: dict[str, Any], overrides: list[str]) -> dict[str, Any]:
+    """Applies ``key.path=value`` overrides; values are parsed as YAML (``3``, ``true``, ``[a, b]``)."""
+    for override in overrides:
+        key, sep, raw = override.partition("=")
+        if not sep or not key:
+            raise ConfigError(f"--set '{override}': expected key.path=value")
+        node = data
+        parts = key.split(".")
+        for part in parts[:-1]:
+            child = node.get(part) if isinstance(node, dict) else None
+            if child is None:
+                child = {}
+                node[part] = child
+            if not isinstance(child, dict):
+                raise ConfigError(f"--set '{override}': '{part}' is not a mapping")
+            node = child
+        node[parts[-1]] = yaml.safe_load(raw) if raw else None
+    return data
+
+
+def _resolve_paths(data: dict[str, Any], base: Path) -> None:
+    def resolve(path: str) -> str:
+        if "://" in path or os.path.isabs(path):
+            return path
+        return str((base / path).resolve())
+
+    for spec in data.get("inputs") or []:
+        if isinstance(spec, dict) and "path" in spec:
+            path = spec["path"]
+            spec["path"] = [resolve(p) for p in path] if isinstance(path, list) else resolve(str(path))
+    output = data.get("output")
+    if isinstance(output, dict) and isinstance(output.get("dir"), str):
+        output["dir"] = resolve(output["dir"])
+
+
+def format_validation_error(error: ValidationError, source: str) -> str:
+    """One readable line per problem, each naming the key."""
+    lines = [f"invalid config {source}:"]
+    for problem in error.errors():
+        key = ".".join(str(part) for part in problem["loc"]) or "(top level)"
+        message = problem["msg"].removeprefix("Value error, ")
+        if problem["type"] == "extra_forbidden":
+            message = "unknown key"
+        lines.append(f"  {key}: {message}")
+    return "\n".join(lines)
+
+
+def load_config(path: str | os.PathLike, overrides: list[str] | None = None) -> JobConfig:
+    """Reads, overrides and validates a job config.
+
+    Relative paths in ``inputs`` and ``output.dir`` are resolved against the config file's folder.
+
+    Raises:
+        ConfigError: The file is missing or not YAML, or a key is unknown, mistyped or inconsistent.
+    """
+    source = Path(path)
+    try:
+        text = source.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"cannot read config {source}: {exc.strerror or exc}") from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"config {source} is not valid YAML: {exc}") from None
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"config {source} must be a mapping at the top level")
+    data = apply_overrides(data, overrides or [])
+    _resolve_paths(data, source.resolve().parent)
+    try:
+        return JobConfig.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(format_validation_error(exc, str(source))) from None

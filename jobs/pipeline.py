@@ -1,0 +1,148 @@
+"""The job: read -> stages -> split -> write -> account -> publish.
+
+``STEPS`` is the ordered list of steps between reading and splitting. A step takes the Dataset (live and
+already-rejected rows together) and the run context, and returns the next Dataset; a step whose config
+key is ``None`` returns its input unchanged.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from jobs.accounting import Accounting, reconcile
+from jobs.config import JobConfig, RayConfig
+from jobs.read import read_inputs
+from jobs.release import ReleaseWriter
+from jobs.runner import apply_stage
+from jobs.stats import start_stats_actor
+from operators.clean import TextCleaner
+from operators.split import Splitter
+
+log = logging.getLogger("sftforge")
+
+
+@dataclass
+class RunContext:
+    """What steps share during one run.
+
+    Attributes:
+        config: The validated job config.
+        release_id: The release being written.
+        stats_actor: Name of the run's counters actor (pass it to ``apply_stage``).
+        staging_dir: The release's staging folder; files a step writes there are published with it.
+        report: Sections of the run report, one per step that has something to say.
+        manifest: Extra manifest entries (LLM ledger, dedup index paths, ...).
+        stage_order: Names of the stages that ran, in order, for accounting.
+    """
+
+    config: JobConfig
+    release_id: str
+    stats_actor: str
+    staging_dir: Path
+    report: dict[str, Any] = field(default_factory=dict)
+    manifest: dict[str, Any] = field(default_factory=dict)
+    stage_order: list[str] = field(default_factory=list)
+
+    def apply(self, ds, stage):
+        """Applies a batch stage and records it for accounting."""
+        self.stage_order.append(stage.name)
+        return apply_stage(ds, stage, stats_actor=self.stats_actor)
+
+
+Step = Callable[[Any, RunContext], Any]
+
+
+def _clean(ds, ctx: RunContext):
+    if ctx.config.clean is None:
+        return ds
+    return ctx.apply(ds, TextCleaner(ctx.config.clean))
+
+
+#: The steps between reading and splitting, in order. Each issue's stage adds its step here.
+STEPS: list[tuple[str, Step]] = [
+    ("clean", _clean),
+]
+
+
+@dataclass(frozen=True)
+class RunResult:
+    """Where a run published and what it counted."""
+
+    release_dir: Path
+    release_id: str
+    accounting: Accounting
+    report: dict[str, Any]
+
+
+def init_ray(config: RayConfig) -> None:
+    """Connects to the configured cluster, the submitting cluster (``RAY_ADDRESS``), or starts Ray locally."""
+    import ray
+
+    if ray.is_initialized():
+        return
+    address = config.address or os.environ.get("RAY_ADDRESS")
+    if address:
+        ray.init(address=address, log_to_driver=True)
+        return
+    ray.init(
+        num_cpus=config.num_cpus,
+        object_store_memory=config.object_store_memory,
+        include_dashboard=False,
+        log_to_driver=False,
+    )
+
+
+def run_job(config: JobConfig, config_source: str | None = None) -> RunResult:
+    """Runs a whole job and publishes its release.
+
+    Args:
+        config: A validated job config.
+        config_source: The config file the job came from, recorded in the manifest.
+
+    Raises:
+        operators.reader.InputError: An input file cannot be used.
+        jobs.accounting.AccountingError: Rows went missing; nothing is published.
+    """
+    import ray
+
+    init_ray(config.ray)
+    release_id = config.release_id()
+    run_id = uuid.uuid4().hex[:12]
+    stats_handle, stats_name = start_stats_actor(run_id)
+    writer = ReleaseWriter(config.output, release_id)
+    try:
+        ds, input_files = read_inputs(config.inputs, stats_actor=stats_name)
+        ctx = RunContext(config, release_id, stats_name, Path(writer.staging_dir))
+        ctx.stage_order.append("read")
+        for _name, step in STEPS:
+            ds = step(ds, ctx)
+        ds = ctx.apply(ds, Splitter(config.split))
+        counts = writer.write(ds)
+        counters = ray.get(stats_handle.snapshot.remote())
+        accounting = reconcile(
+            counters, ctx.stage_order, counts.total_written, counts.rejected_by_stage
+        )
+        manifest = {
+            "release": release_id,
+            "run_id": run_id,
+            "config_source": config_source,
+            "config": config.model_dump(mode="json"),
+            "config_hash": config.config_hash(),
+            "inputs": input_files,
+            "accounting": accounting.as_dict(),
+            "report": ctx.report,
+            **ctx.manifest,
+        }
+        release_dir = writer.publish(manifest)
+    except BaseException:
+        writer.abort()
+        raise
+    finally:
+        ray.kill(stats_handle)
+    return RunResult(Path(release_dir), release_id, accounting, ctx.report)
