@@ -90,7 +90,9 @@ def init_ray(config: RayConfig) -> None:
     if address:
         ray.init(address=address, log_to_driver=True)
         return
+    # "local" starts a fresh runtime even when a `ray start` cluster runs on this machine.
     ray.init(
+        address="local",
         num_cpus=config.num_cpus,
         object_store_memory=config.object_store_memory,
         include_dashboard=False,

@@ -1,0 +1,123 @@
+"""Config loading and validation: one clear message naming the key, before Ray starts."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from jobs.cli import main
+from jobs.config import ConfigError, load_config
+
+
+@pytest.fixture
+def data_file(tmp_path: Path) -> Path:
+    path = tmp_path / "data" / "pairs.jsonl"
+    path.parent.mkdir()
+    path.write_text('{"instruction": "Say hi.", "output": "Hi!"}\n', encoding="utf-8")
+    return path
+
+
+def write_config(tmp_path: Path, data: dict) -> Path:
+    path = tmp_path / "job.yaml"
+    path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    return path
+
+
+def base_config(data_file: Path) -> dict:
+    return {
+        "release": "r1",
+        "inputs": [{"path": "data/pairs.jsonl", "kind": "instruction"}],
+        "output": {"dir": "out"},
+        "split": {"ratios": {"train": 0.7, "test": 0.3}},
+    }
+
+
+def test_valid_config_resolves_relative_paths(tmp_path, data_file):
+    config = load_config(write_config(tmp_path, base_config(data_file)))
+    assert config.inputs[0].path == str(data_file)
+    assert config.output.dir == str(tmp_path / "out")
+    assert config.split.ratios == {"train": 0.7, "test": 0.3}
+
+
+def test_unknown_key_is_named(tmp_path, data_file):
+    data = base_config(data_file)
+    data["output"]["shard_size"] = 10
+    with pytest.raises(ConfigError, match=r"output\.shard_size: unknown key"):
+        load_config(write_config(tmp_path, data))
+
+
+def test_wrong_type_is_named(tmp_path, data_file):
+    data = base_config(data_file)
+    data["output"]["shard_rows"] = "many"
+    with pytest.raises(ConfigError, match=r"output\.shard_rows"):
+        load_config(write_config(tmp_path, data))
+
+
+def test_missing_input_path_is_named(tmp_path, data_file):
+    data = base_config(data_file)
+    data["inputs"].append({"path": "data/nothing-*.parquet", "kind": "document"})
+    with pytest.raises(ConfigError, match=r"inputs\[1\]\.path: nothing matches"):
+        load_config(write_config(tmp_path, data))
+
+
+def test_ratios_that_do_not_sum_to_one(tmp_path, data_file):
+    data = base_config(data_file)
+    data["split"]["ratios"] = {"train": 0.7, "test": 0.2}
+    with pytest.raises(ConfigError, match=r"split\.ratios"):
+        load_config(write_config(tmp_path, data))
+
+
+def test_set_overrides_parse_yaml_values(tmp_path, data_file):
+    path = write_config(tmp_path, base_config(data_file))
+    config = load_config(path, ["output.shard_rows=5", "split.ratios={train: 0.5, test: 0.5}"])
+    assert config.output.shard_rows == 5
+    assert config.split.ratios == {"train": 0.5, "test": 0.5}
+
+
+def test_malformed_override(tmp_path, data_file):
+    with pytest.raises(ConfigError, match="expected key.path=value"):
+        load_config(write_config(tmp_path, base_config(data_file)), ["output.shard_rows"])
+
+
+def test_invalid_yaml(tmp_path):
+    path = tmp_path / "job.yaml"
+    path.write_text("inputs: [unclosed\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match="not valid YAML"):
+        load_config(path)
+
+
+def test_bad_release_id(tmp_path, data_file):
+    data = base_config(data_file)
+    data["release"] = "../escape"
+    with pytest.raises(ConfigError, match="release"):
+        load_config(write_config(tmp_path, data))
+
+
+def test_config_hash_ignores_release_id(tmp_path, data_file):
+    path = write_config(tmp_path, base_config(data_file))
+    first = load_config(path)
+    second = load_config(path, ["release=r2"])
+    assert first.config_hash() == second.config_hash()
+    assert first.config_hash() != load_config(path, ["output.shard_rows=7"]).config_hash()
+
+
+def test_cli_validate_ok(tmp_path, data_file, capsys):
+    assert main(["validate", str(write_config(tmp_path, base_config(data_file)))]) == 0
+    assert "valid" in capsys.readouterr().out
+
+
+def test_cli_exit_code_2_without_traceback(tmp_path, data_file):
+    data = base_config(data_file)
+    data["split"]["ratios"] = {"train": 0.9}
+    data["bogus"] = 1
+    path = write_config(tmp_path, data)
+    proc = subprocess.run([sys.executable, "-m", "jobs.cli", "validate", str(path)],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2
+    assert "Traceback" not in proc.stderr
+    assert "bogus: unknown key" in proc.stderr
+    assert "split.ratios" in proc.stderr
