@@ -35,6 +35,12 @@ CLUSTER_ID = "cluster_id"
 QUALITY_SCORE = "quality_score"
 SPLIT = "split"
 
+# Provenance of rows made by augmentation (``origin`` holds the method, ``parent_id`` the source row).
+GEN_MODEL = "gen_model"
+GEN_TEMPLATE = "gen_template"
+GEN_TEMPLATE_VERSION = "gen_template_version"
+GEN_JUDGE_SCORE = "gen_judge_score"
+
 # Rejection bookkeeping.
 REJECT_STAGE = "reject_stage"
 REJECT_REASON = "reject_reason"
@@ -95,6 +101,15 @@ ADDED_TYPES: dict[str, pa.DataType] = {
     QUALITY_SCORE: pa.float64(),
     SPLIT: pa.string(),
 }
+
+#: Provenance columns of generated rows; rows read from inputs carry them as nulls.
+PROVENANCE_TYPES: dict[str, pa.DataType] = {
+    GEN_MODEL: pa.string(),
+    GEN_TEMPLATE: pa.string(),
+    GEN_TEMPLATE_VERSION: pa.string(),
+    GEN_JUDGE_SCORE: pa.float64(),
+}
+ADDED_TYPES.update(PROVENANCE_TYPES)
 
 
 def empty_table(schema: pa.Schema = BASE_SCHEMA) -> pa.Table:
