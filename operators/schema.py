@@ -41,6 +41,16 @@ GEN_TEMPLATE = "gen_template"
 GEN_TEMPLATE_VERSION = "gen_template_version"
 GEN_JUDGE_SCORE = "gen_judge_score"
 
+# Added by the LLM judge: Harmless / Honest / Helpful and overall, 1-5 each; ``judge_score`` is the
+# value compared with the threshold; rationales as a JSON object of one line per criterion.
+JUDGE_HARMLESS = "judge_harmless"
+JUDGE_HONEST = "judge_honest"
+JUDGE_HELPFUL = "judge_helpful"
+JUDGE_OVERALL = "judge_overall"
+JUDGE_SCORE = "judge_score"
+JUDGE_RATIONALE = "judge_rationale"
+JUDGE_MODEL = "judge_model"
+
 # Rejection bookkeeping.
 REJECT_STAGE = "reject_stage"
 REJECT_REASON = "reject_reason"
@@ -110,6 +120,18 @@ PROVENANCE_TYPES: dict[str, pa.DataType] = {
     GEN_JUDGE_SCORE: pa.float64(),
 }
 ADDED_TYPES.update(PROVENANCE_TYPES)
+
+#: Columns of the LLM judge; rows it does not judge (documents) carry them as nulls.
+JUDGE_TYPES: dict[str, pa.DataType] = {
+    JUDGE_HARMLESS: pa.int64(),
+    JUDGE_HONEST: pa.int64(),
+    JUDGE_HELPFUL: pa.int64(),
+    JUDGE_OVERALL: pa.int64(),
+    JUDGE_SCORE: pa.float64(),
+    JUDGE_RATIONALE: pa.string(),
+    JUDGE_MODEL: pa.string(),
+}
+ADDED_TYPES.update(JUDGE_TYPES)
 
 
 def empty_table(schema: pa.Schema = BASE_SCHEMA) -> pa.Table:
