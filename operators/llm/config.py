@@ -96,7 +96,7 @@ class LocalModelConfig(StageConfig):
     startup_timeout_s: float = Field(default=180.0, gt=0)
 
 
-StructuredOutput = Literal["json_schema", "json_object", "prompt"]
+StructuredOutput = Literal["json_schema", "json_object_schema", "json_object", "prompt"]
 
 
 class LLMConfig(StageConfig):
@@ -117,9 +117,10 @@ class LLMConfig(StageConfig):
         extra_body: Extra JSON fields merged into each request body (e.g. vLLM's ``top_k``).
         max_in_flight: Requests in flight at once per worker.
         structured_output: How a template's JSON schema reaches the model: ``json_schema``
-            (``response_format`` with the schema, strict), ``json_object`` (JSON mode, schema in the
-            prompt) or ``prompt`` (schema described in the prompt only). Replies are validated in all
-            three cases.
+            (``response_format`` with the schema, strict: OpenAI, vLLM), ``json_object_schema``
+            (``{"type": "json_object", "schema": ...}``: llama.cpp's grammar-constrained JSON, the
+            default of ``backend: local``), ``json_object`` (JSON mode, schema in the prompt) or
+            ``prompt`` (schema described in the prompt only). Replies are validated in every case.
         limits: Cluster-wide request and token rates.
         retry: Retry and repair policy.
         cache: Directory or fsspec URL of the response cache shared by all workers (None: no cache).

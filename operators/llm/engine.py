@@ -7,10 +7,114 @@ notebook, and the HTTP connection pool survives between batches.
 
 from __future__ import annotations
 
+import asyncio
+import email.utils
+import logging
+import os
+import re
+import threading
+import time
+from collections import Counter
 from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
 
+import httpx2
+import openai
+from tenacity import (
+    AsyncRetrying,
+    RetryCallState,
+    retry_if_exception,
+    stop_after_attempt,
+    stop_after_delay,
+    wait_random_exponential,
+)
+
+from operators.llm.cache import CachedCompletion, ResponseCache, cache_key
 from operators.llm.config import LLMConfig
-from operators.llm.request import LLMRequest, LLMResult
+from operators.llm.coordinator import CoordinatorClient, estimate_tokens
+from operators.llm.prompt import PromptError
+from operators.llm.request import (
+    BAD_RESPONSE,
+    BUDGET_EXHAUSTED,
+    CLIENT_ERROR,
+    CONNECTION_ERROR,
+    CONTENT_FILTER,
+    EMPTY_REPLY,
+    PROMPT_ERROR,
+    RATE_LIMITED,
+    SERVER_ERROR,
+    TIMEOUT,
+    TRUNCATED,
+    LLMRequest,
+    LLMResult,
+)
+from operators.llm.structured import ParsedReply, parse_reply, repair_message
+
+log = logging.getLogger("sftforge.llm")
+
+# httpx2 logs every request at INFO; a run makes millions. Quiet unless someone configured it.
+if logging.getLogger("httpx2").level == logging.NOTSET:
+    logging.getLogger("httpx2").setLevel(logging.WARNING)
+
+#: Placeholder sent as the key to endpoints that need none (local servers).
+NO_KEY = "sk-no-key-required"
+
+_KEY_PATTERN = re.compile(r"\b(sk-[A-Za-z0-9_\-*]{4})[A-Za-z0-9_\-*]+")
+_RAW_LIMIT = 4000
+
+
+class CallFailed(Exception):
+    """One attempt or one call failed; carries the dead-letter reason and whether to retry."""
+
+    def __init__(
+        self,
+        reason: str,
+        detail: str,
+        *,
+        transient: bool,
+        retry_after: float | None = None,
+        raw: str | None = None,
+    ):
+        super().__init__(detail)
+        self.reason = reason
+        self.detail = detail
+        self.transient = transient
+        self.retry_after = retry_after
+        self.raw = raw
+        self.attempts = 0
+
+
+@dataclass
+class _Outcome:
+    completion: CachedCompletion
+    attempts: int
+
+
+def _is_transient(error: BaseException) -> bool:
+    return isinstance(error, CallFailed) and error.transient
+
+
+def retry_after_seconds(headers: Any) -> float | None:
+    """Seconds a 429/503 asks to wait: ``retry-after-ms``, else ``Retry-After`` (seconds or HTTP date)."""
+    if headers is None:
+        return None
+    milliseconds = headers.get("retry-after-ms")
+    if milliseconds:
+        try:
+            return max(0.0, float(milliseconds) / 1000)
+        except ValueError:
+            pass
+    value = headers.get("retry-after")
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        parsed = email.utils.parsedate_to_datetime(value) if value else None
+        if parsed is None:
+            return None
+        return max(0.0, parsed.timestamp() - time.time())
 
 
 class LLMEngine:
@@ -30,7 +134,33 @@ class LLMEngine:
     """
 
     def __init__(self, config: LLMConfig, *, stage: str = "llm"):
-        raise NotImplementedError
+        if not config.base_url:
+            raise ValueError(
+                "LLMEngine needs a base_url; for backend 'local' use LLMService(config).config, "
+                "which starts the embedded server and fills it in"
+            )
+        self.config = config
+        self.stage = stage
+        self._cache = ResponseCache(config.cache) if config.cache else None
+        self._cache_blocks = self._cache is not None and not self._cache.local
+        self._coordinator = CoordinatorClient(config)
+        self._gated = config.limits.enabled or config.budget.enabled
+        self._totals: Counter = Counter()
+        self._unflushed: Counter = Counter()
+        self._api_key = self._read_api_key()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
+        self._client: openai.AsyncOpenAI | None = None
+        self._start_lock = threading.Lock()
+
+    def _read_api_key(self) -> str:
+        name = self.config.api_key_env
+        key = os.environ.get(name) if name else None
+        if name and not key:
+            log.info("environment variable %s is not set; sending requests without an API key", name)
+        return key or NO_KEY
+
+    # -- public API ---------------------------------------------------------------------------------
 
     def run(self, requests: Sequence[LLMRequest]) -> list[LLMResult]:
         """Answers every request; returns one result per request, in request order.
@@ -38,16 +168,389 @@ class LLMEngine:
         Blocking; safe to call from a Ray actor's synchronous method. Never raises for a failed call
         (that becomes a dead letter); raises only for programming errors such as duplicate ids.
         """
-        raise NotImplementedError
+        self._check_ids(requests)
+        if not requests:
+            return []
+        loop = self._ensure_loop()
+        if threading.current_thread() is self._thread:
+            raise RuntimeError("LLMEngine.run called from the engine's own loop; await arun instead")
+        future = asyncio.run_coroutine_threadsafe(self.arun(requests), loop)
+        try:
+            return future.result()
+        finally:
+            self.flush()
 
     async def arun(self, requests: Sequence[LLMRequest]) -> list[LLMResult]:
         """``run`` for callers that already are coroutines on the engine's own loop (rarely needed)."""
-        raise NotImplementedError
+        self._check_ids(requests)
+        results: list[LLMResult | None] = [None] * len(requests)
+        indices = iter(range(len(requests)))
+
+        async def work() -> None:
+            # Each worker holds one call (and its retries) at a time: the pool size bounds requests in
+            # flight, and memory stays flat however large the batch is.
+            for index in indices:
+                results[index] = await self._answer(requests[index])
+
+        workers = min(self.config.max_in_flight, len(requests))
+        await asyncio.gather(*(work() for _ in range(workers)))
+        assert all(result is not None for result in results)
+        return results  # type: ignore[return-value]
 
     def ledger(self) -> dict:
         """This engine's totals so far: requests, cache hits/misses, tokens, cost, dead letters by reason."""
-        raise NotImplementedError
+        totals = {name: int(value) for name, value in sorted(self._totals.items())}
+        price = self.config.price()
+        totals["cost"] = (
+            totals.get("prompt_tokens", 0) * price.prompt_per_million
+            + totals.get("completion_tokens", 0) * price.completion_per_million
+        ) / 1e6
+        return totals
+
+    def flush(self) -> None:
+        """Books the counts since the last flush with the run's coordinator."""
+        if self._unflushed:
+            counts = dict(self._unflushed)
+            self._unflushed.clear()
+            self._coordinator.record(self.stage, counts)
 
     def close(self) -> None:
         """Flushes the ledger to the coordinator, closes connections and stops the loop thread."""
-        raise NotImplementedError
+        self.flush()
+        loop, thread = self._loop, self._thread
+        if loop is None or thread is None:
+            return
+        if self._client is not None:
+            asyncio.run_coroutine_threadsafe(self._client.close(), loop).result(30)
+            self._client = None
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(30)
+        loop.close()
+        self._loop = self._thread = None
+
+    def __enter__(self) -> LLMEngine:
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.close()
+
+    # -- one call -----------------------------------------------------------------------------------
+
+    async def _answer(self, request: LLMRequest) -> LLMResult:
+        template = request.template
+        self._count("calls")
+        mode = self.config.structured_output
+        try:
+            messages = template.render(request.variables, mode)
+        except PromptError as error:
+            return self._dead(request, PROMPT_ERROR, str(error))
+        params = self._parameters(request)
+        response_format = template.response_format(mode)
+        conversation = messages
+        rounds = 1 + (self.config.retry.repair_attempts if template.schema is not None else 0)
+        prompt_tokens = completion_tokens = attempts = 0
+        all_cached = True
+        parsed = ParsedReply()
+        text = ""
+        completion: CachedCompletion | None = None
+        for round_ in range(rounds):
+            if round_:
+                self._count("repairs")
+            material = {
+                "params": params,
+                "response_format": response_format,
+                "template": f"{template.name}@{template.version}",
+                "messages": conversation,
+                "sample": request.sample,
+            }
+            key = cache_key(material)
+            completion = await self._cache_get(key)
+            if completion is not None:
+                self._count("cache_hits")
+            else:
+                if self._cache is not None:
+                    self._count("cache_misses")
+                all_cached = False
+                try:
+                    outcome = await self._send(conversation, params, response_format)
+                except CallFailed as failure:
+                    return self._dead(
+                        request,
+                        failure.reason,
+                        failure.detail,
+                        raw=failure.raw,
+                        attempts=attempts + failure.attempts,
+                        prompt_tokens=prompt_tokens,
+                        completion_tokens=completion_tokens,
+                    )
+                completion = outcome.completion
+                attempts += outcome.attempts
+                prompt_tokens += completion.prompt_tokens
+                completion_tokens += completion.completion_tokens
+                await self._cache_put(key, completion)
+            text = completion.content
+            if completion.finish_reason == "content_filter":
+                return self._dead(
+                    request, CONTENT_FILTER, "the endpoint filtered the reply", raw=text, attempts=attempts,
+                    prompt_tokens=prompt_tokens, completion_tokens=completion_tokens,
+                )
+            if template.schema is None:
+                if not text.strip():
+                    return self._dead(
+                        request, EMPTY_REPLY, "the reply was empty", raw=text, attempts=attempts,
+                        prompt_tokens=prompt_tokens, completion_tokens=completion_tokens,
+                    )
+                if completion.finish_reason == "length":
+                    return self._dead(
+                        request, TRUNCATED, f"the reply hit max_tokens={params['max_tokens']}", raw=text,
+                        attempts=attempts, prompt_tokens=prompt_tokens, completion_tokens=completion_tokens,
+                    )
+                return self._answered(request, text, None, attempts, prompt_tokens, completion_tokens, all_cached)
+            if not text.strip():
+                parsed = ParsedReply(reason=EMPTY_REPLY, error="the reply was empty")
+            else:
+                parsed = parse_reply(text, template.schema)
+            if parsed.ok:
+                return self._answered(
+                    request, text, parsed.data, attempts, prompt_tokens, completion_tokens, all_cached
+                )
+            conversation = [
+                *messages,
+                {"role": "assistant", "content": text},
+                {"role": "user", "content": repair_message(parsed.error or parsed.reason)},
+            ]
+        reason = parsed.reason or EMPTY_REPLY
+        detail = parsed.error or ""
+        if completion is not None and completion.finish_reason == "length":
+            reason, detail = TRUNCATED, f"the reply hit max_tokens={params['max_tokens']}: {detail}"
+        return self._dead(
+            request, reason, detail, raw=text, attempts=attempts,
+            prompt_tokens=prompt_tokens, completion_tokens=completion_tokens,
+        )
+
+    def _parameters(self, request: LLMRequest) -> dict[str, Any]:
+        params = self.config.sampling_parameters()
+        if request.temperature is not None:
+            params["temperature"] = request.temperature
+        if request.max_tokens is not None:
+            params["max_tokens"] = request.max_tokens
+        if "seed" in params:
+            params["seed"] = params["seed"] + request.sample
+        return params
+
+    async def _send(self, messages: list[dict], params: dict[str, Any], response_format) -> _Outcome:
+        """Sends one request with retries; raises ``CallFailed`` when it cannot be answered."""
+        policy = self.config.retry
+        body = {key: value for key, value in params.items() if key != "extra_body"}
+        body["messages"] = messages
+        if response_format is not None:
+            body["response_format"] = response_format
+        extra_body = params.get("extra_body") or None
+        estimate = estimate_tokens(messages)
+        backoff = wait_random_exponential(multiplier=policy.initial_backoff_s, max=policy.max_backoff_s)
+
+        def wait(state: RetryCallState) -> float:
+            error = state.outcome.exception() if state.outcome else None
+            asked = getattr(error, "retry_after", None) or 0.0
+            return max(backoff(state), min(asked, policy.max_total_s))
+
+        attempts = 0
+        retrying = AsyncRetrying(
+            stop=stop_after_attempt(policy.max_attempts) | stop_after_delay(policy.max_total_s),
+            wait=wait,
+            retry=retry_if_exception(_is_transient),
+            reraise=True,
+        )
+        try:
+            async for attempt in retrying:
+                with attempt:
+                    attempts += 1
+                    if attempts > 1:
+                        self._count("retries")
+                    completion = await self._attempt(body, extra_body, estimate)
+        except CallFailed as failure:
+            failure.attempts = attempts
+            raise
+        return _Outcome(completion, attempts)
+
+    async def _attempt(self, body: dict[str, Any], extra_body: dict | None, estimate: int) -> CachedCompletion:
+        ticket = 0
+        if self._gated:
+            admission = await self._coordinator.admit(estimate, body["max_tokens"])
+            if not admission.allowed:
+                raise CallFailed(
+                    BUDGET_EXHAUSTED, "the run's LLM budget cannot cover this request; not sent", transient=False
+                )
+            ticket = admission.ticket
+            if admission.wait_s > 0:
+                await asyncio.sleep(admission.wait_s)
+        self._count("requests")
+        billed = (0, 0)
+        try:
+            completion = await self._post(body, extra_body)
+            billed = (completion.prompt_tokens, completion.completion_tokens)
+            return completion
+        except CallFailed as failure:
+            if failure.reason == RATE_LIMITED and failure.retry_after:
+                await self._coordinator.pause(failure.retry_after)
+            log.debug("LLM request failed (%s): %s", failure.reason, failure.detail)
+            raise
+        finally:
+            if ticket:
+                await self._coordinator.settle(ticket, *billed)
+
+    async def _post(self, body: dict[str, Any], extra_body: dict | None) -> CachedCompletion:
+        client = self._client_for_loop()
+        timeout = self.config.timeout_s
+        try:
+            async with asyncio.timeout(timeout):
+                raw = await client.chat.completions.with_raw_response.create(
+                    **body, extra_body=extra_body, timeout=timeout
+                )
+                response = raw.parse()
+        except openai.APIStatusError as error:
+            raise self._status_failure(error) from None
+        except (openai.APITimeoutError, TimeoutError):
+            raise CallFailed(TIMEOUT, f"no reply within {timeout:g}s", transient=True) from None
+        except openai.APIConnectionError as error:
+            cause = error.__cause__ or error
+            raise CallFailed(
+                CONNECTION_ERROR, self._redact(f"{type(cause).__name__}: {cause}"), transient=True
+            ) from None
+        except (ValueError, openai.APIResponseValidationError) as error:
+            raise CallFailed(
+                BAD_RESPONSE, self._redact(f"unreadable response body: {error}"), transient=True
+            ) from None
+        choices = getattr(response, "choices", None)
+        if not choices:
+            raise CallFailed(BAD_RESPONSE, "response has no choices", transient=True,
+                             raw=self._redact(str(response))[:_RAW_LIMIT])
+        choice = choices[0]
+        content = choice.message.content if choice.message is not None else None
+        usage = response.usage
+        if usage is not None and usage.prompt_tokens is not None:
+            prompt_tokens, completion_tokens = usage.prompt_tokens, usage.completion_tokens or 0
+        else:
+            # Some servers omit usage; the ledger then books the estimate rather than nothing.
+            prompt_tokens = estimate_tokens(body["messages"])
+            completion_tokens = estimate_tokens([{"content": content or ""}]) - 4
+        return CachedCompletion(
+            content=content or "",
+            finish_reason=choice.finish_reason,
+            prompt_tokens=int(prompt_tokens),
+            completion_tokens=int(completion_tokens),
+            model=response.model or body["model"],
+        )
+
+    def _status_failure(self, error: openai.APIStatusError) -> CallFailed:
+        status = error.status_code
+        raw = self._redact(error.response.text if error.response is not None else "")[:_RAW_LIMIT]
+        body = error.body.get("error", error.body) if isinstance(error.body, dict) else None
+        message = body.get("message") if isinstance(body, dict) else None
+        detail = self._redact(f"HTTP {status}: {message or raw or error.message}")[:500]
+        if status == 429:
+            after = retry_after_seconds(error.response.headers if error.response is not None else None)
+            return CallFailed(RATE_LIMITED, detail, transient=True, retry_after=after, raw=raw)
+        if status == 408:
+            return CallFailed(TIMEOUT, detail, transient=True, raw=raw)
+        if status >= 500:
+            after = retry_after_seconds(error.response.headers if error.response is not None else None)
+            return CallFailed(SERVER_ERROR, detail, transient=True, retry_after=after, raw=raw)
+        return CallFailed(CLIENT_ERROR, detail, transient=False, raw=raw)
+
+    # -- results and counting -----------------------------------------------------------------------
+
+    def _answered(self, request, text, data, attempts, prompt_tokens, completion_tokens, cached) -> LLMResult:
+        self._count("answered")
+        self._count("prompt_tokens", prompt_tokens)
+        self._count("completion_tokens", completion_tokens)
+        return LLMResult(
+            id=request.id,
+            text=text,
+            data=data,
+            prompt_tokens=prompt_tokens,
+            completion_tokens=completion_tokens,
+            cached=cached,
+            attempts=attempts,
+            model=self.config.model,
+            template=f"{request.template.name}@{request.template.version}",
+        )
+
+    def _dead(self, request, reason, detail, *, raw=None, attempts=0, prompt_tokens=0, completion_tokens=0):
+        self._count("dead_lettered")
+        self._count(f"dead_letter.{reason}")
+        self._count("prompt_tokens", prompt_tokens)
+        self._count("completion_tokens", completion_tokens)
+        return LLMResult(
+            id=request.id,
+            reason=reason,
+            detail=self._redact(detail or reason),
+            raw=None if raw is None else self._redact(raw)[:_RAW_LIMIT],
+            prompt_tokens=prompt_tokens,
+            completion_tokens=completion_tokens,
+            attempts=attempts,
+            model=self.config.model,
+            template=f"{request.template.name}@{request.template.version}",
+        )
+
+    def _count(self, name: str, value: int = 1) -> None:
+        if value:
+            self._totals[name] += value
+            self._unflushed[name] += value
+
+    def _redact(self, text: str) -> str:
+        if self._api_key and self._api_key != NO_KEY and len(self._api_key) >= 4:
+            text = text.replace(self._api_key, "[redacted]")
+        return _KEY_PATTERN.sub(r"\1[redacted]", text)
+
+    @staticmethod
+    def _check_ids(requests: Sequence[LLMRequest]) -> None:
+        seen: set[str] = set()
+        for request in requests:
+            if request.id in seen:
+                raise ValueError(f"duplicate LLM request id '{request.id}'")
+            seen.add(request.id)
+
+    # -- cache --------------------------------------------------------------------------------------
+
+    async def _cache_get(self, key: str) -> CachedCompletion | None:
+        if self._cache is None:
+            return None
+        if self._cache_blocks:
+            return await asyncio.to_thread(self._cache.get, key)
+        return self._cache.get(key)
+
+    async def _cache_put(self, key: str, completion: CachedCompletion) -> None:
+        if self._cache is None:
+            return
+        if self._cache_blocks:
+            await asyncio.to_thread(self._cache.put, key, completion)
+        else:
+            self._cache.put(key, completion)
+
+    # -- loop and client ----------------------------------------------------------------------------
+
+    def _ensure_loop(self) -> asyncio.AbstractEventLoop:
+        with self._start_lock:
+            if self._loop is None:
+                loop = asyncio.new_event_loop()
+                thread = threading.Thread(target=loop.run_forever, name=f"llm-engine-{self.stage}", daemon=True)
+                thread.start()
+                self._loop, self._thread = loop, thread
+            return self._loop
+
+    def _client_for_loop(self) -> openai.AsyncOpenAI:
+        if self._client is None:
+            size = self.config.max_in_flight
+            http_client = openai.DefaultAsyncHttpxClient(
+                limits=httpx2.Limits(max_connections=size, max_keepalive_connections=size),
+                timeout=self.config.timeout_s,
+            )
+            self._client = openai.AsyncOpenAI(
+                base_url=self.config.base_url,
+                api_key=self._api_key,
+                max_retries=0,
+                timeout=self.config.timeout_s,
+                http_client=http_client,
+            )
+        return self._client

@@ -78,8 +78,9 @@ class PromptTemplate:
     ) -> list[Message]:
         """Fills the placeholders and returns OpenAI chat messages.
 
-        With a schema and ``structured_output`` other than ``json_schema``, the schema is appended to
-        the last system message (or a new one) so that the model still knows the expected shape.
+        With a schema and ``structured_output`` ``json_object`` or ``prompt`` (the endpoint is not told
+        the schema), the schema is appended to the last system message (or a new one) so that the
+        model still knows the expected shape.
 
         Raises:
             PromptError: A placeholder has no value.
@@ -89,7 +90,7 @@ class PromptTemplate:
             raise PromptError(f"template '{self.name}' needs values for: {', '.join(sorted(missing))}")
         values = {key: "" if value is None else str(value) for key, value in variables.items()}
         messages = [{"role": role, "content": content.format_map(values)} for role, content in self.messages]
-        if self.schema is not None and structured_output != "json_schema":
+        if self.schema is not None and structured_output in ("json_object", "prompt"):
             instruction = (
                 "Reply with one JSON object only, no prose and no code fences, matching this JSON schema:\n"
                 + json.dumps(self.schema, ensure_ascii=False, sort_keys=True)
@@ -108,6 +109,8 @@ class PromptTemplate:
             return None
         if structured_output == "json_object":
             return {"type": "json_object"}
+        if structured_output == "json_object_schema":
+            return {"type": "json_object", "schema": dict(self.schema)}
         return {
             "type": "json_schema",
             "json_schema": {"name": self.schema_name, "schema": dict(self.schema), "strict": True},

@@ -6,7 +6,27 @@ The pipeline wraps a run in ``LLMService``; stages get ``service.config`` (resol
 
 from __future__ import annotations
 
+import logging
+import re
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+from operators.llm import coordinator as coordination
 from operators.llm.config import LLMConfig
+from operators.llm.local_server import LocalModelServer, local_backend_problem
+
+log = logging.getLogger("sftforge.llm")
+
+
+def public_url(url: str | None) -> str | None:
+    """``url`` without user info or query string (either may carry credentials)."""
+    if not url:
+        return url
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    if parts.port:
+        host = f"{host}:{parts.port}"
+    return urlunsplit((parts.scheme, host, parts.path, "", ""))
 
 
 class LLMService:
@@ -24,14 +44,107 @@ class LLMService:
     """
 
     def __init__(self, config: LLMConfig, *, run_id: str = "default"):
-        raise NotImplementedError
+        self.requested = config
+        self.run_id = run_id
+        self.name = "sftforge-llm-" + re.sub(r"[^A-Za-z0-9_.-]", "-", run_id)
+        self.config: LLMConfig | None = None
+        self.available = False
+        self.skip_reason: str | None = None
+        self._server: LocalModelServer | None = None
+        self._actor = None
+        self._local: coordination.Coordinator | None = None
+        self._final: dict[str, Any] | None = None
 
     def __enter__(self) -> LLMService:
-        raise NotImplementedError
+        config = self.requested
+        if config.backend == "local":
+            problem = local_backend_problem(config.local)
+            if problem:
+                self.skip_reason = f"LLM stages skipped: llm.backend is 'local' but {problem}"
+                log.warning(self.skip_reason)
+                return self
+            self._server = LocalModelServer(config.local, alias=config.model).start()
+            update: dict[str, Any] = {"base_url": self._server.url, "api_key_env": None}
+            if "structured_output" not in config.model_fields_set:
+                # llama.cpp's server constrains JSON with a grammar built from this form only.
+                update["structured_output"] = "json_object_schema"
+            config = config.model_copy(update=update)
+        try:
+            self._start_coordinator(config)
+        except BaseException:
+            self._stop_server()
+            raise
+        self.config = config.model_copy(update={"coordinator": self.name})
+        self.available = True
+        return self
+
+    def _start_coordinator(self, config: LLMConfig) -> None:
+        import ray
+
+        if ray.is_initialized():
+            self._actor = coordination.start_actor(self.name, config)
+            ray.get(self._actor.snapshot.remote())  # fail here, not in a worker, if it cannot start
+        else:
+            self._local = coordination.coordinator_for(config)
+            coordination.register_local(self.name, self._local)
 
     def __exit__(self, *exc_info) -> None:
-        raise NotImplementedError
+        try:
+            if self.available:
+                self._final = self._snapshot()
+        finally:
+            if self._actor is not None:
+                import ray
 
-    def report(self) -> dict:
-        """The manifest's ``llm`` section: endpoint (no key), ledger per stage and total, cache, budget."""
-        raise NotImplementedError
+                ray.kill(self._actor)
+                self._actor = None
+            if self._local is not None:
+                coordination.unregister_local(self.name)
+                self._local = None
+            self._stop_server()
+
+    def _stop_server(self) -> None:
+        if self._server is not None:
+            self._server.stop()
+            self._server = None
+
+    def _snapshot(self) -> dict[str, Any]:
+        if self._actor is not None:
+            import ray
+
+            return ray.get(self._actor.snapshot.remote())
+        if self._local is not None:
+            return self._local.snapshot()
+        return self._final or coordination.Coordinator().snapshot()
+
+    def report(self) -> dict[str, Any]:
+        """The manifest's ``llm`` section: endpoint (no key), ledger per stage and total, cache, budget.
+
+        Callable inside the ``with`` block and after it (then it reports the totals at exit).
+        """
+        config = self.config or self.requested
+        section: dict[str, Any] = {
+            "backend": self.requested.backend,
+            "model": config.model,
+            "base_url": public_url(config.base_url),
+            "api_key_env": config.api_key_env,
+            "skipped": self.skip_reason,
+        }
+        if not self.available:
+            return section
+        snapshot = self._snapshot()
+        total = snapshot["total"]
+        section.update(
+            {
+                "cache": {
+                    "url": public_url(config.cache),
+                    "hits": int(total.get("cache_hits", 0)),
+                    "misses": int(total.get("cache_misses", 0)),
+                },
+                "ledger": {"stages": snapshot["stages"], "total": total},
+                "budget": snapshot["budget"] if config.budget.enabled else None,
+                "rate_limit_pauses": snapshot["rate_limit_pauses"],
+                "prices": {model: price.model_dump() for model, price in config.prices.items()},
+            }
+        )
+        return section
