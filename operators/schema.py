@@ -100,6 +100,9 @@ REJECT_SCHEMA = pa.schema(
         (INSTRUCTION, pa.string()),
         (INPUT, pa.string()),
         (OUTPUT, pa.string()),
+        (SYSTEM, pa.string()),
+        (MESSAGES, MESSAGES_TYPE),
+        (PARENT_ID, pa.string()),
     ]
 )
 
