@@ -92,7 +92,9 @@ def _encode(array: pa.Array) -> pa.Array:
         values = array.to_pylist()
         if any(value is not None and not math.isfinite(value) for value in values):
             raise ValueError("JSON cannot hold NaN or infinite floats")
-        return pa.array(["null" if value is None else float.__repr__(float(value)) for value in values], _TEXT)
+        return pa.array(
+            ["null" if value is None else float.__repr__(float(value)) for value in values], _TEXT
+        )
     if pa.types.is_list(type_) or pa.types.is_large_list(type_):
         return _encode_list(array)
     if pa.types.is_struct(type_):

@@ -14,6 +14,7 @@ import hashlib
 import math
 import re
 from itertools import accumulate
+from typing import ClassVar
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -77,7 +78,7 @@ class Splitter(Stage[SplitConfig]):
 
     name = "split"
     requires = (schema.DOC_ID,)
-    adds = {schema.SPLIT: schema.ADDED_TYPES[schema.SPLIT]}
+    adds: ClassVar[dict[str, pa.DataType]] = {schema.SPLIT: schema.ADDED_TYPES[schema.SPLIT]}
 
     def __init__(self, config: SplitConfig):
         super().__init__(config)

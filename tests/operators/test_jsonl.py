@@ -18,8 +18,27 @@ def _reference(table: pa.Table) -> bytes:
 
 def _awkward_table(rows: int, seed: int) -> pa.Table:
     rng = random.Random(seed)
-    alphabet = ["a", "中", "文", '"', "\\", "\n", "\r", "\t", "\x08", "\x0c", "\x00", "\x01", "\x1f", "\x7f",
-                "\u2028", "😀", "/", " ", "é"]
+    alphabet = [
+        "a",
+        "中",
+        "文",
+        '"',
+        "\\",
+        "\n",
+        "\r",
+        "\t",
+        "\x08",
+        "\x0c",
+        "\x00",
+        "\x01",
+        "\x1f",
+        "\x7f",
+        "\u2028",
+        "😀",
+        "/",
+        " ",
+        "é",
+    ]
 
     def text():
         if rng.random() < 0.1:
@@ -31,22 +50,31 @@ def _awkward_table(rows: int, seed: int) -> pa.Table:
     return pa.table(
         {
             "text": [text() for _ in range(rows)],
-            "score": [None if rng.random() < 0.1 else rng.choice(floats + [rng.random()]) for _ in range(rows)],
+            "score": [
+                None if rng.random() < 0.1 else rng.choice(floats + [rng.random()]) for _ in range(rows)
+            ],
             "count": pa.array(
-                [None if rng.random() < 0.1 else rng.randint(-(2**63), 2**63 - 1) for _ in range(rows)], pa.int64()
+                [None if rng.random() < 0.1 else rng.randint(-(2**63), 2**63 - 1) for _ in range(rows)],
+                pa.int64(),
             ),
             "flag": [None if rng.random() < 0.1 else rng.random() < 0.5 for _ in range(rows)],
             "turns": pa.array(
                 [
                     None
                     if rng.random() < 0.1
-                    else [None if rng.random() < 0.1 else {"role": text(), "content": text()} for _ in range(rng.randint(0, 4))]
+                    else [
+                        None if rng.random() < 0.1 else {"role": text(), "content": text()}
+                        for _ in range(rng.randint(0, 4))
+                    ]
                     for _ in range(rows)
                 ],
                 pa.list_(turn),
             ),
             "pairs": pa.array(
-                [None if rng.random() < 0.1 else [[text(), text()] for _ in range(rng.randint(0, 3))] for _ in range(rows)],
+                [
+                    None if rng.random() < 0.1 else [[text(), text()] for _ in range(rng.randint(0, 3))]
+                    for _ in range(rows)
+                ],
                 pa.list_(pa.list_(pa.string())),
             ),
             "nothing": pa.nulls(rows),

@@ -23,7 +23,9 @@ def _table(doc_ids, cluster_ids=None, parent_ids=None):
 def _assign(splitter, table):
     result = splitter(table)
     assert result.rejected.num_rows == 0
-    return dict(zip(result.kept.column(schema.DOC_ID).to_pylist(), result.kept.column(schema.SPLIT).to_pylist()))
+    return dict(
+        zip(result.kept.column(schema.DOC_ID).to_pylist(), result.kept.column(schema.SPLIT).to_pylist())
+    )
 
 
 def test_same_row_same_split_whatever_the_batch_layout_and_order():
