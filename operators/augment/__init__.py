@@ -1,0 +1,35 @@
+"""LLM augmentation: Self-Instruct, round-trip and instruction back-translation, paraphrase, QA.
+
+Each method is one module of pure parts (prompt templates in English and Chinese, request builders,
+reply parsers, filters); ``jobs.augment`` drives them through the LLM engine at scale. Generated rows
+carry provenance (``operators.augment.provenance``) and go through the pipeline's language, dedup and
+quality stages like every other row.
+"""
+
+from operators.augment.chrf import chrf
+from operators.augment.config import METHOD_ORDER, AugmentConfig
+from operators.augment.novelty import NoveltyIndex, NoveltyVerdict, lcs_length, naive_scan, rouge_l, rouge_l_text
+from operators.augment.provenance import (
+    AUGMENT_DEAD_LETTER_SCHEMA,
+    GENERATED_SCHEMA,
+    DeadLetter,
+    GeneratedRow,
+    with_provenance_columns,
+)
+
+__all__ = [
+    "AUGMENT_DEAD_LETTER_SCHEMA",
+    "AugmentConfig",
+    "DeadLetter",
+    "GENERATED_SCHEMA",
+    "GeneratedRow",
+    "METHOD_ORDER",
+    "NoveltyIndex",
+    "NoveltyVerdict",
+    "chrf",
+    "lcs_length",
+    "naive_scan",
+    "rouge_l",
+    "rouge_l_text",
+    "with_provenance_columns",
+]

@@ -1,0 +1,59 @@
+"""``AugmentConfig``: which augmentation methods a job runs, and where their work is checkpointed."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import model_validator
+
+from operators.augment.back_translation import RoundTripConfig
+from operators.augment.instruction_backtranslation import InstructionBacktranslationConfig
+from operators.augment.paraphrase import ParaphraseConfig
+from operators.augment.qa_generation import QAGenerationConfig
+from operators.augment.self_instruct import SelfInstructConfig
+from operators.base import StageConfig
+
+
+class AugmentConfig(StageConfig):
+    """LLM augmentation: each method is configured under its own key; an absent key is not run.
+
+    Attributes:
+        work_dir: Folder of the checkpoints (finished batches as Parquet parts); a re-run with the same
+            settings resumes from it. None: ``<output.dir>/_augment``.
+        progress: Show a progress bar per method (rate and ETA).
+        self_instruct: Self-Instruct from a seed-task file.
+        round_trip: Round-trip back-translation of instruction rows.
+        instruction_backtranslation: Humpback: instructions for documents, curated by the judge.
+        paraphrase: Paraphrases of instruction rows.
+        qa_generation: Questions and answers from document passages.
+    """
+
+    work_dir: str | None = None
+    progress: bool = True
+    self_instruct: SelfInstructConfig | None = None
+    round_trip: RoundTripConfig | None = None
+    instruction_backtranslation: InstructionBacktranslationConfig | None = None
+    paraphrase: ParaphraseConfig | None = None
+    qa_generation: QAGenerationConfig | None = None
+
+    @model_validator(mode="after")
+    def _seed_files_exist(self) -> AugmentConfig:
+        for key in ("self_instruct", "instruction_backtranslation"):
+            method = getattr(self, key)
+            path = getattr(method, "seed_tasks", None) if method is not None else None
+            if method is not None and method.enabled and path and not Path(path).is_file():
+                raise ValueError(f"{key}.seed_tasks: no such file '{path}'")
+        return self
+
+    def methods(self) -> dict[str, StageConfig]:
+        """The enabled methods by name, in the order they run."""
+        enabled = {}
+        for name in METHOD_ORDER:
+            method = getattr(self, name)
+            if method is not None and method.enabled:
+                enabled[name] = method
+        return enabled
+
+
+#: Config keys of the methods, in the order they run.
+METHOD_ORDER = ("self_instruct", "round_trip", "paraphrase", "instruction_backtranslation", "qa_generation")

@@ -1,0 +1,534 @@
+"""Self-Instruct (Wang et al., 2022): grow a small seed set of tasks into many, with the model itself.
+
+One round, as in the paper:
+
+1. **Generate instructions.** Each prompt lists 8 tasks, 6 drawn from the seed tasks and 2 from the
+   machine-generated ones (all 8 from the seeds until there are some), and asks the model to continue
+   the numbered list with new tasks.
+2. **Filter.** A new instruction is dropped when it is in the wrong language, too short or too long
+   (words in English, characters in Chinese), asks for something a text model cannot do (images,
+   graphs, files, drawing, plotting ...), starts badly (punctuation, a character outside the language,
+   "Write a program"), or has ROUGE-L >= 0.7 with any instruction in the pool (``NoveltyIndex``).
+   Survivors join the pool.
+3. **Identify classification tasks** with a few-shot Yes/No prompt built from the seed tasks' labels.
+4. **Generate instances** per instruction: input-first for ordinary tasks, output-first (class label,
+   then an input of that class) for classification tasks, so that the inputs are not all of one class.
+5. **Filter instances**: empty outputs, input equal to output, exact duplicates, and inputs that got
+   different outputs are dropped.
+
+The module is pure: it builds ``LLMRequest`` s and parses replies. ``jobs.augment`` runs the rounds.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from pydantic import Field, model_validator
+
+from operators.augment import filters
+from operators.augment.filters import InstructionFilterConfig, Language
+from operators.augment.novelty import NoveltyIndex
+from operators.augment.prompts import TemplateOverride, check_overrides, one_line, resolve
+from operators.augment.replies import empty_if_placeholder, labelled_records, numbered_items, strip_wrappers
+from operators.base import StageConfig
+from operators.llm import LLMRequest, PromptTemplate
+
+METHOD = "self_instruct"
+
+# --- Templates --------------------------------------------------------------------------------------
+
+GENERATE = {
+    "en": PromptTemplate(
+        name="self_instruct.generate.en",
+        version="1",
+        messages=(
+            (
+                "user",
+                "Here is a numbered list of tasks that people give to an AI assistant. Continue the list "
+                "with {count} new tasks, numbered from {first} to {last}.\n\n"
+                "Every new task must:\n"
+                "- be one self-contained instruction written in English;\n"
+                "- differ from the tasks above and from each other, in topic and in type (open "
+                "questions, rewriting, classification, brainstorming, explanation, reasoning, maths, "
+                "coding, advice ...);\n"
+                "- be doable with text alone: no pictures, drawings, audio, files or web browsing.\n\n"
+                'Write only the tasks, one per line, each starting with "Task N:". Do not answer them.\n\n'
+                "{tasks}",
+            ),
+        ),
+    ),
+    "zh": PromptTemplate(
+        name="self_instruct.generate.zh",
+        version="1",
+        messages=(
+            (
+                "user",
+                "下面是用户交给 AI 助手的任务清单，已经编号。请接着写出 {count} 个新任务，编号从 {first} 到 "
+                "{last}。\n\n"
+                "每个新任务必须：\n"
+                "- 是一条用中文写成、独立完整的指令；\n"
+                "- 在主题和类型上都与上面的任务以及彼此不同（开放问答、改写、分类、头脑风暴、解释、推理、"
+                "数学、编程、建议等）；\n"
+                "- 只靠文字就能完成：不涉及图片、绘画、音频、文件或上网。\n\n"
+                "只写任务本身，每行一个，以“任务 N：”开头，不要回答。\n\n"
+                "{tasks}",
+            ),
+        ),
+    ),
+}
+
+CLASSIFY = {
+    "en": PromptTemplate(
+        name="self_instruct.classify.en",
+        version="1",
+        messages=(
+            (
+                "user",
+                "Is the task below a classification task, that is, one whose answer is one of a small, "
+                "fixed set of labels (such as yes/no, positive/negative, or a category)? Answer Yes or "
+                "No only.\n\n{examples}Task: {instruction}\nClassification:",
+            ),
+        ),
+    ),
+    "zh": PromptTemplate(
+        name="self_instruct.classify.zh",
+        version="1",
+        messages=(
+            (
+                "user",
+                "判断下面的任务是不是分类任务，即答案只能从一小组固定标签中选一个（例如 是/否、正面/负面、"
+                "某个类别）。只回答“是”或“否”。\n\n{examples}任务：{instruction}\n分类任务：",
+            ),
+        ),
+    ),
+}
+
+INSTANCES_INPUT_FIRST = {
+    "en": PromptTemplate(
+        name="self_instruct.instances_input_first.en",
+        version="1",
+        messages=(
+            (
+                "user",
+                "Write up to {count} examples of the task below. Each example has an input and the "
+                "correct output for that input. When the task needs no input, leave the input empty "
+                "and just give the output.\n\n"
+                "Use exactly this format:\nExample 1\nInput: <the input, or nothing>\nOutput: <the "
+                "correct output>\n\n{examples}Task: {instruction}",
+            ),
+        ),
+    ),
+    "zh": PromptTemplate(
+        name="self_instruct.instances_input_first.zh",
+        version="1",
+        messages=(
+            (
+                "user",
+                "为下面的任务写最多 {count} 个示例。每个示例包含一个输入和该输入的正确输出。如果任务不需要"
+                "输入，输入留空，只写输出。\n\n"
+                "严格使用以下格式：\n示例 1\n输入：<输入，可为空>\n输出：<正确的输出>\n\n"
+                "{examples}任务：{instruction}",
+            ),
+        ),
+    ),
+}
+
+INSTANCES_OUTPUT_FIRST = {
+    "en": PromptTemplate(
+        name="self_instruct.instances_output_first.en",
+        version="1",
+        messages=(
+            (
+                "user",
+                "The task below is a classification task. Go through its possible class labels and, "
+                "for each label, write an input that belongs to it (at most {count} in all).\n\n"
+                "Use exactly this format:\nClass label: <a label>\nInput: <an input with that label, "
+                "or nothing if the task needs none>\n\n{examples}Task: {instruction}",
+            ),
+        ),
+    ),
+    "zh": PromptTemplate(
+        name="self_instruct.instances_output_first.zh",
+        version="1",
+        messages=(
+            (
+                "user",
+                "下面是一个分类任务。请逐一列出它可能的类别标签，并为每个标签写一个属于该类别的输入（总共最多 "
+                "{count} 个）。\n\n"
+                "严格使用以下格式：\n类别标签：<一个标签>\n输入：<属于该标签的输入；任务不需要输入时留空>\n\n"
+                "{examples}任务：{instruction}",
+            ),
+        ),
+    ),
+}
+
+TEMPLATES: tuple[PromptTemplate, ...] = tuple(
+    template
+    for family in (GENERATE, CLASSIFY, INSTANCES_INPUT_FIRST, INSTANCES_OUTPUT_FIRST)
+    for template in family.values()
+)
+
+_TASK_WORD = {"en": "Task", "zh": "任务"}
+_COLON = {"en": ": ", "zh": "："}
+_INPUT_LABELS = ("Input", "输入")
+_OUTPUT_LABELS = ("Output", "输出")
+_LABEL_LABELS = ("Class label", "Class Label", "Label", "类别标签", "标签", "类别")
+_YES = ("是", "对")
+_NO = ("否", "不")
+
+
+# --- Seeds ------------------------------------------------------------------------------------------
+
+
+class SeedError(ValueError):
+    """The seed-task file cannot be used; the message names the file and the line."""
+
+
+@dataclass(frozen=True)
+class Instance:
+    """One input/output example of a task (``input`` is "" when the task takes none)."""
+
+    input: str
+    output: str
+
+
+@dataclass(frozen=True)
+class SeedTask:
+    """A task of the seed file (Self-Instruct format).
+
+    Attributes:
+        instruction: What to do.
+        instances: Example inputs and outputs.
+        is_classification: Whether the answer is one of a fixed set of labels.
+        language: ``en`` or ``zh``, detected from the instruction.
+    """
+
+    instruction: str
+    instances: tuple[Instance, ...]
+    is_classification: bool
+    language: Language
+
+
+def load_seed_tasks(path: str | Path) -> list[SeedTask]:
+    """Reads a Self-Instruct seed file: JSONL, one task per line with ``instruction``, ``instances``
+    (a list of ``{input, output}``) and ``is_classification``.
+
+    Raises:
+        SeedError: The file is missing, or a line is not valid JSON, lacks a field, or is in a language
+            other than English and Chinese; the message names the file and line.
+    """
+    path = Path(path)
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except OSError as error:
+        raise SeedError(f"cannot read seed tasks {path}: {error.strerror or error}") from None
+    except UnicodeDecodeError as error:
+        raise SeedError(f"seed tasks {path} are not UTF-8: {error}") from None
+    tasks = []
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        where = f"{path}:{number}"
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError as error:
+            raise SeedError(f"{where}: invalid JSON: {error}") from None
+        if not isinstance(record, dict):
+            raise SeedError(f"{where}: expected a JSON object")
+        instruction = record.get("instruction")
+        if not isinstance(instruction, str) or not instruction.strip():
+            raise SeedError(f"{where}: 'instruction' must be a non-empty string")
+        raw_instances = record.get("instances")
+        if not isinstance(raw_instances, list) or not raw_instances:
+            raise SeedError(f"{where}: 'instances' must be a non-empty list of {{input, output}}")
+        instances = []
+        for item in raw_instances:
+            if not isinstance(item, dict) or not isinstance(item.get("output"), str):
+                raise SeedError(f"{where}: each instance needs a string 'output'")
+            input_ = item.get("input") or ""
+            if not isinstance(input_, str):
+                raise SeedError(f"{where}: an instance's 'input' must be a string")
+            instances.append(Instance(input_.strip(), item["output"].strip()))
+        is_classification = record.get("is_classification", False)
+        if not isinstance(is_classification, bool):
+            raise SeedError(f"{where}: 'is_classification' must be true or false")
+        language = filters.text_language(instruction)
+        if language is None:
+            raise SeedError(f"{where}: the instruction is neither English nor Chinese")
+        tasks.append(SeedTask(instruction.strip(), tuple(instances), is_classification, language))
+    if not tasks:
+        raise SeedError(f"seed tasks {path}: no tasks")
+    return tasks
+
+
+# --- Config -----------------------------------------------------------------------------------------
+
+
+class SelfInstructConfig(StageConfig):
+    """Self-Instruct generation.
+
+    Attributes:
+        enabled: Run the method.
+        seed_tasks: The seed-task JSONL file.
+        target_rows: Instruction/input/output rows to generate (summed over languages).
+        languages: Languages to generate in (default: those of the seed tasks); the target is split
+            evenly between them.
+        prompts_per_batch: Generation prompts per batch (a batch is the unit of checkpointing).
+        new_per_prompt: New tasks each prompt asks for.
+        seed_per_prompt: Seed tasks shown in each prompt (6 in the paper).
+        machine_per_prompt: Machine-generated tasks shown once there are some (2 in the paper).
+        instances_per_task: Most instances asked for, and kept, per instruction.
+        similarity_threshold: ROUGE-L at or above which a new instruction is a near copy (0.7).
+        classify_examples: Seed tasks shown in the classification prompt.
+        instance_examples: Seed tasks with instances shown in the instance prompt.
+        temperature: Sampling temperature of instruction generation (None: the LLM config's).
+        max_stalled_batches: Stop after this many batches in a row that added no row.
+        filters: Length bounds and word lists.
+        seed: Seed of the sampling of prompt tasks.
+        templates: Replacements of this method's templates, by template name.
+    """
+
+    enabled: bool = True
+    seed_tasks: str
+    target_rows: int = Field(default=1000, ge=1, le=1_000_000_000)
+    languages: list[Language] | None = None
+    prompts_per_batch: int = Field(default=32, ge=1)
+    new_per_prompt: int = Field(default=8, ge=1, le=64)
+    seed_per_prompt: int = Field(default=6, ge=1)
+    machine_per_prompt: int = Field(default=2, ge=0)
+    instances_per_task: int = Field(default=3, ge=1, le=32)
+    similarity_threshold: float = Field(default=0.7, gt=0, le=1)
+    classify_examples: int = Field(default=8, ge=0)
+    instance_examples: int = Field(default=2, ge=0)
+    temperature: float | None = Field(default=0.7, ge=0, le=2)
+    max_stalled_batches: int = Field(default=5, ge=1)
+    filters: InstructionFilterConfig = InstructionFilterConfig()
+    seed: int = 0
+    templates: dict[str, TemplateOverride] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _templates_are_known(self) -> SelfInstructConfig:
+        check_overrides(self.templates, TEMPLATES)
+        return self
+
+
+# --- Prompts ----------------------------------------------------------------------------------------
+
+
+def sample_prompt_tasks(
+    rng: random.Random, seeds: Sequence[str], machine: Sequence[str], num_seed: int, num_machine: int
+) -> list[str]:
+    """The tasks one generation prompt shows: ``num_seed`` seeds and ``num_machine`` machine tasks,
+    shuffled; seeds fill the machine slots while there are not enough machine-generated tasks."""
+    machine_count = min(num_machine, len(machine))
+    seed_count = min(len(seeds), num_seed + num_machine - machine_count)
+    tasks = rng.sample(list(seeds), seed_count) + rng.sample(list(machine), machine_count)
+    rng.shuffle(tasks)
+    return tasks
+
+
+def render_task_list(tasks: Sequence[str], language: Language) -> str:
+    """``Task 1: ...`` lines (``任务 1：...`` in Chinese)."""
+    word, colon = _TASK_WORD[language], _COLON[language]
+    return "\n".join(f"{word} {number}{colon}{one_line(task)}" for number, task in enumerate(tasks, start=1))
+
+
+def generation_request(
+    request_id: str,
+    tasks: Sequence[str],
+    language: Language,
+    count: int,
+    *,
+    sample: int = 0,
+    temperature: float | None = None,
+    template: PromptTemplate | None = None,
+) -> LLMRequest:
+    """The prompt that asks for ``count`` new tasks after the listed ones."""
+    template = template or GENERATE[language]
+    return LLMRequest(
+        id=request_id,
+        template=template,
+        variables={
+            "count": count,
+            "first": len(tasks) + 1,
+            "last": len(tasks) + count,
+            "tasks": render_task_list(tasks, language),
+        },
+        sample=sample,
+        temperature=temperature,
+    )
+
+
+def parse_generated_instructions(reply: str, shown: int) -> list[str]:
+    """New instructions in a generation reply: the numbered items after the ``shown`` listed ones.
+
+    Items numbered ``<= shown`` repeat the prompt's tasks and are skipped.
+    """
+    items = numbered_items(reply, words=("Task", "Instruction", "任务", "指令"))
+    return [text for number, text in items if number > shown and text]
+
+
+def render_classification_examples(seeds: Sequence[SeedTask], language: Language, limit: int) -> str:
+    """Few-shot lines for the classification prompt, alternating classification and other seeds."""
+    positives = [seed for seed in seeds if seed.is_classification]
+    negatives = [seed for seed in seeds if not seed.is_classification]
+    chosen: list[SeedTask] = []
+    while len(chosen) < limit and (positives or negatives):
+        for pool in (positives, negatives):
+            if pool and len(chosen) < limit:
+                chosen.append(pool.pop(0))
+    if language == "zh":
+        return "".join(
+            f"任务：{one_line(seed.instruction)}\n分类任务：{'是' if seed.is_classification else '否'}\n\n"
+            for seed in chosen
+        )
+    return "".join(
+        f"Task: {one_line(seed.instruction)}\nClassification: {'Yes' if seed.is_classification else 'No'}\n\n"
+        for seed in chosen
+    )
+
+
+def classification_request(
+    request_id: str, instruction: str, language: Language, examples: str, template: PromptTemplate | None = None
+) -> LLMRequest:
+    """The Yes/No prompt that decides whether ``instruction`` is a classification task."""
+    return LLMRequest(
+        id=request_id,
+        template=template or CLASSIFY[language],
+        variables={"examples": examples, "instruction": one_line(instruction)},
+        max_tokens=8,
+    )
+
+
+def parse_is_classification(reply: str) -> bool | None:
+    """True for Yes / 是, False for No / 否, None when the reply says neither."""
+    text = strip_wrappers(reply, labels=("Classification", "Answer", "分类任务", "回答", "答案")).casefold()
+    word = re.match(r"[a-z]+", text)
+    if word:
+        return {"yes": True, "no": False}.get(word.group())
+    for prefix in _NO:  # "不是" starts with neither "是" nor "yes"; test the negatives first
+        if text.startswith(prefix):
+            return False
+    for prefix in _YES:
+        if text.startswith(prefix):
+            return True
+    return None
+
+
+def render_instance_examples(
+    seeds: Sequence[SeedTask], language: Language, classification: bool, limit: int
+) -> str:
+    """Seed tasks of the same kind with their instances, in the format the instance prompt asks for."""
+    chosen = [seed for seed in seeds if seed.is_classification == classification][:limit]
+    if language == "zh":
+        task, example, input_, output, label = "任务：", "示例", "输入：", "输出：", "类别标签："
+    else:
+        task, example, input_, output, label = "Task: ", "Example", "Input: ", "Output: ", "Class label: "
+    blocks = []
+    for seed in chosen:
+        lines = [f"{task}{one_line(seed.instruction)}"]
+        for number, instance in enumerate(seed.instances, start=1):
+            if classification:
+                lines += [f"{label}{instance.output}", f"{input_}{instance.input}"]
+            else:
+                lines += [f"{example} {number}", f"{input_}{instance.input}", f"{output}{instance.output}"]
+        blocks.append("\n".join(lines) + "\n\n")
+    return "".join(blocks)
+
+
+def instances_request(
+    request_id: str,
+    instruction: str,
+    language: Language,
+    classification: bool,
+    count: int,
+    examples: str,
+    template: PromptTemplate | None = None,
+) -> LLMRequest:
+    """The prompt for instances: output-first for classification tasks, input-first otherwise."""
+    family = INSTANCES_OUTPUT_FIRST if classification else INSTANCES_INPUT_FIRST
+    return LLMRequest(
+        id=request_id,
+        template=template or family[language],
+        variables={"count": count, "examples": examples, "instruction": instruction.strip()},
+    )
+
+
+def parse_instances(reply: str, classification: bool) -> list[Instance]:
+    """Instances in an instance reply (``Input:``/``Output:`` or ``Class label:``/``Input:`` records).
+
+    A record without an output (or label) is skipped; an input written as "none", "N/A" or "无" is "".
+    """
+    if classification:
+        records = labelled_records(reply, {"output": _LABEL_LABELS, "input": _INPUT_LABELS})
+    else:
+        records = labelled_records(reply, {"input": _INPUT_LABELS, "output": _OUTPUT_LABELS})
+    instances = []
+    for record in records:
+        output = record.get("output", "").strip()
+        if not output:
+            continue
+        instances.append(Instance(empty_if_placeholder(record.get("input", "")), output))
+    return instances
+
+
+# --- Filters ----------------------------------------------------------------------------------------
+
+
+def candidate_reason(
+    candidate: str, language: Language, config: InstructionFilterConfig, index: NoveltyIndex
+) -> tuple[str | None, str | None]:
+    """Checks a new instruction and, when it passes, adds it to the pool.
+
+    Returns:
+        ``(reason, detail)``: both None when accepted; otherwise a dead-letter reason and evidence.
+    """
+    reason = filters.instruction_reason(candidate, language, config)
+    if reason is not None:
+        return reason, None
+    verdict = index.add_if_novel(candidate)
+    if not verdict.novel:
+        return filters.TOO_SIMILAR, f"rouge_l={verdict.score:.3f} with: {verdict.match}"
+    return None, None
+
+
+def select_instances(
+    instruction: str, instances: Iterable[Instance], limit: int
+) -> tuple[list[Instance], list[tuple[Instance, str]]]:
+    """The paper's instance filters: keeps at most ``limit`` instances.
+
+    Drops empty outputs, inputs equal to their output, outputs that repeat the instruction, exact
+    duplicates, and every instance whose input also appears with a different output.
+
+    Returns:
+        ``(kept, dropped)`` where ``dropped`` pairs each dropped instance with its reason.
+    """
+    instances = list(instances)
+    outputs_by_input: dict[str, set[str]] = {}
+    for instance in instances:
+        outputs_by_input.setdefault(filters.normalized(instance.input), set()).add(filters.normalized(instance.output))
+    kept: list[Instance] = []
+    dropped: list[tuple[Instance, str]] = []
+    seen: set[tuple[str, str]] = set()
+    instruction_key = filters.normalized(instruction)
+    for instance in instances:
+        key = (filters.normalized(instance.input), filters.normalized(instance.output))
+        if not key[1]:
+            dropped.append((instance, "empty_output"))
+        elif key[0] == key[1] or key[1] == instruction_key:
+            dropped.append((instance, "output_copies_input"))
+        elif key in seen:
+            dropped.append((instance, filters.DUPLICATE))
+        elif key[0] and len(outputs_by_input[key[0]]) > 1:
+            dropped.append((instance, "conflicting_outputs"))
+        elif len(kept) >= limit:
+            dropped.append((instance, "over_limit"))
+        else:
+            kept.append(instance)
+        seen.add(key)
+    return kept, dropped

@@ -1,0 +1,99 @@
+"""ROUGE-L and the novelty index: exact LCS, tokenisation of English and Chinese, agreement with a full scan."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+
+from operators.augment.novelty import NoveltyIndex, lcs_length, naive_scan, rouge_l, rouge_l_text, rouge_tokens
+
+
+def lcs_by_table(a, b) -> int:
+    previous = [0] * (len(b) + 1)
+    for x in a:
+        current = [0]
+        for j, y in enumerate(b):
+            current.append(previous[j] + 1 if x == y else max(previous[j + 1], current[j]))
+        previous = current
+    return previous[-1]
+
+
+def test_bit_parallel_lcs_equals_the_dynamic_programme():
+    rng = random.Random(7)
+    for _ in range(2000):
+        a = [rng.randrange(4) for _ in range(rng.randrange(0, 90))]
+        b = [rng.randrange(4) for _ in range(rng.randrange(0, 90))]
+        assert lcs_length(a, b) == lcs_by_table(a, b)
+
+
+def test_tokens_are_words_in_english_and_characters_in_chinese():
+    assert rouge_tokens("Write a POEM about the sea, don't rhyme!") == [
+        "write", "a", "poem", "about", "the", "sea", "don", "t", "rhyme"
+    ]
+    assert rouge_tokens("写一首关于大海的诗") == list("写一首关于大海的诗")
+    assert rouge_tokens("用Python写一个函数。") == ["用", "python", "写", "一", "个", "函", "数"]
+
+
+def test_rouge_l_is_the_lcs_f1():
+    assert rouge_l_text("the cat sat", "the cat sat down") == pytest.approx(2 * 3 / 7)
+    assert rouge_l_text("猫坐在垫子上", "狗坐在垫子上") == pytest.approx(5 / 6)
+    assert rouge_l([], ["a"]) == 0.0
+    assert rouge_l_text("Same text.", "same TEXT") == 1.0
+
+
+def test_threshold_is_inclusive():
+    index = NoveltyIndex(0.7)
+    index.add("a b c d e f g h i j")
+    # 7 of 10 tokens in order, length 10: F1 = 0.7 exactly, which the paper rejects (>= 0.7).
+    verdict = index.check("a b c d e f g x y z")
+    assert not verdict.novel and verdict.score == pytest.approx(0.7)
+    assert verdict.match == "a b c d e f g h i j"
+    assert index.check("a b c d e f x y z w").novel
+
+
+@pytest.mark.parametrize("alphabet", [
+    "alpha beta gamma delta epsilon zeta eta theta iota kappa lambda mu".split(),
+    list("天地人和春夏秋冬山水花鸟"),
+])
+def test_index_decisions_equal_the_full_scan(alphabet):
+    rng = random.Random(11)
+    joiner = "" if len(alphabet[0]) == 1 else " "
+
+    def text() -> str:
+        return joiner.join(rng.choice(alphabet) for _ in range(rng.randrange(2, 14)))
+
+    index = NoveltyIndex(0.7)
+    pool = []
+    for _ in range(1500):  # crosses several re-rankings (64, 128, ..., 1024)
+        candidate = text()
+        verdict = index.add_if_novel(candidate)
+        expected = naive_scan(candidate, [rouge_tokens(t) for t in pool])
+        assert verdict.novel == expected.novel, candidate
+        if verdict.novel:
+            pool.append(candidate)
+    assert len(index) == len(pool)
+    assert 0 < len(pool) < 1500  # both decisions happened
+
+
+def test_candidates_compared_are_few_on_a_varied_pool():
+    rng = random.Random(3)
+    words = [f"w{i}" for i in range(5000)]
+    index = NoveltyIndex(0.7)
+    for _ in range(5000):
+        index.add(" ".join(rng.sample(words, 12)))
+    verdict = index.check(" ".join(rng.sample(words, 12)))
+    assert verdict.novel
+    assert verdict.compared < 200  # a full scan would compare 5,000
+
+
+def test_empty_text_is_novel_and_not_indexed():
+    index = NoveltyIndex()
+    index.add("...")
+    assert len(index) == 0
+    assert index.check("!!!").novel
+
+
+def test_threshold_is_validated():
+    with pytest.raises(ValueError):
+        NoveltyIndex(0)
