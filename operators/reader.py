@@ -69,6 +69,7 @@ __all__ = [
     "plan_read_units",
     "read_table",
     "read_unit",
+    "units_for_files",
 ]
 
 Format = Literal["auto", "parquet", "jsonl", "json"]
@@ -354,9 +355,19 @@ def plan_read_units(
             next unit.
         max_unit_rows: Rows above which row groups go to the next unit.
     """
+    return units_for_files(spec, expand_files(spec), max_unit_bytes, max_unit_rows)
+
+
+def units_for_files(
+    spec: InputSpec,
+    files: list[InputFile],
+    max_unit_bytes: int = UNIT_BYTES,
+    max_unit_rows: int = UNIT_ROWS,
+) -> list[ReadUnit]:
+    """Read units of files already listed by ``expand_files`` (see ``plan_read_units``)."""
     units: list[ReadUnit] = []
     columns = tuple(sorted(spec.columns.items()))
-    for file in expand_files(spec):
+    for file in files:
         base = ReadUnit(
             path=file.path,
             format=file.format,
