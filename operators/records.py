@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from operators import schema
 
@@ -56,8 +57,10 @@ ROLE_NAMES = {
 }
 
 DEFAULT_MAX_ROW_BYTES = 8 * 1024 * 1024
-#: Characters of a rejected row's text kept as evidence (rejected rows can be arbitrarily large).
+#: Characters of a rejected row's text, and turns of its conversation, kept as evidence (rejected rows
+#: can be arbitrarily large).
 REJECT_PREVIEW_CHARS = 4096
+REJECT_PREVIEW_TURNS = 64
 #: Bounds on one batch of rows.
 BATCH_ROWS = 8192
 BATCH_BYTES = 32 * 1024 * 1024
@@ -255,20 +258,43 @@ class RowBuilder:
     def __init__(self, unit: ReadUnit, plan: ColumnPlan | None):
         self.unit = unit
         self.plan = plan
-        self.columns: dict[str, list] = {field.name: [] for field in schema.BASE_SCHEMA}
+        self._reset()
+
+    def _reset(self) -> None:
+        # Only per-row values are buffered; kind, file, origin and parent are constant per unit.
+        self.doc_ids: list[str] = []
+        self.rows: list[int] = []
+        self.content: dict[str, list] = {name: [] for name in CANONICAL_COLUMNS}
+        self.reasons: list[str | None] = []
         self.buffered_bytes = 0
 
     def __len__(self) -> int:
-        return len(self.columns[schema.DOC_ID])
+        return len(self.doc_ids)
 
     def full(self) -> bool:
         return len(self) >= BATCH_ROWS or self.buffered_bytes >= BATCH_BYTES
 
     def flush(self) -> pa.Table:
-        table = pa.Table.from_pydict(self.columns, schema=schema.BASE_SCHEMA)
-        self.columns = {name: [] for name in self.columns}
-        self.buffered_bytes = 0
-        return table
+        """The buffered rows as a base-schema table; empties the buffer."""
+        count = len(self)
+        reasons = pa.array(self.reasons, pa.string())
+        arrays = {
+            schema.DOC_ID: pa.array(self.doc_ids, pa.string()),
+            schema.KIND: pa.array([self.unit.kind] * count, pa.string()),
+            schema.SOURCE_FILE: pa.array([self.unit.path] * count, pa.string()),
+            schema.SOURCE_ROW: pa.array(self.rows, pa.int64()),
+            schema.ORIGIN: pa.array([schema.ORIGIN_SOURCE] * count, pa.string()),
+            schema.REJECT_STAGE: pc.if_else(pc.is_valid(reasons), READ_STAGE, pa.scalar(None, pa.string())),
+            schema.REJECT_REASON: reasons,
+        }
+        for name, values in self.content.items():
+            arrays[name] = pa.array(values, schema.BASE_SCHEMA.field(name).type)
+        columns = [
+            arrays[field.name] if field.name in arrays else pa.nulls(count, field.type)
+            for field in schema.BASE_SCHEMA
+        ]
+        self._reset()
+        return pa.Table.from_arrays(columns, schema=schema.BASE_SCHEMA)
 
     def add_record(self, row: int, record: Mapping[str, Any], raw: str | None = None) -> None:
         """Adds one parsed source record; an unusable record becomes a rejected row.
@@ -292,7 +318,10 @@ class RowBuilder:
         self, row: int, reason: str, text: str | None, fields: Mapping[str, Any] | None = None
     ) -> None:
         """Adds a row rejected by the reader, keeping a bounded preview of what it said."""
-        fields = {name: _preview(value) for name, value in (fields or {}).items() if name != schema.MESSAGES}
+        fields = {
+            name: _preview_turns(value) if name == schema.MESSAGES else _preview(value)
+            for name, value in (fields or {}).items()
+        }
         if text is not None:
             fields[schema.TEXT] = _preview(text)
         self._append(row, fields, reason)
@@ -345,11 +374,9 @@ class RowBuilder:
             try:
                 size += len(value.encode("utf-8"))
             except UnicodeEncodeError as exc:
-                raise Rejected("invalid_unicode: lone surrogate", fields=_evidence(fields)) from exc
+                raise Rejected("invalid_unicode: lone surrogate", fields=fields) from exc
         if size > self.unit.max_row_bytes:
-            raise Rejected(
-                f"row_too_large: {size} bytes > {self.unit.max_row_bytes}", fields=_evidence(fields)
-            )
+            raise Rejected(f"row_too_large: {size} bytes > {self.unit.max_row_bytes}", fields=fields)
 
     def _append(self, row: int, fields: Mapping[str, Any], reason: str | None) -> None:
         kind = self.unit.kind
@@ -371,20 +398,14 @@ class RowBuilder:
                     fields.get(schema.OUTPUT),
                 ],
             )
-        columns = self.columns
-        columns[schema.DOC_ID].append(doc_id)
-        columns[schema.KIND].append(kind)
-        columns[schema.SOURCE_FILE].append(self.unit.path)
-        columns[schema.SOURCE_ROW].append(row)
-        columns[schema.ORIGIN].append(schema.ORIGIN_SOURCE)
-        columns[schema.PARENT_ID].append(None)
-        for name in CANONICAL_COLUMNS:
+        self.doc_ids.append(doc_id)
+        self.rows.append(row)
+        self.reasons.append(reason)
+        for name, values in self.content.items():
             value = fields.get(name)
-            columns[name].append(value)
-            if isinstance(value, str):
+            values.append(value)
+            if value.__class__ is str:
                 self.buffered_bytes += len(value)
-        columns[schema.REJECT_STAGE].append(None if reason is None else READ_STAGE)
-        columns[schema.REJECT_REASON].append(reason)
 
 
 def _preview(value: Any) -> Any:
@@ -399,11 +420,9 @@ def _preview(value: Any) -> Any:
     return value
 
 
-def _evidence(fields: Mapping[str, Any]) -> dict[str, Any]:
-    """A rejected conversation's turns, flattened into ``text`` (rejects have no messages column)."""
-    evidence = {name: value for name, value in fields.items() if name != schema.MESSAGES}
-    if schema.MESSAGES in fields:
-        evidence[schema.TEXT] = "\n".join(
-            f"{turn['role']}: {turn['content'][:REJECT_PREVIEW_CHARS]}" for turn in fields[schema.MESSAGES]
-        )
-    return evidence
+def _preview_turns(turns: list[dict[str, str]]) -> list[dict[str, str]]:
+    """A bounded copy of a rejected conversation: the first turns, each cut to a preview."""
+    return [
+        {"role": _preview(turn["role"]), "content": _preview(turn["content"])}
+        for turn in turns[:REJECT_PREVIEW_TURNS]
+    ]

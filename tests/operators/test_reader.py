@@ -299,9 +299,12 @@ def test_conversations_without_both_sides_are_rejected(tmp_path: Path):
         ],
     )
 
-    reasons = [row["reject_reason"] for row in read_spec(path=str(path), kind="instruction").to_pylist()]
+    rows = read_spec(path=str(path), kind="instruction").to_pylist()
+    reasons = [row["reject_reason"] for row in rows]
 
     assert reasons[:3] == ["missing_output", "missing_instruction", "missing_messages"]
+    assert rows[0]["messages"] == [{"role": "user", "content": "Anyone there?"}]
+    assert rows[0]["instruction"] == "Anyone there?"
     assert reasons[3].startswith("invalid_messages: not JSON")
     assert reasons[4] == "invalid_messages: turn 0 has no role"
 
@@ -542,6 +545,17 @@ def test_twenty_megabyte_row_is_rejected_without_reading_it_whole(tmp_path: Path
         ("huge.parquet", 1, f"row_too_large: {len(huge)} bytes > 8388608"),
     ]
     assert all(0 < len(r["text"]) <= 4096 for r in rejected(table))
+
+
+def test_oversized_conversation_keeps_a_bounded_preview(tmp_path: Path):
+    turns = [{"role": "user", "content": "q" * 5000}, {"role": "assistant", "content": "a" * 5000}] * 40
+    path = write_parquet(tmp_path / "chat.parquet", {"messages": [turns]})
+
+    (row,) = read_spec(path=str(path), kind="instruction", max_row_bytes=100_000).to_pylist()
+
+    assert row["reject_reason"] == "row_too_large: 400000 bytes > 100000"
+    assert len(row["messages"]) == 64
+    assert {len(turn["content"]) for turn in row["messages"]} == {4096}
 
 
 def test_row_size_limit_is_configurable(tmp_path: Path):
