@@ -38,10 +38,22 @@ DUPLICATE = "duplicate"
 _KANA_OR_HANGUL = re.compile("[\u3040-\u30ff\u31f0-\u31ff\uac00-\ud7af\u1100-\u11ff]")
 _ASCII_WORD = re.compile(r"[A-Za-z]+")
 _ENGLISH_FUNCTION_WORDS = frozenset(
-    "a an the of to in on for and or is are was be it this that these with as by from at what how why "
-    "which who when where do does can could would should will you your i my we our give write list "
-    "explain describe make find tell name".split()
+    "a an the of to in into on onto for and or but not no is are was were be been being has have had it its "
+    "this that these those with without as by from at about over under after before between through during "
+    "than then there their they them he she his her him we our us you your i my me what how why which who "
+    "whom when where do does did can could would should will shall may might must if so also only just very "
+    "all any each every some more most other such one two three give write list explain describe make find "
+    "tell name please".split()
 )
+# Frequent short words of other Latin-script languages: a text with more of these than English ones is not
+# English, however ASCII it looks.
+_OTHER_FUNCTION_WORDS = frozenset(
+    "der die das und ist ein eine einen nicht mit auf den dem zu von sich auch wie wir ihr sie es "
+    "le la les et est des une du pour dans que qui pas sur avec au aux ce cette sont nous vous "
+    "el los las y es del una por con para se su al lo como pero sus muy "
+    "il di che della per non sono gli nel una "
+    "de het een en van niet op te dat".split()
+) - _ENGLISH_FUNCTION_WORDS
 
 
 def text_language(text: str) -> Language | None:
@@ -63,8 +75,10 @@ def text_language(text: str) -> Language | None:
     if ascii_share < 0.9:
         return None
     words = [word.lower() for word in _ASCII_WORD.findall(text)]
-    # Long texts must read as English, not just as Latin script (German, French, Spanish ...).
-    if len(words) >= 6 and not any(word in _ENGLISH_FUNCTION_WORDS for word in words):
+    english = sum(1 for word in words if word in _ENGLISH_FUNCTION_WORDS)
+    other = sum(1 for word in words if word in _OTHER_FUNCTION_WORDS)
+    # A text must read as English, not just be in Latin script (German, French, Spanish ...).
+    if (other and other >= english) or (len(words) >= 6 and not english):
         return None
     return "en"
 
