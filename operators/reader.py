@@ -29,6 +29,7 @@ import io
 import json
 import os
 from collections.abc import Iterator, Mapping
+from contextlib import ExitStack, contextmanager
 from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
@@ -103,7 +104,9 @@ class InputSpec(StageConfig):
         columns: Canonical column (``text``, ``instruction``, ``input``, ``output``, ``system``,
             ``messages``) to source column. Unmapped canonical columns fall back to ``DEFAULT_ALIASES``.
         name: A label for the manifest.
-        max_row_bytes: Rows whose content is larger than this are rejected as ``row_too_large``.
+        max_row_bytes: Rows whose content (UTF-8 bytes of all text fields) is larger than this are
+            rejected as ``row_too_large``; a JSONL line longer than this is rejected unparsed, and only
+            its first bytes are ever held in memory.
     """
 
     path: str | list[str]
@@ -383,7 +386,8 @@ def units_for_files(
             continue
         if file.size == 0:
             continue
-        metadata = _parquet_file(file.path).metadata
+        with _parquet_file(file.path) as parquet:
+            metadata = parquet.metadata
         units.extend(_parquet_units(base, metadata, max_unit_bytes, max_unit_rows))
     return units
 
@@ -423,15 +427,22 @@ def _open_binary(path: str):
         raise InputError(path, "the file disappeared after planning") from exc
 
 
-def _parquet_file(path: str) -> pq.ParquetFile:
+@contextmanager
+def _parquet_file(path: str) -> Iterator[pq.ParquetFile]:
+    """Opens a Parquet file (natively when local) and closes it after use."""
     from fsspec.implementations.local import LocalFileSystem
 
     fs, inner = _filesystem(path)
-    try:
-        source = inner if isinstance(fs, LocalFileSystem) else fs.open(inner, "rb")
-        return pq.ParquetFile(source)
-    except (pa.ArrowException, OSError) as exc:
-        raise InputError(path, f"not a readable Parquet file ({exc})") from exc
+    with ExitStack() as stack:
+        try:
+            if isinstance(fs, LocalFileSystem):
+                source = inner
+            else:
+                source = stack.enter_context(fs.open(inner, "rb"))
+            parquet = stack.enter_context(pq.ParquetFile(source))
+        except (pa.ArrowException, OSError) as exc:
+            raise InputError(path, f"not a readable Parquet file ({exc})") from exc
+        yield parquet
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -612,7 +623,11 @@ _SCALAR_TYPES = (
 
 
 def _read_parquet(unit: ReadUnit) -> Iterator[pa.Table]:
-    parquet = _parquet_file(unit.path)
+    with _parquet_file(unit.path) as parquet:
+        yield from _read_parquet_file(unit, parquet)
+
+
+def _read_parquet_file(unit: ReadUnit, parquet: pq.ParquetFile) -> Iterator[pa.Table]:
     arrow_schema = parquet.schema_arrow
     plan = resolve_columns(unit.kind, dict(unit.columns), arrow_schema.names, unit.path)
     for canonical, (source,) in plan.sources.items():

@@ -117,6 +117,18 @@ def test_compressed_jsonl_and_json_lines_named_json(tmp_path: Path):
     assert rejected(table) == []
 
 
+def test_truncated_compressed_file_names_the_file(tmp_path: Path):
+    data = gzip.compress(b"".join(json.dumps({"text": f"row {i}"}).encode() + b"\n" for i in range(5000)))
+    path = tmp_path / "cut.jsonl.gz"
+    path.write_bytes(data[: len(data) // 2])
+
+    (unit,) = plan_read_units(InputSpec(path=str(path), kind="document"))
+    with pytest.raises(InputError, match="cannot read the file") as error:
+        read_table(unit)
+
+    assert error.value.path == str(path)
+
+
 def test_explicit_format_reads_files_without_a_known_extension(tmp_path: Path):
     write_jsonl(tmp_path / "part-0.txt", [{"text": "hello"}])
 
@@ -133,18 +145,23 @@ def test_fsspec_urls_are_read(tmp_path: Path):
     fs = fsspec.filesystem("memory")
     with fs.open("/sftforge-test/docs/a.jsonl", "wb") as handle:
         handle.write(b'{"text": "in memory"}\n')
-    write_parquet(tmp_path / "b.parquet", {"text": ["on disk"]})
+    sink = pa.BufferOutputStream()
+    pq.write_table(pa.table({"text": ["parquet in memory"]}), sink)
+    with fs.open("/sftforge-test/docs/b.parquet", "wb") as handle:
+        handle.write(sink.getvalue().to_pybytes())
+    write_parquet(tmp_path / "c.parquet", {"text": ["on disk"]})
     try:
         table = read_spec(
-            path=["memory://sftforge-test/docs/*.jsonl", f"file://{tmp_path}/b.parquet"], kind="document"
+            path=["memory://sftforge-test/docs/*", f"file://{tmp_path}/c.parquet"], kind="document"
         )
     finally:
         fs.rm("/sftforge-test", recursive=True)
 
-    assert table.column(schema.TEXT).to_pylist() == ["in memory", "on disk"]
+    assert table.column(schema.TEXT).to_pylist() == ["in memory", "parquet in memory", "on disk"]
     assert table.column(schema.SOURCE_FILE).to_pylist() == [
         "memory:///sftforge-test/docs/a.jsonl",
-        str(tmp_path / "b.parquet"),
+        "memory:///sftforge-test/docs/b.parquet",
+        str(tmp_path / "c.parquet"),
     ]
 
 
