@@ -64,11 +64,17 @@ class TokenBucket:
 
 @dataclass(frozen=True)
 class Admission:
-    """The coordinator's answer to a request: wait ``wait_s`` then send, or do not send at all."""
+    """The coordinator's answer to a request: send at ``not_before``, or do not send at all.
+
+    ``not_before`` is on the coordinator's clock (wall-clock time by default, which every host of a
+    cluster shares through NTP), so that how long the answer takes to reach a worker does not shift
+    when the request goes out.
+    """
 
     allowed: bool
     wait_s: float = 0.0
     ticket: int = 0
+    not_before: float = 0.0
 
 
 class Coordinator:
@@ -78,7 +84,7 @@ class Coordinator:
         limits: Cluster-wide request and token rates.
         budget: Hard ceiling on tokens or cost.
         price: Price of the model, for costs.
-        clock: Monotonic clock (tests pass a fake one).
+        clock: Seconds on a clock every worker shares (``time.time``; tests pass a fake one).
     """
 
     def __init__(
@@ -86,7 +92,7 @@ class Coordinator:
         limits: RateLimits | None = None,
         budget: Budget | None = None,
         price: Price | None = None,
-        clock: Callable[[], float] = time.monotonic,
+        clock: Callable[[], float] = time.time,
     ):
         self.limits = limits or RateLimits()
         self.budget = budget or Budget()
@@ -154,7 +160,7 @@ class Coordinator:
                 wait = max(wait, self.requests.take(1, now))
             if self.tokens is not None:
                 wait = max(wait, self.tokens.take(worst_tokens, now))
-            return Admission(allowed=True, wait_s=wait, ticket=ticket)
+            return Admission(allowed=True, wait_s=wait, ticket=ticket, not_before=now + wait)
 
     def settle(self, ticket: int, prompt_tokens: int, completion_tokens: int) -> None:
         """Replaces a request's reservation by its real usage (zeros when the request was not billed)."""

@@ -364,26 +364,30 @@ class LLMEngine:
         try:
             async for attempt in retrying:
                 with attempt:
+                    ticket = await self._admit(estimate, body["max_tokens"])
                     attempts += 1
                     if attempts > 1:
                         self._count("retries")
-                    completion = await self._attempt(body, extra_body, estimate)
+                    completion = await self._attempt(body, extra_body, ticket)
         except CallFailed as failure:
             failure.attempts = attempts
             raise
         return _Outcome(completion, attempts)
 
-    async def _attempt(self, body: dict[str, Any], extra_body: dict | None, estimate: int) -> CachedCompletion:
-        ticket = 0
-        if self._gated:
-            admission = await self._coordinator.admit(estimate, body["max_tokens"])
-            if not admission.allowed:
-                raise CallFailed(
-                    BUDGET_EXHAUSTED, "the run's LLM budget cannot cover this request; not sent", transient=False
-                )
-            ticket = admission.ticket
-            if admission.wait_s > 0:
-                await asyncio.sleep(admission.wait_s)
+    async def _admit(self, estimate: int, max_completion: int) -> int:
+        """Waits for the coordinator's go (rate limits, pauses); returns the budget ticket (0: ungated)."""
+        if not self._gated:
+            return 0
+        admission = await self._coordinator.admit(estimate, max_completion)
+        if not admission.allowed:
+            raise CallFailed(
+                BUDGET_EXHAUSTED, "the run's LLM budget cannot cover this request; not sent", transient=False
+            )
+        if admission.wait_s > 0:
+            await asyncio.sleep(max(0.0, admission.not_before - time.time()))
+        return admission.ticket
+
+    async def _attempt(self, body: dict[str, Any], extra_body: dict | None, ticket: int) -> CachedCompletion:
         self._count("requests")
         billed = (0, 0)
         try:

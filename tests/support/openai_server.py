@@ -41,9 +41,12 @@ MALFORMED_JSON = "malformed_json"
 TRUNCATED = "truncated"
 DROP = "drop"
 GARBLED_REPLY = "garbled_reply"
+UNAUTHORIZED = "unauthorized"
 
 #: Every fault the server can inject.
-FAULT_KINDS = (RATE_LIMIT, SERVER_ERROR, BAD_REQUEST, TIMEOUT, MALFORMED_JSON, TRUNCATED, DROP, GARBLED_REPLY)
+FAULT_KINDS = (
+    RATE_LIMIT, SERVER_ERROR, BAD_REQUEST, UNAUTHORIZED, TIMEOUT, MALFORMED_JSON, TRUNCATED, DROP, GARBLED_REPLY
+)
 
 #: Faults a well-behaved client retries; the others fail the row (BAD_REQUEST) or need repair.
 TRANSIENT_FAULTS = (RATE_LIMIT, SERVER_ERROR, TIMEOUT, MALFORMED_JSON, TRUNCATED, DROP)
@@ -238,9 +241,9 @@ class _Server:
             if self.settings.latency:
                 await asyncio.sleep(self.settings.latency)
             entry.answered = time.monotonic()
-            return await self.send_completion(writer, body, fault)
+            return await self.send_completion(writer, body, fault, headers.get("authorization"))
 
-    async def send_completion(self, writer, body: dict, fault: str | None) -> bool:
+    async def send_completion(self, writer, body: dict, fault: str | None, authorization: str | None = None) -> bool:
         settings = self.settings
         if fault == DROP:
             return False
@@ -258,6 +261,11 @@ class _Server:
             return await self.send(writer, 500, {"error": {"message": "internal error", "type": "server_error"}})
         if fault == BAD_REQUEST:
             return await self.send(writer, 400, {"error": {"message": "invalid request", "type": "invalid_request_error"}})
+        if fault == UNAUTHORIZED:
+            # Like OpenAI's 401, the message quotes the key it was given: clients must not log it.
+            key = (authorization or "").removeprefix("Bearer ")
+            message = f"Incorrect API key provided: {key}. You can find your API key in your account."
+            return await self.send(writer, 401, {"error": {"message": message, "type": "invalid_request_error"}})
         if fault == MALFORMED_JSON:
             return await self.send_raw(writer, 200, b'{"id": "chatcmpl-x", "choices": [{"index": 0, "mess')
 
@@ -290,7 +298,7 @@ class _Server:
 
     @staticmethod
     def head(status: int, length: int, headers: dict[str, str]) -> bytes:
-        reason = {200: "OK", 400: "Bad Request", 404: "Not Found", 429: "Too Many Requests", 500: "Internal Server Error"}
+        reason = {200: "OK", 400: "Bad Request", 401: "Unauthorized", 404: "Not Found", 429: "Too Many Requests", 500: "Internal Server Error"}
         lines = [f"HTTP/1.1 {status} {reason.get(status, 'Status')}", "Content-Type: application/json",
                  f"Content-Length: {length}", "Connection: keep-alive"]
         lines += [f"{key}: {value}" for key, value in headers.items()]
