@@ -19,6 +19,7 @@ from jobs.accounting import Accounting, reconcile
 from jobs.config import JobConfig, RayConfig
 from jobs.read import read_inputs
 from jobs.release import ReleaseWriter
+from jobs.report import write_report
 from jobs.runner import apply_stage
 from jobs.stats import start_stats_actor
 from operators.clean import TextCleaner
@@ -81,9 +82,16 @@ class RunResult:
 
 
 def init_ray(config: RayConfig) -> None:
-    """Connects to the configured cluster, the submitting cluster (``RAY_ADDRESS``), or starts Ray locally."""
-    import ray
+    """Connects to the configured cluster, the submitting cluster (``RAY_ADDRESS``), or starts Ray locally.
 
+    Ray Data's per-operator progress is logged only when the ``sftforge`` logger is at INFO (``-v``).
+    """
+    import ray
+    import ray.data
+
+    if not log.isEnabledFor(logging.INFO):
+        logging.getLogger("ray.data").setLevel(logging.WARNING)
+        ray.data.DataContext.get_current().enable_progress_bars = False
     if ray.is_initialized():
         return
     address = config.address or os.environ.get("RAY_ADDRESS")
@@ -130,6 +138,8 @@ def run_job(config: JobConfig, config_source: str | None = None) -> RunResult:
         accounting = reconcile(
             counters, ctx.stage_order, counts.total_written, counts.rejected_by_stage
         )
+        report = write_report(ctx.staging_dir, release_id, accounting.as_dict(), ctx.report,
+                              counts.rows_by_split)
         manifest = {
             "release": release_id,
             "run_id": run_id,
@@ -138,6 +148,7 @@ def run_job(config: JobConfig, config_source: str | None = None) -> RunResult:
             "config_hash": config.config_hash(),
             "inputs": input_files,
             "accounting": accounting.as_dict(),
+            "rejections": report["rejections"],
             "report": ctx.report,
             **ctx.manifest,
         }
