@@ -65,11 +65,14 @@ DEFAULT_BOILERPLATE = (
 )
 DEFAULT_BOILERPLATE_MAX_CHARS = 200
 
-# Elements whose content is not text.
-_INVISIBLE = re.compile(
-    r"<(script|style|noscript|template|iframe|svg|head)\b[^>]*>.*?</\1\s*>|<!--.*?-->|<!\[CDATA\[.*?\]\]>",
-    re.IGNORECASE | re.DOTALL,
-)
+# Elements whose content is not text, and comments; removed by ``_drop_invisible``.
+_INVISIBLE_TAGS = ("script", "style", "noscript", "template", "iframe", "svg", "head")
+_INVISIBLE_OPEN = re.compile(rf"<({'|'.join(_INVISIBLE_TAGS)})\b[^<>]*>|<!--|<!\[CDATA\[", re.IGNORECASE)
+_INVISIBLE_CLOSE = {
+    **{tag: re.compile(rf"</{tag}\s*>", re.IGNORECASE) for tag in _INVISIBLE_TAGS},
+    "<!--": re.compile(r"-->"),
+    "<![cdata[": re.compile(r"\]\]>"),
+}
 _PARAGRAPH_TAGS = (
     "p|div|h[1-6]|section|article|aside|header|footer|nav|main|blockquote|pre|table|thead|tbody|tfoot|"
     "ul|ol|dl|figure|figcaption|form|fieldset|address|details|summary|hr|title|body|html"
@@ -308,7 +311,7 @@ def _outside_code(text: str, transform: Callable[[str], str]) -> str:
 
 def _strip_html(text: str) -> str:
     if "<" in text:
-        text = _INVISIBLE.sub("", text)
+        text = _drop_invisible(text)
         text = _PARAGRAPH.sub("\n\n", text)
         text = _LINE.sub("\n", text)
         text = _LINE_END.sub("", text)
@@ -317,6 +320,28 @@ def _strip_html(text: str) -> str:
     if "&" in text:
         text = _ENTITY.sub(_unescape, text)
     return text
+
+
+def _drop_invisible(text: str) -> str:
+    """Removes script/style/... elements and comments, in one pass.
+
+    An element that is never closed loses only its opening tag; once a closing tag is known to be
+    absent it is not searched for again, so that many unclosed tags cost linear time, not quadratic.
+    """
+    parts = []
+    position = 0
+    unclosed: set[str] = set()
+    while match := _INVISIBLE_OPEN.search(text, position):
+        kind = (match.group(1) or match.group()).lower()
+        parts.append(text[position : match.start()])
+        close = None if kind in unclosed else _INVISIBLE_CLOSE[kind].search(text, match.end())
+        if close is None:
+            unclosed.add(kind)
+            position = match.end()
+        else:
+            position = close.end()
+    parts.append(text[position:])
+    return "".join(parts)
 
 
 def _unescape(match: re.Match) -> str:

@@ -32,6 +32,14 @@ def test_html_tags_scripts_styles_and_comments_are_removed():
     assert CLEANER.clean(page) == "Title\n\nFirst bold link.\n\none\ntwo\n\nLine\nbreak\n\na b"
 
 
+def test_unclosed_scripts_and_comments_lose_only_their_opening_tag():
+    assert CLEANER.clean("before <script>never closed after") == "before never closed after"
+    assert CLEANER.clean("a <!-- open b <style>x</style> c") == "a open b c"
+    # Tens of thousands of unclosed tags: each must not rescan the rest of the text (no quadratic time).
+    assert CLEANER.clean("<script>" * 50_000 + "tail") == "tail"
+    assert CLEANER.clean("<!--" * 50_000 + "tail") == "tail"
+
+
 def test_entities_are_decoded_only_when_complete():
     assert CLEANER.clean("Fish &amp; chips &lt;b&gt; caf&eacute; &#20013;&#x6587; 5&nbsp;kg") == (
         "Fish & chips <b> café 中文 5 kg"
