@@ -7,7 +7,7 @@ What it will not do, because SFT data is full of code and Chinese:
 
 * Tags are removed only when their name is an HTML element (``<p>``, ``<div class=...>``), so that
   ``vector<int>``, ``List<String>`` or ``#include <stdio.h>`` survive; Markdown code (fenced blocks and
-  inline spans) is not touched by the HTML and whitespace steps at all.
+  inline spans) is not touched by the HTML step, and fenced blocks not by the whitespace step either.
 * Only entities with a closing ``;`` are decoded, so ``?a=1&para=2`` stays a URL.
 * NFKC folds full-width letters, digits and spaces to ASCII, but by default keeps full-width punctuation
   (``，：！？（）``): NFKC would turn ``你好，世界！`` into ``你好,世界!`` while leaving ``。、「」``
@@ -46,18 +46,19 @@ DEFAULT_BOILERPLATE = (
     r"(?:read more|continue reading|see more|show more|load more)(?: »| ›| >|\.\.\.|…)?",
     r"related (?:articles|posts|stories|content|links)\s*:?",
     r"follow us on (?:facebook|twitter|instagram|linkedin|youtube|tiktok|x)\b.*",
-    r"(?:previous|next) (?:article|post|story)\s*:?.*",
+    r"(?:previous|next) (?:article|post|story)(?:\s*[:»›>|]\s*.{0,120})?",
     r"skip to (?:main )?content",
-    r"(?:this (?:web)?site|we) uses? cookies\b.*",
+    r"(?:this (?:web)?site|we) uses? cookies\b.*(?:experience|consent|privacy|policy|browsing|agree|accept).*",
     r"(?:accept|reject) (?:all )?cookies",
     # Chinese
     r"[^。！？]{0,40}版权所有(?:[\s©(（|:：]|$)[^。！？]*",
     r"版权声明[:：].*",
     r"(?:未经(?:许可|授权|允许)[，,]?)?(?:严禁|禁止|不得)(?:任何形式的)?转载.*",
     r"转载请注明(?:出处|来源).*",
-    r"点击(?:关注|上方|下方|蓝字|阅读原文|这里|查看更多|右上角).*",
-    r"(?:扫码|扫描二维码|长按(?:识别)?二维码)(?:关注|添加|下载)?.*",
-    r"关注(?:我们|公众号|微信公众号).*",
+    r"点击(?:上方|下方|顶部|底部)?(?:蓝字|卡片|名片)?关注.*",
+    r"点击(?:左下角)?阅读原文.*",
+    r"(?:扫码|扫描(?:下方)?二维码|长按(?:识别)?二维码)(?:.{0,20}(?:关注|加入|添加|下载|领取|订阅).*)?",
+    r"(?:欢迎)?关注(?:我们|本?公众号|微信公众号)(?:[，,:：!！]|$).{0,40}",
     r"(?:免责声明|特别声明)[:：].*",
     r"(?:本文)?(?:来源|作者|责任编辑|编辑|校对)[:：]\s*\S{1,20}",
     r"(?:广告|推广|赞助内容)",

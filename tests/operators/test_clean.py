@@ -125,7 +125,12 @@ def test_instruction_fields_keep_indentation_and_code_blocks():
         "Follow us on Twitter @example",
         "版权所有 © 2023 某某科技有限公司",
         "点击关注，获取更多精彩内容",
+        "点击上方蓝字关注我们",
+        "点击阅读原文",
         "扫码关注公众号",
+        "欢迎关注我们！",
+        "This website uses cookies to improve your experience.",
+        "Next article: How to bake bread",
         "长按识别二维码",
         "免责声明：本文仅代表作者观点，不代表本站立场。",
         "未经授权，禁止转载",
@@ -142,7 +147,11 @@ def test_boilerplate_leaves_real_sentences_alone():
     text = (
         "Read more about the history of Rome in the next chapter, where we discuss the Republic.\n"
         "他说版权所有权的问题需要法律解决。\n"
-        "Click the button to continue."
+        "Click the button to continue.\n"
+        "Next post is about the crust, for which we use cookies and butter.\n"
+        "点击右上角的设置按钮，选择“隐私”。\n"
+        "扫描二维码即可付款\n"
+        "关注我们的研究发现，睡眠很重要"
     )
 
     assert CLEANER.clean(text) == text
