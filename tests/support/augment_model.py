@@ -69,8 +69,10 @@ def reply(body: dict) -> str | dict:
         if "unparseable" in instruction:
             return "I would rather not."
         if _language(instruction) == "zh":
-            return f"改写 1：请{instruction}\n改写 2：{instruction}\n改写 3：麻烦{instruction}"
-        return f"Rewrite 1: Please {instruction[0].lower()}{instruction[1:]}\nRewrite 2: {instruction}\nRewrite 3: Kindly {instruction[0].lower()}{instruction[1:]}"
+            return f"改写 1：请你{instruction[2:-3]}，谢谢。\n改写 2：{instruction}\n改写 3：今天天气很好。"
+        words = instruction.split()
+        return (f"Rewrite 1: Could you {' '.join(words[1:-1])} for me, please?\nRewrite 2: {instruction}\n"
+                "Rewrite 3: Bake a chocolate cake.")
     if "write the instruction it answers" in prompt or "写出它所对应的指令" in prompt:
         document = prompt.rsplit("Response:\n", 1)[-1].rsplit("回答：\n", 1)[-1].split("\n\n")[0]
         if "回答：" in prompt and "Response:" not in prompt:
@@ -114,20 +116,24 @@ def _new_tasks(prompt: str, seed: int) -> str:
     return "\n".join(lines)
 
 
+#: A phrasebook of translations (text, target) -> translation, for the round-trip tests' parent rows.
+PHRASEBOOK = {
+    ("Summarize the main causes of the French Revolution in three sentences.", "zh"): "用三句话总结法国大革命的主要原因。",
+    ("用三句话总结法国大革命的主要原因。", "en"): "Sum up in three sentences the main reasons for the French Revolution.",
+    ("请用三句话说明法国大革命爆发的主要原因。", "en"): "Explain in three sentences the main causes of the outbreak of the French Revolution.",
+    ("Explain in three sentences the main causes of the outbreak of the French Revolution.", "zh"): "用三句话解释法国大革命爆发的主要原因。",
+    ("Name three rivers that flow through Germany.", "zh"): "说出流经德国的三条河流。",
+    ("说出流经德国的三条河流。", "en"): "Bake a chocolate cake with three layers of cream.",
+}
+
+
 def _translate(prompt: str) -> str:
-    text = prompt.split("\n\n", 1)[1].strip() if "\n\n" in prompt else prompt
-    if "Chinese" in prompt.split("\n", 1)[0]:
-        if "untranslatable" in text:
-            return text  # the model copies instead of translating
-        return f"译文：【中文译本内容如下】{text}"
-    if "英文" in prompt.split("\n", 1)[0] or "English" in prompt.split("\n", 1)[0]:
-        inner = re.sub(r"^.*?】", "", text)
-        if _language(inner) == "en":
-            return f"Please {inner[0].lower()}{inner[1:]}" if inner else "Please."
-        return "Here is a text about something else entirely, unrelated to the original request."
-    if "中文" in prompt.split("\n", 1)[0]:
-        return f"请{text}"
-    return text
+    head, _, text = prompt.partition("\n\n")
+    target = "zh" if ("Chinese" in head or "中文" in head) else "en"
+    translation = PHRASEBOOK.get((text.strip(), target))
+    if translation is None:
+        return text.strip()  # what small models often do: copy the text instead of translating it
+    return f"Translation: {translation}" if target == "en" else f"“{translation}”"
 
 
 def _questions(prompt: str) -> dict:
