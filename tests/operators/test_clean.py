@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import random
+import unicodedata
+
 import pyarrow as pa
 import pytest
 from pydantic import ValidationError
 
 from operators import schema
-from operators.clean import EMPTY_AFTER_CLEAN, CleanConfig, TextCleaner
+from operators.clean import EMPTY_AFTER_CLEAN, CleanConfig, TextCleaner, nfkc
 from operators.text import is_cjk
 
 CLEANER = TextCleaner()
@@ -65,6 +68,21 @@ def test_html_step_can_be_switched_off():
 def test_nfkc_folds_compatibility_forms():
     assert CLEANER.clean("ＡＢＣ１２３ ﬁne ①") == "ABC123 fine 1"
     assert clean("x\u00a0y", collapse_whitespace=False) == "x y"
+
+
+def test_nfkc_by_segments_equals_nfkc_of_the_whole_string():
+    # Combining marks after ASCII, Hangul jamo, ligatures, singletons, iota subscript, half-width kana.
+    alphabet = list("ae oAZ!,.\n\t1") + [
+        "\u0301", "\u0308", "\u0327", "\u0345", "\u0344", "\u0f73", "\u1100", "\u1161", "\u11a8",
+        "\uac00", "\ufb01", "\u2460", "\u00a0", "\u3000", "\uff21", "\uff11", "\u4e2d", "\u00e9",
+        "\u212b", "\u2126", "\ufb2c", "\u1e9b", "\u0323", "\uff76", "\uff9e",
+    ]  # fmt: skip
+    generator = random.Random(7)
+    for _ in range(20_000):
+        text = "".join(generator.choice(alphabet) for _ in range(generator.randint(0, 12)))
+        expected = unicodedata.normalize("NFKC", text)
+        assert clean(text, html=False, collapse_whitespace=False, default_boilerplate=False) == expected
+        assert nfkc(text + "x" * 100, keep_fullwidth_punctuation=False) == expected + "x" * 100
 
 
 def test_cjk_stays_intact():
