@@ -74,25 +74,30 @@ _INVISIBLE_CLOSE = {
     "<!--": re.compile(r"-->"),
     "<![cdata[": re.compile(r"\]\]>"),
 }
+# What an HTML tag becomes, as (opening tag, closing tag): block elements break paragraphs, a list item
+# or row starts a line (its closing tag adds nothing, else "</li><li>" would make a paragraph), a cell
+# is a space, inline elements vanish. Tags with other names are left alone: they are not HTML.
 _PARAGRAPH_TAGS = (
-    "p|div|h[1-6]|section|article|aside|header|footer|nav|main|blockquote|pre|table|thead|tbody|tfoot|"
-    "ul|ol|dl|figure|figcaption|form|fieldset|address|details|summary|hr|title|body|html"
+    "p div h1 h2 h3 h4 h5 h6 section article aside header footer nav main blockquote pre table thead tbody "
+    "tfoot ul ol dl figure figcaption form fieldset address details summary hr title body html"
 )
-_LINE_TAGS = "li|tr|dt|dd|caption|option"
-_CELL_TAGS = "td|th"
+_LINE_TAGS = "li tr dt dd caption option"
+_CELL_TAGS = "td th"
 _INLINE_TAGS = (
-    "a|abbr|b|bdi|bdo|big|button|center|cite|code|data|del|dfn|em|embed|font|i|img|input|ins|kbd|label|"
-    "legend|link|map|mark|meta|meter|object|output|picture|progress|q|rp|rt|ruby|s|samp|select|small|"
-    "source|span|strike|strong|sub|sup|textarea|time|track|tt|u|var|video|audio|wbr|area|base|canvas|"
-    "col|colgroup|dialog|menu|param|doctype|!doctype"
+    "a abbr b bdi bdo big button center cite code data del dfn em embed font i img input ins kbd label "
+    "legend link map mark meta meter object output picture progress q rp rt ruby s samp select small "
+    "source span strike strong sub sup textarea time track tt u var video audio wbr area base canvas "
+    "col colgroup dialog menu param"
 )
-_ATTRS = r"(?:\s[^<>]*)?/?>"
-_PARAGRAPH = re.compile(rf"</?(?:{_PARAGRAPH_TAGS}){_ATTRS}", re.IGNORECASE)
-# A list item or row starts a line; its closing tag adds nothing (else "</li><li>" makes a paragraph).
-_LINE = re.compile(rf"<(?:{_LINE_TAGS}){_ATTRS}|</?br{_ATTRS}", re.IGNORECASE)
-_LINE_END = re.compile(rf"</(?:{_LINE_TAGS}){_ATTRS}", re.IGNORECASE)
-_CELL = re.compile(rf"</?(?:{_CELL_TAGS}){_ATTRS}", re.IGNORECASE)
-_INLINE = re.compile(rf"</?(?:{_INLINE_TAGS}){_ATTRS}|</?[a-z]+:[a-z]+{_ATTRS}", re.IGNORECASE)
+_TAG_REPLACEMENTS: dict[str, tuple[str, str]] = {
+    **{tag: ("\n\n", "\n\n") for tag in _PARAGRAPH_TAGS.split()},
+    **{tag: ("\n", "") for tag in _LINE_TAGS.split()},
+    **{tag: (" ", " ") for tag in _CELL_TAGS.split()},
+    **{tag: ("", "") for tag in _INLINE_TAGS.split()},
+    "br": ("\n", "\n"),
+}
+_TAG = re.compile(r"<(/?)([A-Za-z][A-Za-z0-9]*(?::[A-Za-z0-9]+)?)(?:\s[^<>]*)?/?>")
+_DOCTYPE = re.compile(r"<!doctype\b[^<>]*>", re.IGNORECASE)
 _ENTITY = re.compile(r"&(?:#[0-9]{1,7}|#[xX][0-9a-fA-F]{1,6}|[A-Za-z][A-Za-z0-9]{1,31});")
 
 # Markdown code: a fenced block (to its closing fence or the end) or an inline span.
@@ -314,14 +319,19 @@ def _outside_code(text: str, transform: Callable[[str], str]) -> str:
 def _strip_html(text: str) -> str:
     if "<" in text:
         text = _drop_invisible(text)
-        text = _PARAGRAPH.sub("\n\n", text)
-        text = _LINE.sub("\n", text)
-        text = _LINE_END.sub("", text)
-        text = _CELL.sub(" ", text)
-        text = _INLINE.sub("", text)
+        text = _DOCTYPE.sub("", text)
+        text = _TAG.sub(_replace_tag, text)
     if "&" in text:
         text = _ENTITY.sub(_unescape, text)
     return text
+
+
+def _replace_tag(match: re.Match) -> str:
+    closing, name = match.groups()
+    replacement = _TAG_REPLACEMENTS.get(name.lower())
+    if replacement is None:
+        return "" if ":" in name else match.group()  # namespaced Office tags (<o:p>) are markup too
+    return replacement[1] if closing else replacement[0]
 
 
 def _drop_invisible(text: str) -> str:

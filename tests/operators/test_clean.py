@@ -33,6 +33,9 @@ def test_html_tags_scripts_styles_and_comments_are_removed():
     )
 
     assert CLEANER.clean(page) == "Title\n\nFirst bold link.\n\none\ntwo\n\nLine\nbreak\n\na b"
+    assert CLEANER.clean("<!DOCTYPE html><P CLASS=x>Word<o:p></o:p></P><Custom>kept</Custom>") == (
+        "Word\n\n<Custom>kept</Custom>"
+    )
 
 
 def test_unclosed_scripts_and_comments_lose_only_their_opening_tag():
