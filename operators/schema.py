@@ -124,6 +124,71 @@ PROVENANCE_TYPES: dict[str, pa.DataType] = {
 }
 ADDED_TYPES.update(PROVENANCE_TYPES)
 
+# Columns of a dedup index (``<release>/dedup_index/rows/*.parquet``, read by ``dedup.against``), next to
+# ``doc_id``: the 16-byte hash of the normalised text, and the MinHash signature (uint32 x num_perm).
+DEDUP_EXACT_HASH = "exact_hash"
+DEDUP_SIGNATURE = "minhash_signature"
+
+# Signals of the quality stage (operators/quality.py), one column per rule, so that every rejection can
+# be checked against its numbers and a threshold retuned on a past release without rescoring.
+QUALITY_WORD_COUNT = "quality_word_count"
+QUALITY_MEAN_WORD_LENGTH = "quality_mean_word_length"
+QUALITY_SYMBOL_WORD_RATIO = "quality_symbol_word_ratio"
+QUALITY_BULLET_LINES = "quality_bullet_lines"
+QUALITY_ELLIPSIS_LINES = "quality_ellipsis_lines"
+QUALITY_ALPHA_WORDS = "quality_alpha_words"
+QUALITY_STOP_WORDS = "quality_stop_words"
+QUALITY_DUP_LINES = "quality_dup_lines"
+QUALITY_DUP_LINE_CHARS = "quality_dup_line_chars"
+QUALITY_DUP_PARAGRAPHS = "quality_dup_paragraphs"
+QUALITY_DUP_PARAGRAPH_CHARS = "quality_dup_paragraph_chars"
+QUALITY_TOP_NGRAM_CHARS = {n: f"quality_top_{n}gram_chars" for n in (2, 3, 4)}
+QUALITY_DUP_NGRAM_CHARS = {n: f"quality_dup_{n}gram_chars" for n in (5, 6, 7, 8, 9, 10)}
+QUALITY_TERMINAL_PUNCTUATION = "quality_terminal_punctuation"
+QUALITY_RESPONSE_CHARS = "quality_response_chars"
+QUALITY_INSTRUCTION_OVERLAP = "quality_instruction_overlap"
+QUALITY_REFUSAL = "quality_refusal"
+QUALITY_NON_ANSWER = "quality_non_answer"
+QUALITY_TRUNCATED = "quality_truncated"
+QUALITY_UNSEEN_INPUT = "quality_unseen_input"
+QUALITY_IMPOSSIBLE_ACTION = "quality_impossible_action"
+QUALITY_UNGROUNDED_URLS = "quality_ungrounded_urls"
+QUALITY_PLACEHOLDER = "quality_placeholder"
+QUALITY_LENGTH_RATIO = "quality_length_ratio"
+QUALITY_CLASSIFIER_SCORE = "quality_classifier_score"
+#: Verb/object root of an instruction ("write/poem", "写/诗"), the key of diversity selection.
+INSTRUCTION_ROOT = "instruction_root"
+
+QUALITY_TYPES: dict[str, pa.DataType] = {
+    QUALITY_WORD_COUNT: pa.int64(),
+    QUALITY_MEAN_WORD_LENGTH: pa.float64(),
+    QUALITY_SYMBOL_WORD_RATIO: pa.float64(),
+    QUALITY_BULLET_LINES: pa.float64(),
+    QUALITY_ELLIPSIS_LINES: pa.float64(),
+    QUALITY_ALPHA_WORDS: pa.float64(),
+    QUALITY_STOP_WORDS: pa.int64(),
+    QUALITY_DUP_LINES: pa.float64(),
+    QUALITY_DUP_LINE_CHARS: pa.float64(),
+    QUALITY_DUP_PARAGRAPHS: pa.float64(),
+    QUALITY_DUP_PARAGRAPH_CHARS: pa.float64(),
+    **{column: pa.float64() for column in QUALITY_TOP_NGRAM_CHARS.values()},
+    **{column: pa.float64() for column in QUALITY_DUP_NGRAM_CHARS.values()},
+    QUALITY_TERMINAL_PUNCTUATION: pa.float64(),
+    QUALITY_RESPONSE_CHARS: pa.int64(),
+    QUALITY_INSTRUCTION_OVERLAP: pa.float64(),
+    QUALITY_REFUSAL: pa.bool_(),
+    QUALITY_NON_ANSWER: pa.bool_(),
+    QUALITY_TRUNCATED: pa.bool_(),
+    QUALITY_UNSEEN_INPUT: pa.bool_(),
+    QUALITY_IMPOSSIBLE_ACTION: pa.bool_(),
+    QUALITY_UNGROUNDED_URLS: pa.int64(),
+    QUALITY_PLACEHOLDER: pa.bool_(),
+    QUALITY_LENGTH_RATIO: pa.float64(),
+    QUALITY_CLASSIFIER_SCORE: pa.float64(),
+    INSTRUCTION_ROOT: pa.string(),
+}
+ADDED_TYPES.update(QUALITY_TYPES)
+
 #: Columns of the LLM judge; rows it does not judge (documents) carry them as nulls.
 JUDGE_TYPES: dict[str, pa.DataType] = {
     JUDGE_HARMLESS: pa.int64(),
