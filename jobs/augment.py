@@ -1049,6 +1049,92 @@ def read_dead_letters(outcome: AugmentOutcome) -> Iterator[pa.Table]:
         yield pq.read_table(part, schema=AUGMENT_DEAD_LETTER_SCHEMA)
 
 
+def augment_step(ds, ctx):
+    """The pipeline step: generates rows and returns ``ds`` with them appended (union).
+
+    Place it after cleaning and before language, dedup and quality, so that generated rows are
+    filtered like every other row and deduplicated against the originals too. The per-row methods read
+    their parents from ``ds``; ``ds`` is materialised first so that the stages before this step run
+    (and count their rows) once. Generated rows are counted under ``generate`` in the run's counters
+    (``rows`` in total and ``rows_<method>``), the funnel goes to the run report under ``augment``, and
+    the dead letters are published with the release under ``augment_dead_letter/<method>/``.
+
+    The LLM comes from ``ctx.llm`` (a started ``LLMService``) when the pipeline has one, else from
+    ``ctx.config.llm`` with a service started for this step.
+    """
+    import contextlib
+    import shutil
+
+    from jobs.stats import record
+    from operators.llm import LLMService
+
+    config: AugmentConfig | None = getattr(ctx.config, "augment", None)
+    if config is None or not config.methods():
+        return ds
+    service = getattr(ctx, "llm", None)
+    llm_config = getattr(ctx.config, "llm", None)
+    if service is None and llm_config is None:
+        line = "augment skipped: no 'llm' endpoint is configured"
+        log.warning(line)
+        ctx.report["augment"] = {"skipped": line}
+        return ds
+    import ray.data
+
+    needs_parents = any(name != "self_instruct" for name in config.methods())
+    if needs_parents:
+        ds = ds.materialize()
+    work_dir = config.work_dir or str(Path(ctx.config.output.dir) / "_augment")
+    opened = contextlib.nullcontext(service) if service is not None else LLMService(
+        llm_config, run_id=f"augment-{ctx.release_id}")
+    with opened as llm:
+        if not llm.available:
+            ctx.report["augment"] = {"skipped": llm.skip_reason}
+            log.warning(llm.skip_reason)
+            return ds
+        parents = (lambda: ds.iter_batches(batch_format="pyarrow", batch_size=1024)) if needs_parents else None
+        outcome = run_augment(config, llm.config, work_dir, parents)
+        if service is None:
+            ctx.manifest["augment_llm"] = llm.report()
+    counts = {"rows": outcome.rows, **{f"rows_{method}": rows for method, rows in outcome.rows_by_method().items()}}
+    record("generate", counts, ctx.stats_actor)
+    ctx.report["augment"] = outcome.report()
+    for method, method_outcome in outcome.methods.items():
+        folder = Path(ctx.staging_dir) / "augment_dead_letter" / method
+        folder.mkdir(parents=True, exist_ok=True)
+        for part in method_outcome.dead_parts:
+            shutil.copyfile(part, folder / Path(part).name)
+    if not outcome.rows:
+        return ds
+    target = _union_schema(ds)
+    generated_rows = ray.data.read_parquet(outcome.parts).map_batches(
+        _conform, fn_kwargs={"target": target}, batch_format="pyarrow"
+    )
+    return ds.map_batches(_conform, fn_kwargs={"target": target}, batch_format="pyarrow").union(
+        generated_rows
+    )
+
+
+def _union_schema(ds) -> pa.Schema:
+    """The columns of the original rows plus the provenance columns, in that order."""
+    fields = list(ds.schema().base_schema) if ds.schema() is not None else list(schema.BASE_SCHEMA)
+    names = {f.name for f in fields}
+    for f in GENERATED_SCHEMA:
+        if f.name not in names:
+            fields.append(f)
+    return pa.schema(fields)
+
+
+def _conform(table: pa.Table, target: pa.Schema) -> pa.Table:
+    columns = []
+    for f in target:
+        if f.name in table.column_names:
+            column = table.column(f.name)
+            columns.append(column if column.type == f.type else column.cast(f.type))
+        else:
+            columns.append(pa.nulls(table.num_rows, f.type))
+    return pa.Table.from_arrays(columns, schema=target)
+
+
 def _parent_source(paths: Sequence[str]) -> ParentSource:
     import pyarrow.dataset as pads
 

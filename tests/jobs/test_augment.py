@@ -302,3 +302,57 @@ def test_a_killed_run_resumes_without_repeating_finished_work(tmp_path):
     # The unfinished batch's answered calls came from the cache: only calls in flight at the kill repeat.
     repeated = [entry for entry in after if entry.attempt > 0]
     assert len(repeated) <= in_flight
+
+
+# --- Pipeline step ----------------------------------------------------------------------------------
+
+
+class _Context:
+    """The parts of ``jobs.pipeline.RunContext`` the step uses."""
+
+    def __init__(self, config, staging_dir):
+        self.config = config
+        self.release_id = "test"
+        self.stats_actor = None
+        self.staging_dir = staging_dir
+        self.report = {}
+        self.manifest = {}
+
+
+class _JobConfig:
+    def __init__(self, augment, llm, output_dir):
+        self.augment = augment
+        self.llm = llm
+        self.output = type("Output", (), {"dir": str(output_dir)})()
+
+
+@pytest.mark.ray
+def test_pipeline_step_appends_generated_rows_that_later_stages_see(ray_session, server, tmp_path):
+    import ray.data
+
+    from jobs.augment import augment_step
+    from jobs.runner import apply_stage
+    from operators.base import Stage, StageResult
+
+    class KeepAll(Stage):
+        name = "keep_all"
+
+        def process(self, table):
+            return self.partition(table, [None] * table.num_rows)
+
+    originals = parent_table()
+    full = pa.Table.from_pylist(originals.to_pylist(), schema=schema.BASE_SCHEMA)
+    ds = ray.data.from_arrow(full)
+    config = AugmentConfig(progress=False, paraphrase={}, self_instruct={"seed_tasks": SEEDS, "target_rows": 4,
+                                                                         "prompts_per_batch": 2})
+    ctx = _Context(_JobConfig(config, llm_for(server, tmp_path), tmp_path / "out"), tmp_path / "staging")
+    result = apply_stage(augment_step(ds, ctx), KeepAll(None)).to_arrow_refs()
+    table = pa.concat_tables(ray.get(result))
+    generated_count = ctx.report["augment"]["rows_generated"]
+    assert generated_count == 4 + 3
+    assert table.num_rows == full.num_rows + generated_count
+    origins = table.column(schema.ORIGIN).to_pylist()
+    assert origins.count("self_instruct") == 4 and origins.count("paraphrase") == 3
+    assert schema.GEN_TEMPLATE in table.column_names
+    assert ctx.report["augment"]["rows_by_method"] == {"self_instruct": 4, "paraphrase": 3}
+    assert list((tmp_path / "staging" / "augment_dead_letter" / "paraphrase").glob("dead-*.parquet"))
