@@ -19,6 +19,7 @@ import yaml
 from pydantic import Field, ValidationError, field_validator, model_validator
 
 from operators.base import StageConfig
+from operators.augment.config import AugmentConfig
 from operators.clean import CleanConfig
 from operators.reader import InputSpec
 from operators.sft_writer import OutputConfig
@@ -56,6 +57,7 @@ class JobConfig(StageConfig):
         split: Train / validation / test ratios.
         ray: Where the job runs.
         clean: HTML, Unicode and boilerplate cleaning (on by default).
+        augment: LLM augmentation (Self-Instruct, back-translation, paraphrase, QA); off unless set.
     """
 
     release: str | None = None
@@ -64,6 +66,7 @@ class JobConfig(StageConfig):
     split: SplitConfig = SplitConfig()
     ray: RayConfig = RayConfig()
     clean: CleanConfig | None = CleanConfig()
+    augment: AugmentConfig | None = None
 
     @field_validator("release")
     @classmethod

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from jobs.accounting import Accounting, reconcile
+from jobs.augment import augment_step
 from jobs.config import JobConfig, RayConfig
 from jobs.read import read_inputs
 from jobs.release import ReleaseWriter
@@ -68,6 +69,7 @@ def _clean(ds, ctx: RunContext):
 #: The steps between reading and splitting, in order. Each issue's stage adds its step here.
 STEPS: list[tuple[str, Step]] = [
     ("clean", _clean),
+    ("augment", augment_step),  # before language/dedup/quality: generated rows are filtered like the rest
 ]
 
 
