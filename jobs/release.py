@@ -1,0 +1,756 @@
+"""Writes a release into a staging folder and publishes it atomically.
+
+Layout of ``<output.dir>``::
+
+    LATEST                               the id of the last release published (one line)
+    <release>/
+        <split>/part-00000.parquet       instruction rows in the configured SFT format
+        <split>/part-00000.jsonl         (the same rows, when both file formats are on)
+        documents/<split>/part-00000.*   document rows: text and metadata
+        rejects/part-00000.parquet       every rejected row: doc_id, stage, reason, original text
+        manifest.json                    config, inputs, counts, sha256 of every file, versions
+        _SUCCESS                         written last; a release without it is incomplete
+
+A run writes into ``<output.dir>/.staging-<release>-<uuid>/`` and only ``publish`` moves the folder to
+``<release>``, replacing an earlier release of the same id, and then moves ``LATEST``. A run that fails
+calls ``abort``, which removes its staging folder and leaves the published releases and ``LATEST`` as
+they were. Staging folders of runs that were killed are removed by the next run (each run holds an
+``flock`` on ``.staging-<release>-<uuid>.lock`` while it lives, so live runs are never disturbed).
+
+Rows are written in a total order (target, split, ``doc_id``, then a hash of the record), so the same
+rows give byte-identical files whatever the number of blocks, workers or machines.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import errno
+import fcntl
+import hashlib
+import importlib.metadata
+import json
+import logging
+import os
+import platform
+import re
+import shutil
+import uuid
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Self
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from operators import schema
+from operators.jsonl import encode_jsonl, jsonl_bytes
+from operators.sft_writer import (
+    DOCUMENTS,
+    METADATA_SCHEMA,
+    RECORD_SCHEMAS,
+    OutputConfig,
+    SFTFormatter,
+    ShardFile,
+    ShardWriter,
+    document_mask,
+    file_sha256,
+)
+
+log = logging.getLogger("sftforge.release")
+
+LATEST = "LATEST"
+MANIFEST = "manifest.json"
+SUCCESS = "_SUCCESS"
+REJECTS = "rejects"
+#: ``reject_stage`` of rows the writer itself cannot write (a conversation that is not valid SFT).
+WRITE_STAGE = "write"
+
+_STAGING = ".staging-"
+_REPLACED = ".replaced-"
+_LOCK_SUFFIX = ".lock"
+_LATEST_TMP = ".LATEST-"
+_RELEASE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
+_SPLIT_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_-]{0,63}$")
+_UUID_HEX = 32
+
+# Columns of the table that travels from the workers to the writing driver.
+_KEY = "__release_key"
+_TARGET = "__release_target"
+_JSON = "__release_json"
+_SFT_PREFIX, _DOC_PREFIX, _REJECT_PREFIX = "sft:", "doc:", "reject:"
+_GROUP_RANK = {"sft": "0", DOCUMENTS: "1", REJECTS: "2"}
+_KEY_SEPARATOR = "\x1f"
+
+#: Distributions whose versions go into the manifest when installed.
+VERSIONED_PACKAGES = (
+    "sftforge",
+    "ray",
+    "pyarrow",
+    "numpy",
+    "pydantic",
+    "datasketch",
+    "rensa",
+    "fasttext-numpy2",
+    "lingua-language-detector",
+    "openai",
+    "tenacity",
+    "llama-cpp-python",
+    "fsspec",
+    "PyYAML",
+)
+
+
+class ReleaseError(Exception):
+    """A release cannot be written or published; nothing was published."""
+
+
+@dataclass(frozen=True)
+class WriteCounts:
+    """What ``ReleaseWriter.write`` put in the staging folder.
+
+    Attributes:
+        instructions_by_split: SFT records per split.
+        documents_by_split: Document records per split.
+        rejected_by_stage: Rows in ``rejects/`` per ``reject_stage`` (``write`` for rows the writer
+            could not format).
+        files: Every data file written, paths relative to the release folder.
+    """
+
+    instructions_by_split: dict[str, int] = field(default_factory=dict)
+    documents_by_split: dict[str, int] = field(default_factory=dict)
+    rejected_by_stage: dict[str, int] = field(default_factory=dict)
+    files: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def rows_by_split(self) -> dict[str, int]:
+        """Instruction and document records together, per split."""
+        totals = Counter(self.instructions_by_split)
+        totals.update(self.documents_by_split)
+        return dict(sorted(totals.items()))
+
+    @property
+    def total_written(self) -> int:
+        """Rows written to split outputs (SFT records and documents)."""
+        return sum(self.instructions_by_split.values()) + sum(self.documents_by_split.values())
+
+    @property
+    def total_rejected(self) -> int:
+        """Rows written to ``rejects/``."""
+        return sum(self.rejected_by_stage.values())
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "written": self.total_written,
+            "rejected": self.total_rejected,
+            "by_split": self.rows_by_split,
+            "instructions_by_split": dict(self.instructions_by_split),
+            "documents_by_split": dict(self.documents_by_split),
+            "rejected_by_stage": dict(self.rejected_by_stage),
+        }
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Worker side: turn a batch of final rows into records, JSON lines and sort keys.
+
+
+def prepare_batch(batch: pa.Table, output: OutputConfig) -> pa.Table:
+    """Formats one batch of the final Dataset for writing.
+
+    Live rows become SFT or document records (with their JSON lines); rejected rows become reject
+    records; rows the formatter refuses become reject records of stage ``write``. Every row gets a sort
+    key and a target (``sft/<split>``, ``documents/<split>`` or ``rejects``). The result has the same
+    columns for every batch with the same input columns, whatever rows it holds.
+
+    Raises:
+        ReleaseError: A live row has no split or a split name that is not a folder name.
+    """
+    formatter = SFTFormatter(output)
+    metadata = _metadata_fields(batch.schema, output)
+    if schema.REJECT_STAGE in batch.column_names:
+        dead_mask = pc.is_valid(batch.column(schema.REJECT_STAGE))
+    else:
+        dead_mask = pa.array(np.zeros(batch.num_rows, dtype=bool))
+    live, dead = batch.filter(pc.invert(dead_mask)), batch.filter(dead_mask)
+    parts = []
+    if live.num_rows:
+        splits = live.column(schema.SPLIT) if schema.SPLIT in live.column_names else None
+        if splits is None or splits.null_count:
+            raise ReleaseError(
+                "rows reached the release writer without a split; run the split stage before writing"
+            )
+        bad = sorted({name for name in pc.unique(splits).to_pylist() if not _SPLIT_NAME.match(name)})
+        if bad:
+            raise ReleaseError(f"split names {bad} cannot be folder names")
+        documents = document_mask(live)
+        for group, rows, fmt in (
+            ("sft", live.filter(pc.invert(documents)), formatter.format_instructions),
+            (DOCUMENTS, live.filter(documents), formatter.format_documents),
+        ):
+            if not rows.num_rows:
+                continue
+            formatted = fmt(rows)
+            parts.append(_record_part(group, formatted.records, rows.filter(formatted.written)))
+            if formatted.rejected.num_rows:
+                refused = _set_column(formatted.rejected, schema.REJECT_STAGE, WRITE_STAGE)
+                parts.append(_reject_part(refused))
+    if dead.num_rows:
+        parts.append(_reject_part(dead))
+    union = _union_schema(output, metadata)
+    return pa.concat_tables([_conform(part, union) for part in parts]) if parts else union.empty_table()
+
+
+def _metadata_fields(columns: pa.Schema, output: OutputConfig) -> list[pa.Field]:
+    if not output.keep_metadata:
+        return []
+    return [field for field in METADATA_SCHEMA if field.name in columns.names]
+
+
+def _union_schema(output: OutputConfig, metadata: list[pa.Field]) -> pa.Schema:
+    fields = [
+        pa.field(_KEY, pa.large_string()),
+        pa.field(_TARGET, pa.string()),
+        pa.field(_JSON, pa.large_string()),
+    ]
+    for prefix, record_schema in (
+        (_SFT_PREFIX, RECORD_SCHEMAS[output.sft_format]),
+        (_DOC_PREFIX, RECORD_SCHEMAS[DOCUMENTS]),
+    ):
+        fields.extend(pa.field(prefix + f.name, f.type) for f in list(record_schema) + metadata)
+    fields.extend(pa.field(_REJECT_PREFIX + f.name, f.type) for f in schema.REJECT_SCHEMA)
+    return pa.schema(fields)
+
+
+def _record_part(group: str, records: pa.Table, rows: pa.Table) -> pa.Table:
+    """Records with their JSON lines, sort keys and targets; ``rows`` are the input rows they came from."""
+    lines = encode_jsonl(records)
+    splits = rows.column(schema.SPLIT).cast(pa.string())
+    keys = _sort_keys(group, splits.to_pylist(), rows.column(schema.DOC_ID).to_pylist(), lines)
+    prefix = _SFT_PREFIX if group == "sft" else _DOC_PREFIX
+    table = records.rename_columns([prefix + name for name in records.column_names])
+    table = table.append_column(pa.field(_KEY, pa.large_string()), keys)
+    table = table.append_column(
+        pa.field(_TARGET, pa.string()), pc.binary_join_element_wise(f"{group}/", splits, "")
+    )
+    return table.append_column(pa.field(_JSON, pa.large_string()), lines)
+
+
+def _reject_part(rows: pa.Table) -> pa.Table:
+    """Reject records (``REJECT_SCHEMA``) with sort keys, ordered by stage then ``doc_id``."""
+    records = _conform(rows, schema.REJECT_SCHEMA)
+    stages = records.column(schema.REJECT_STAGE).to_pylist()
+    keys = _sort_keys(REJECTS, stages, records.column(schema.DOC_ID).to_pylist(), encode_jsonl(records))
+    table = records.rename_columns([_REJECT_PREFIX + name for name in records.column_names])
+    table = table.append_column(pa.field(_KEY, pa.large_string()), keys)
+    targets = pa.array([REJECTS] * records.num_rows, pa.string())
+    return table.append_column(pa.field(_TARGET, pa.string()), targets)
+
+
+def _sort_keys(group: str, sections: list, doc_ids: list, lines: pa.Array) -> pa.Array:
+    """``rank, section, doc_id, record hash`` joined by a separator that sorts before every printable.
+
+    The record's hash breaks ties between rows with the same ``doc_id`` (the same text read from two
+    files), so the order is total and no two layouts of the same rows can be written differently.
+    """
+    content = jsonl_bytes(lines)
+    _, offsets, _ = lines.buffers()
+    bounds = memoryview(offsets).cast("q")[lines.offset : lines.offset + len(lines) + 1]
+    base = bounds[0]
+    rank = _GROUP_RANK[group]
+    keys = []
+    for index, (section, doc_id) in enumerate(zip(sections, doc_ids)):
+        line = content[bounds[index] - base : bounds[index + 1] - base]
+        tie = hashlib.blake2b(line, digest_size=8).hexdigest()
+        keys.append(_KEY_SEPARATOR.join((rank, section or "", doc_id or "", tie)))
+    return pa.array(keys, pa.large_string())
+
+
+def _set_column(table: pa.Table, name: str, value: str) -> pa.Table:
+    column = pa.array([value] * table.num_rows, pa.string())
+    if name in table.column_names:
+        return table.set_column(table.column_names.index(name), name, column)
+    return table.append_column(name, column)
+
+
+def _conform(table: pa.Table, target: pa.Schema) -> pa.Table:
+    columns = []
+    for field_ in target:
+        if field_.name in table.column_names:
+            column = table.column(field_.name)
+            columns.append(column if column.type == field_.type else column.cast(field_.type))
+        else:
+            columns.append(pa.nulls(table.num_rows, field_.type))
+    return pa.Table.from_arrays(columns, schema=target)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Driver side: stream the sorted rows into shard files, then publish.
+
+
+class ReleaseWriter:
+    """Writes one release of ``output.dir`` through a staging folder.
+
+    Creating the writer removes stale staging folders of killed runs, then creates this run's staging
+    folder (``staging_dir``) and holds a lock on it; steps may add their own files there (a dedup index)
+    and they are published with the release. Use ``write`` once, then ``publish``; on any failure call
+    ``abort`` (or use the writer as a context manager, which aborts unless it published).
+
+    Args:
+        output: Output config (folder, SFT format, file formats, shard size).
+        release_id: Folder name of the release under ``output.dir``.
+        batch_size: Rows per batch the driver takes from the Dataset while writing.
+    """
+
+    def __init__(self, output: OutputConfig, release_id: str, batch_size: int = 8192):
+        if not _RELEASE_ID.match(release_id) or release_id == LATEST:
+            raise ReleaseError(f"'{release_id}' is not a valid release id (letters, digits, '.', '_', '-')")
+        self.output = output
+        self.release_id = release_id
+        self.batch_size = batch_size
+        self.root = Path(output.dir).expanduser().resolve()
+        self.root.mkdir(parents=True, exist_ok=True)
+        remove_stale_staging(self.root)
+        self._token, self._lock_path, self._lock_fd = _take_staging_lock(self.root, release_id)
+        self.staging_dir = self.root / f"{_STAGING}{self._token}"
+        self.staging_dir.mkdir()
+        self.release_dir = self.root / release_id
+        self.counts: WriteCounts | None = None
+        self._state = "staging"
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        if self._state != "published":
+            self.abort()
+
+    def write(self, ds) -> WriteCounts:
+        """Consumes the final Dataset once and writes every row into the staging folder.
+
+        Args:
+            ds: Live rows (``split`` set) and rejected rows (``reject_stage`` and ``reject_reason`` set).
+
+        Returns:
+            Rows per split and output kind, rejected rows per stage, and the files written.
+
+        Raises:
+            ReleaseError: Called twice, or rows arrived out of order (a bug, never silent).
+        """
+        if self._state != "staging":
+            raise ReleaseError(f"release {self.release_id}: write() is called once, before publish()")
+        self._state = "writing"
+        prepared = ds.map_batches(
+            prepare_batch, fn_kwargs={"output": self.output}, batch_format="pyarrow", batch_size=4096
+        )
+        ordered = prepared.sort(_KEY)
+        sink = _SortedSink(self.staging_dir, self.output)
+        try:
+            for batch in ordered.iter_batches(batch_format="pyarrow", batch_size=self.batch_size):
+                sink.write(batch)
+            self.counts = sink.close()
+        except BaseException:
+            sink.abort()
+            raise
+        self._state = "written"
+        log.info(
+            "release %s: wrote %d rows, rejected %d",
+            self.release_id,
+            self.counts.total_written,
+            self.counts.total_rejected,
+        )
+        return self.counts
+
+    def publish(self, manifest: dict[str, Any]) -> Path:
+        """Writes ``manifest.json`` and ``_SUCCESS``, moves the release into place, then moves ``LATEST``.
+
+        Args:
+            manifest: What the job knows (config, config hash, inputs, stage counts, ...). Secrets are
+                masked (``redact``). The writer adds ``release``, ``rows``, ``files``, ``versions`` and
+                ``published_at``.
+
+        Returns:
+            The published release folder.
+        """
+        if self._state != "written":
+            raise ReleaseError(f"release {self.release_id}: publish() needs a completed write() first")
+        clashes = sorted({"rows", "files", "versions", "published_at"} & set(manifest))
+        if clashes:
+            raise ReleaseError(f"manifest keys {clashes} are filled in by the release writer")
+        document = redact(dict(manifest))
+        document.setdefault("release", self.release_id)
+        document["rows"] = self.counts.as_dict()
+        document["files"] = self._inventory()
+        document["versions"] = package_versions()
+        document["published_at"] = datetime.now(UTC).isoformat(timespec="seconds")
+        _write_durably(
+            self.staging_dir / MANIFEST, (json.dumps(document, ensure_ascii=False, indent=2) + "\n").encode()
+        )
+        _write_durably(self.staging_dir / SUCCESS, b"")
+        _fsync_dir(self.staging_dir)
+        self._swap_into_place()
+        self._state = "published"
+        self._move_latest()
+        self._release_lock()
+        log.info("release %s published at %s", self.release_id, self.release_dir)
+        return self.release_dir
+
+    def abort(self) -> None:
+        """Removes the staging folder; published releases and ``LATEST`` stay as they were."""
+        if self._state in ("published", "aborted"):
+            return
+        shutil.rmtree(self.staging_dir, ignore_errors=True)
+        self._state = "aborted"
+        self._release_lock()
+
+    def _inventory(self) -> list[dict[str, Any]]:
+        """Every file of the staging folder with its size and sha256; rows for the data files."""
+        known = {Path(item["path"]): item for item in self.counts.files}
+        entries = []
+        for path in sorted(p for p in self.staging_dir.rglob("*") if p.is_file()):
+            relative = path.relative_to(self.staging_dir)
+            if relative.as_posix() in (MANIFEST, SUCCESS):
+                continue
+            _fsync_file(path)
+            entry = known.get(relative)
+            if entry is None:
+                entry = {
+                    "path": relative.as_posix(),
+                    "format": path.suffix.lstrip(".") or None,
+                    "rows": None,
+                    "bytes": path.stat().st_size,
+                    "sha256": file_sha256(path),
+                }
+            entries.append(entry)
+        return entries
+
+    def _swap_into_place(self) -> None:
+        if not self.release_dir.exists():
+            os.rename(self.staging_dir, self.release_dir)
+            _fsync_dir(self.root)
+            return
+        replaced = self.root / f"{_REPLACED}{self._token}"
+        if self._exchange(self.staging_dir, self.release_dir):
+            # The new release is in place; the staging path now holds the old one, which abort must not
+            # be mistaken for (a leftover is removed by the next run once this process is gone).
+            self._state = "published"
+            os.rename(self.staging_dir, replaced)
+        else:
+            os.rename(self.release_dir, replaced)
+            try:
+                os.rename(self.staging_dir, self.release_dir)
+            except OSError:
+                os.rename(replaced, self.release_dir)
+                raise
+        _fsync_dir(self.root)
+        shutil.rmtree(replaced, ignore_errors=True)
+
+    @staticmethod
+    def _exchange(first: Path, second: Path) -> bool:
+        return exchange_paths(first, second)
+
+    def _move_latest(self) -> None:
+        temporary = self.root / f"{_LATEST_TMP}{self._token}"
+        _write_durably(temporary, f"{self.release_id}\n".encode())
+        os.replace(temporary, self.root / LATEST)
+        _fsync_dir(self.root)
+
+    def _release_lock(self) -> None:
+        if self._lock_fd is None:
+            return
+        try:
+            self._lock_path.unlink(missing_ok=True)
+        finally:
+            os.close(self._lock_fd)
+            self._lock_fd = None
+
+
+class _SortedSink:
+    """Routes sorted batches to one shard writer per target, checking that the order really holds."""
+
+    def __init__(self, staging_dir: Path, output: OutputConfig):
+        self.staging_dir = staging_dir
+        self.output = output
+        self.instructions: Counter[str] = Counter()
+        self.documents: Counter[str] = Counter()
+        self.rejected: Counter[str] = Counter()
+        self.files: list[ShardFile] = []
+        self._target: str | None = None
+        self._writer: ShardWriter | None = None
+        self._done: set[str] = set()
+        self._last_key: str | None = None
+
+    def write(self, batch: pa.Table) -> None:
+        if batch.num_rows == 0:
+            return
+        keys = batch.column(_KEY)
+        self._check_order(keys)
+        targets = batch.column(_TARGET).to_pylist()
+        start = 0
+        for end in range(1, len(targets) + 1):
+            if end == len(targets) or targets[end] != targets[start]:
+                self._write_run(targets[start], batch.slice(start, end - start))
+                start = end
+
+    def _check_order(self, keys: pa.ChunkedArray) -> None:
+        keys = keys.combine_chunks()
+        first, last = keys[0].as_py(), keys[-1].as_py()
+        descending = len(keys) > 1 and pc.any(pc.less(keys.slice(1), keys.slice(0, len(keys) - 1))).as_py()
+        if descending or (self._last_key is not None and first < self._last_key):
+            raise ReleaseError("rows reached the release writer out of order; refusing to write a release")
+        self._last_key = last
+
+    def _write_run(self, target: str, rows: pa.Table) -> None:
+        if target != self._target:
+            self._finish_target()
+            if target in self._done:
+                raise ReleaseError(f"rows for {target} arrived after it was finished; refusing to write")
+            self._target = target
+            self._writer = self._open(target)
+        group, _, split = target.partition("/")
+        if group == REJECTS:
+            records = _strip(rows, _REJECT_PREFIX)
+            for item in pc.value_counts(records.column(schema.REJECT_STAGE)).to_pylist():
+                self.rejected[item["values"]] += item["counts"]
+            self._writer.write(records)
+            return
+        prefix = _SFT_PREFIX if group == "sft" else _DOC_PREFIX
+        (self.instructions if group == "sft" else self.documents)[split] += rows.num_rows
+        self._writer.write(_strip(rows, prefix), rows.column(_JSON))
+
+    def _open(self, target: str) -> ShardWriter:
+        group, _, split = target.partition("/")
+        if group == REJECTS:
+            return ShardWriter(self.staging_dir / REJECTS, ("parquet",), self.output.shard_rows)
+        directory = self.staging_dir / split if group == "sft" else self.staging_dir / DOCUMENTS / split
+        return ShardWriter(directory, self.output.file_formats, self.output.shard_rows)
+
+    def _finish_target(self) -> None:
+        if self._writer is not None:
+            self.files.extend(self._writer.close())
+            self._done.add(self._target)
+            self._writer = None
+
+    def close(self) -> WriteCounts:
+        self._finish_target()
+        files = [
+            {
+                "path": item.path.relative_to(self.staging_dir).as_posix(),
+                "format": item.format,
+                "rows": item.rows,
+                "bytes": item.bytes,
+                "sha256": item.sha256,
+            }
+            for item in self.files
+        ]
+        return WriteCounts(
+            instructions_by_split=dict(sorted(self.instructions.items())),
+            documents_by_split=dict(sorted(self.documents.items())),
+            rejected_by_stage=dict(sorted(self.rejected.items())),
+            files=files,
+        )
+
+    def abort(self) -> None:
+        if self._writer is not None:
+            self._writer.abort()
+            self._writer = None
+
+
+def _strip(rows: pa.Table, prefix: str) -> pa.Table:
+    """The columns of one record kind, without their prefix."""
+    names = [name for name in rows.column_names if name.startswith(prefix)]
+    return rows.select(names).rename_columns([name[len(prefix) :] for name in names])
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Filesystem helpers.
+
+
+def remove_stale_staging(root: str | os.PathLike) -> list[Path]:
+    """Removes what killed runs left in ``root``; returns what it removed or restored.
+
+    A staging folder whose lock no live process holds is deleted. A release that a killed run had moved
+    aside (``.replaced-<release>-<uuid>``) is put back when its id has no release folder, else deleted.
+    """
+    root = Path(root)
+    touched = []
+    for entry in sorted(root.iterdir()) if root.is_dir() else []:
+        name = entry.name
+        if name.startswith(_STAGING):
+            token = name[len(_STAGING) :].removesuffix(_LOCK_SUFFIX)
+        elif name.startswith(_REPLACED):
+            token = name[len(_REPLACED) :]
+        elif name.startswith(_LATEST_TMP):
+            token = name[len(_LATEST_TMP) :]
+        else:
+            continue
+        lock_path = root / f"{_STAGING}{token}{_LOCK_SUFFIX}"
+        if _held(lock_path):
+            continue
+        if name.startswith(_REPLACED) and entry.is_dir():
+            release = root / token[: -(_UUID_HEX + 1)]
+            if not release.exists() and len(token) > _UUID_HEX + 1:
+                os.rename(entry, release)
+                log.warning("restored release %s that an interrupted publish had moved aside", release.name)
+                touched.append(release)
+                continue
+        if entry.is_dir():
+            shutil.rmtree(entry, ignore_errors=True)
+        else:
+            entry.unlink(missing_ok=True)
+        touched.append(entry)
+    return touched
+
+
+def _take_staging_lock(root: Path, release_id: str) -> tuple[str, Path, int]:
+    """Creates and locks ``.staging-<release>-<uuid>.lock``; returns the token, the path and the fd."""
+    while True:
+        token = f"{release_id}-{uuid.uuid4().hex}"
+        path = root / f"{_STAGING}{token}{_LOCK_SUFFIX}"
+        fd = os.open(path, os.O_CREAT | os.O_RDWR, 0o644)
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        try:
+            if os.fstat(fd).st_ino == os.stat(path).st_ino:
+                return token, path, fd
+        except FileNotFoundError:
+            pass
+        # Another run's cleanup removed the file between its creation and our lock: take a new one.
+        os.close(fd)
+
+
+def _held(lock_path: Path) -> bool:
+    """Whether a live process holds the lock file (a missing file is not held)."""
+    try:
+        fd = os.open(lock_path, os.O_RDWR)
+    except FileNotFoundError:
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError as exc:
+        if exc.errno in (errno.EWOULDBLOCK, errno.EAGAIN):
+            return True
+        raise
+    finally:
+        os.close(fd)
+    return False
+
+
+_RENAME_EXCHANGE = 2
+_AT_FDCWD = -100
+
+
+def exchange_paths(first: Path, second: Path) -> bool:
+    """Atomically swaps two paths with Linux ``renameat2(RENAME_EXCHANGE)``; False where unsupported."""
+    if platform.system() != "Linux":
+        return False
+    try:
+        renameat2 = ctypes.CDLL(None, use_errno=True).renameat2
+    except (AttributeError, OSError):
+        return False
+    renameat2.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p, ctypes.c_uint]
+    result = renameat2(_AT_FDCWD, os.fsencode(first), _AT_FDCWD, os.fsencode(second), _RENAME_EXCHANGE)
+    if result == 0:
+        return True
+    code = ctypes.get_errno()
+    if code in (errno.EINVAL, errno.ENOSYS, errno.EOPNOTSUPP):
+        return False
+    raise OSError(code, f"cannot swap {first} and {second}: {os.strerror(code)}")
+
+
+def _write_durably(path: Path, data: bytes) -> None:
+    with open(path, "wb") as handle:
+        handle.write(data)
+        handle.flush()
+        os.fsync(handle.fileno())
+
+
+def _fsync_file(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Manifest helpers.
+
+
+def package_versions() -> dict[str, str]:
+    """Installed versions of the packages that shape a release, plus Python's."""
+    versions = {"python": platform.python_version()}
+    for name in VERSIONED_PACKAGES:
+        try:
+            versions[name] = importlib.metadata.version(name)
+        except importlib.metadata.PackageNotFoundError:
+            continue
+    return versions
+
+
+_SECRET_WORDS = {
+    "password",
+    "passwd",
+    "passphrase",
+    "secret",
+    "token",
+    "apikey",
+    "credential",
+    "credentials",
+    "authorization",
+    "cookie",
+    "bearer",
+}
+_KEY_QUALIFIERS = {"api", "access", "private", "secret", "client", "auth", "signing", "encryption", "session"}
+_NAME_ONLY_SUFFIXES = {"env", "var", "file", "path", "name", "header"}
+_SECRET_VALUE = re.compile(
+    r"^(sk-[A-Za-z0-9_-]{16,}|(?i:bearer)\s+\S{8,}|gh[pousr]_[A-Za-z0-9]{20,}|hf_[A-Za-z0-9]{20,})$"
+)
+_URL_PASSWORD = re.compile(
+    r"(?P<scheme>[a-z][a-z0-9+.-]*://)(?P<user>[^/:@\s]+):(?P<password>[^/@\s]+)@", re.IGNORECASE
+)
+MASK = "***"
+
+
+def is_secret_key(key: str) -> bool:
+    """Whether a mapping key names a secret (``api_key``, ``OPENAI_TOKEN``, ``password``), not a setting
+    that merely mentions one (``max_tokens``, ``api_key_env``)."""
+    words = [word.lower() for word in re.findall(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+|\d+", key)]
+    if not words or words[-1] in _NAME_ONLY_SUFFIXES:
+        return False
+    if any(word in _SECRET_WORDS for word in words):
+        return True
+    return any(
+        word == "key" and index > 0 and words[index - 1] in _KEY_QUALIFIERS
+        for index, word in enumerate(words)
+    )
+
+
+def redact(obj: Any) -> Any:
+    """A copy of ``obj`` with secrets masked: values under secret-looking keys, values that look like API
+    keys or bearer tokens, and passwords inside URLs."""
+    if isinstance(obj, dict):
+        return {
+            key: MASK
+            if isinstance(key, str)
+            and is_secret_key(key)
+            and value not in (None, "")
+            and not isinstance(value, bool)
+            else redact(value)
+            for key, value in obj.items()
+        }
+    if isinstance(obj, (list, tuple)):
+        return [redact(value) for value in obj]
+    if isinstance(obj, str):
+        if _SECRET_VALUE.match(obj.strip()):
+            return MASK
+        return _URL_PASSWORD.sub(lambda m: f"{m['scheme']}{m['user']}:{MASK}@", obj)
+    return obj
