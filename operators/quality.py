@@ -268,6 +268,8 @@ class _Verdicts:
             details: list[str | None] = [None] * self.num_rows
             for row in np.nonzero(failed)[0]:
                 text = evidence[row] if evidence is not None else None
+                if text is not None:
+                    text = text.replace(";", ",")  # "; " separates rules in a reason
                 details[row] = None if text is None else (f'"{text}"' if quote else text)
             self.failures.append((rule, failed, details))
 

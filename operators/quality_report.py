@@ -6,6 +6,7 @@ compute it on the workers and only bring counts to the driver.
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from dataclasses import dataclass, field
 
@@ -17,6 +18,7 @@ from operators import schema
 from operators.diversity import diversity_summary
 
 QUALITY_STAGE = "quality"
+_RULE_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 HISTOGRAM_BINS = 10
 
 
@@ -27,7 +29,7 @@ def rule_names(reason: str | None) -> list[str]:
     names = []
     for part in reason.split("; "):
         name = part.split("(", 1)[0].strip()
-        if name:
+        if _RULE_NAME.match(name):
             names.append(name)
     return names
 
