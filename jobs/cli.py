@@ -75,6 +75,12 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--set", action="append", default=[], metavar="KEY.PATH=VALUE",
                       help="override a value of the demo's config (repeatable)")
     demo.set_defaults(handler=_cmd_demo)
+
+    from jobs import train_quality
+
+    train = commands.add_parser("train-quality", help="train the fastText quality classifier (quality.classifier)")
+    train_quality.add_arguments(train)
+    train.set_defaults(handler=train_quality.main)
     return parser
 
 

@@ -21,6 +21,8 @@ from pydantic import Field, ValidationError, field_validator, model_validator
 from operators.base import StageConfig
 from operators.augment.config import AugmentConfig
 from operators.clean import CleanConfig
+from operators.diversity import SelectConfig
+from operators.quality import QualityConfig
 from operators.reader import InputSpec
 from operators.sft_writer import OutputConfig
 from operators.split import SplitConfig
@@ -58,6 +60,8 @@ class JobConfig(StageConfig):
         ray: Where the job runs.
         clean: HTML, Unicode and boilerplate cleaning (on by default).
         augment: LLM augmentation (Self-Instruct, back-translation, paraphrase, QA); off unless set.
+        quality: Quality rules, classifier and score; off unless set (``quality: {}`` for the defaults).
+        select: Diversity-aware selection of at most ``select.target_size`` instruction rows.
     """
 
     release: str | None = None
@@ -67,6 +71,8 @@ class JobConfig(StageConfig):
     ray: RayConfig = RayConfig()
     clean: CleanConfig | None = CleanConfig()
     augment: AugmentConfig | None = None
+    quality: QualityConfig | None = None
+    select: SelectConfig | None = None
 
     @field_validator("release")
     @classmethod

@@ -18,6 +18,7 @@ from typing import Any
 from jobs.accounting import Accounting, reconcile
 from jobs.augment import augment_step
 from jobs.config import JobConfig, RayConfig
+from jobs.quality_step import quality_step
 from jobs.read import read_inputs
 from jobs.release import ReleaseWriter
 from jobs.report import write_report
@@ -70,6 +71,7 @@ def _clean(ds, ctx: RunContext):
 STEPS: list[tuple[str, Step]] = [
     ("clean", _clean),
     ("augment", augment_step),  # before language/dedup/quality: generated rows are filtered like the rest
+    ("quality", quality_step),  # after language and dedup: scores, selects (select.target_size), reports
 ]
 
 
