@@ -10,8 +10,10 @@ import json
 import os
 import signal
 import socket
+import shutil
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -48,13 +50,18 @@ def _wait_for_dashboard(port: int, head: subprocess.Popen, timeout: float = 120)
 def ray_head(tmp_path):
     """A Ray head on 127.0.0.1 with its own ports, stopped (its whole process group) afterwards."""
     gcs_port, dashboard_port, client_port = _free_port(), _free_port(), _free_port()
+    # Every port explicit: the defaults (the agent's 52365 above all) clash with other Ray runtimes.
+    agent_ports = [f"--dashboard-agent-listen-port={_free_port()}", f"--dashboard-agent-grpc-port={_free_port()}",
+                   f"--runtime-env-agent-port={_free_port()}", f"--metrics-export-port={_free_port()}"]
     env = dict(os.environ, RAY_AUTH_MODE="disabled", PATH=f"{BIN}{os.pathsep}{os.environ['PATH']}")
     log = open(tmp_path / "ray-head.log", "w")
+    # Unix socket paths are limited to 107 bytes: pytest's tmp_path is too deep for Ray's session folder.
+    temp_dir = tempfile.mkdtemp(prefix="sftf-ray-", dir="/tmp")
     head = subprocess.Popen(
         [str(BIN / "ray"), "start", "--head", "--block", "--node-ip-address=127.0.0.1",
          f"--port={gcs_port}", "--num-cpus=2", "--dashboard-host=127.0.0.1",
          f"--dashboard-port={dashboard_port}", f"--ray-client-server-port={client_port}",
-         f"--temp-dir={tmp_path / 'ray'}", "--disable-usage-stats"],
+         f"--temp-dir={temp_dir}", "--disable-usage-stats", *agent_ports],
         env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
     )
     try:
@@ -75,6 +82,7 @@ def ray_head(tmp_path):
         except ProcessLookupError:
             pass
         log.close()
+        shutil.rmtree(temp_dir, ignore_errors=True)
 
 
 @pytest.mark.slow
@@ -92,11 +100,14 @@ def test_run_submitted_to_a_ray_head(ray_head, tmp_path):
         "output": {"dir": str(tmp_path / "releases"), "shard_rows": 8},
         "split": {"ratios": {"train": 0.7, "test": 0.3}},
     }), encoding="utf-8")
-    proc = subprocess.run(
-        [str(BIN / "ray"), "job", "submit", f"--address={address}", f"--working-dir={REPO}",
-         "--", "sftforge", "run", str(config)],
-        env=env, capture_output=True, text=True, timeout=480,
-    )
+    command = [str(BIN / "ray"), "job", "submit", f"--address={address}", f"--working-dir={REPO}",
+               "--", "sftforge", "run", str(config)]
+    for _attempt in range(20):
+        proc = subprocess.run(command, env=env, capture_output=True, text=True, timeout=480)
+        # The dashboard answers a few seconds before the node's job agent has registered.
+        if "No available agent" not in proc.stdout + proc.stderr:
+            break
+        time.sleep(3)
     assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-4000:]
     release = tmp_path / "releases" / "cluster-test"
     assert (release / "_SUCCESS").exists()
