@@ -44,6 +44,7 @@ from typing import Any, Self
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
+import pyarrow.json as pj
 
 from operators import schema
 from operators.jsonl import encode_jsonl, jsonl_bytes
@@ -76,11 +77,15 @@ _RELEASE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 _SPLIT_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_-]{0,63}$")
 _UUID_HEX = 32
 
-# Columns of the table that travels from the workers to the writing driver.
+# The rows that travel from the workers, through the sort, to the writing driver: each record once, as
+# its JSON line. The driver writes the lines to the JSONL shards as they are and parses them back (in C++)
+# into the Parquet shards, so the shuffle moves the data once and both files hold exactly the same data.
 _KEY = "__release_key"
 _TARGET = "__release_target"
 _JSON = "__release_json"
-_SFT_PREFIX, _DOC_PREFIX, _REJECT_PREFIX = "sft:", "doc:", "reject:"
+STREAM_SCHEMA = pa.schema(
+    [pa.field(_KEY, pa.large_string()), pa.field(_TARGET, pa.string()), pa.field(_JSON, pa.large_string())]
+)
 _GROUP_RANK = {"sft": "0", DOCUMENTS: "1", REJECTS: "2"}
 _KEY_SEPARATOR = "\x1f"
 
@@ -168,7 +173,6 @@ def prepare_batch(batch: pa.Table, output: OutputConfig) -> pa.Table:
         ReleaseError: A live row has no split or a split name that is not a folder name.
     """
     formatter = SFTFormatter(output)
-    metadata = _metadata_fields(batch.schema, output)
     if schema.REJECT_STAGE in batch.column_names:
         dead_mask = pc.is_valid(batch.column(schema.REJECT_STAGE))
     else:
@@ -198,54 +202,26 @@ def prepare_batch(batch: pa.Table, output: OutputConfig) -> pa.Table:
                 parts.append(_reject_part(refused))
     if dead.num_rows:
         parts.append(_reject_part(dead))
-    union = _union_schema(output, metadata)
-    return pa.concat_tables([_conform(part, union) for part in parts]) if parts else union.empty_table()
-
-
-def _metadata_fields(columns: pa.Schema, output: OutputConfig) -> list[pa.Field]:
-    if not output.keep_metadata:
-        return []
-    return [field for field in METADATA_SCHEMA if field.name in columns.names]
-
-
-def _union_schema(output: OutputConfig, metadata: list[pa.Field]) -> pa.Schema:
-    fields = [
-        pa.field(_KEY, pa.large_string()),
-        pa.field(_TARGET, pa.string()),
-        pa.field(_JSON, pa.large_string()),
-    ]
-    for prefix, record_schema in (
-        (_SFT_PREFIX, RECORD_SCHEMAS[output.sft_format]),
-        (_DOC_PREFIX, RECORD_SCHEMAS[DOCUMENTS]),
-    ):
-        fields.extend(pa.field(prefix + f.name, f.type) for f in list(record_schema) + metadata)
-    fields.extend(pa.field(_REJECT_PREFIX + f.name, f.type) for f in schema.REJECT_SCHEMA)
-    return pa.schema(fields)
+    return pa.concat_tables(parts) if parts else STREAM_SCHEMA.empty_table()
 
 
 def _record_part(group: str, records: pa.Table, rows: pa.Table) -> pa.Table:
-    """Records with their JSON lines, sort keys and targets; ``rows`` are the input rows they came from."""
+    """Records as JSON lines with sort keys and targets; ``rows`` are the input rows they came from."""
     lines = encode_jsonl(records)
     splits = rows.column(schema.SPLIT).cast(pa.string())
     keys = _sort_keys(group, splits.to_pylist(), rows.column(schema.DOC_ID).to_pylist(), lines)
-    prefix = _SFT_PREFIX if group == "sft" else _DOC_PREFIX
-    table = records.rename_columns([prefix + name for name in records.column_names])
-    table = table.append_column(pa.field(_KEY, pa.large_string()), keys)
-    table = table.append_column(
-        pa.field(_TARGET, pa.string()), pc.binary_join_element_wise(f"{group}/", splits, "")
-    )
-    return table.append_column(pa.field(_JSON, pa.large_string()), lines)
+    targets = pc.binary_join_element_wise(f"{group}/", splits, "")
+    return pa.Table.from_arrays([keys, targets, lines], schema=STREAM_SCHEMA)
 
 
 def _reject_part(rows: pa.Table) -> pa.Table:
-    """Reject records (``REJECT_SCHEMA``) with sort keys, ordered by stage then ``doc_id``."""
+    """Reject records (``REJECT_SCHEMA``) as JSON lines, ordered by stage then ``doc_id``."""
     records = _conform(rows, schema.REJECT_SCHEMA)
+    lines = encode_jsonl(records)
     stages = records.column(schema.REJECT_STAGE).to_pylist()
-    keys = _sort_keys(REJECTS, stages, records.column(schema.DOC_ID).to_pylist(), encode_jsonl(records))
-    table = records.rename_columns([_REJECT_PREFIX + name for name in records.column_names])
-    table = table.append_column(pa.field(_KEY, pa.large_string()), keys)
+    keys = _sort_keys(REJECTS, stages, records.column(schema.DOC_ID).to_pylist(), lines)
     targets = pa.array([REJECTS] * records.num_rows, pa.string())
-    return table.append_column(pa.field(_TARGET, pa.string()), targets)
+    return pa.Table.from_arrays([keys, targets, lines], schema=STREAM_SCHEMA)
 
 
 def _sort_keys(group: str, sections: list, doc_ids: list, lines: pa.Array) -> pa.Array:
@@ -478,6 +454,7 @@ class _SortedSink:
         self.files: list[ShardFile] = []
         self._target: str | None = None
         self._writer: ShardWriter | None = None
+        self._record_schema: pa.Schema | None = None
         self._done: set[str] = set()
         self._last_key: str | None = None
 
@@ -502,29 +479,35 @@ class _SortedSink:
         self._last_key = last
 
     def _write_run(self, target: str, rows: pa.Table) -> None:
+        lines = rows.column(_JSON).combine_chunks()
         if target != self._target:
             self._finish_target()
             if target in self._done:
                 raise ReleaseError(f"rows for {target} arrived after it was finished; refusing to write")
             self._target = target
-            self._writer = self._open(target)
+            self._writer, self._record_schema = self._open(target, lines[0].as_py())
+        records = parse_jsonl(lines, self._record_schema)
         group, _, split = target.partition("/")
         if group == REJECTS:
-            records = _strip(rows, _REJECT_PREFIX)
             for item in pc.value_counts(records.column(schema.REJECT_STAGE)).to_pylist():
                 self.rejected[item["values"]] += item["counts"]
             self._writer.write(records)
             return
-        prefix = _SFT_PREFIX if group == "sft" else _DOC_PREFIX
         (self.instructions if group == "sft" else self.documents)[split] += rows.num_rows
-        self._writer.write(_strip(rows, prefix), rows.column(_JSON))
+        self._writer.write(records, lines)
 
-    def _open(self, target: str) -> ShardWriter:
+    def _open(self, target: str, first_line: str) -> tuple[ShardWriter, pa.Schema]:
         group, _, split = target.partition("/")
         if group == REJECTS:
-            return ShardWriter(self.staging_dir / REJECTS, ("parquet",), self.output.shard_rows)
+            writer = ShardWriter(self.staging_dir / REJECTS, ("parquet",), self.output.shard_rows)
+            return writer, schema.REJECT_SCHEMA
+        record_schema = RECORD_SCHEMAS[self.output.sft_format if group == "sft" else DOCUMENTS]
+        # Metadata columns are those the rows have; every row of a run has the same ones.
+        present = set(json.loads(first_line))
+        metadata = [field_ for field_ in METADATA_SCHEMA if field_.name in present]
         directory = self.staging_dir / split if group == "sft" else self.staging_dir / DOCUMENTS / split
-        return ShardWriter(directory, self.output.file_formats, self.output.shard_rows)
+        writer = ShardWriter(directory, self.output.file_formats, self.output.shard_rows)
+        return writer, pa.schema(list(record_schema) + metadata)
 
     def _finish_target(self) -> None:
         if self._writer is not None:
@@ -557,10 +540,40 @@ class _SortedSink:
             self._writer = None
 
 
-def _strip(rows: pa.Table, prefix: str) -> pa.Table:
-    """The columns of one record kind, without their prefix."""
-    names = [name for name in rows.column_names if name.startswith(prefix)]
-    return rows.select(names).rename_columns([name[len(prefix) :] for name in names])
+def parse_jsonl(lines: pa.Array, record_schema: pa.Schema, chunk_bytes: int = 1 << 28) -> pa.Table:
+    """Parses JSON lines (as written by ``encode_jsonl``) into a table of ``record_schema``.
+
+    Raises:
+        ReleaseError: A line has a field the schema does not (the rows of one output disagree on their
+            columns), or a value of the wrong type.
+    """
+    options = pj.ParseOptions(explicit_schema=record_schema, unexpected_field_behavior="error")
+    if lines.type != pa.large_string():
+        lines = lines.cast(pa.large_string())
+    _, offsets, _ = lines.buffers()
+    bounds = np.frombuffer(offsets, dtype=np.int64)[lines.offset : lines.offset + len(lines) + 1]
+    content = jsonl_bytes(lines)
+    tables, start = [], 0
+    while start < len(lines):
+        # A parse block must hold whole lines and stay within an int32, so long runs go in pieces.
+        end = max(start + 1, int(np.searchsorted(bounds, bounds[start] + chunk_bytes, side="right")) - 1)
+        piece = pa.py_buffer(content[bounds[start] - bounds[0] : bounds[end] - bounds[0]])
+        try:
+            tables.append(
+                pj.read_json(
+                    pa.BufferReader(piece),
+                    read_options=pj.ReadOptions(use_threads=False, block_size=piece.size + 1),
+                    parse_options=options,
+                )
+            )
+        except pa.ArrowInvalid as exc:
+            raise ReleaseError(
+                f"records do not match their output's columns {record_schema.names}: {exc}"
+            ) from None
+        start = end
+    if not tables:
+        return record_schema.empty_table()
+    return pa.concat_tables(tables).cast(record_schema)
 
 
 # ---------------------------------------------------------------------------------------------------------

@@ -21,11 +21,13 @@ from jobs.release import (
     ReleaseWriter,
     _SortedSink,
     is_secret_key,
+    parse_jsonl,
     prepare_batch,
     redact,
     remove_stale_staging,
 )
 from operators import schema
+from operators.jsonl import encode_jsonl
 from operators.sft_writer import OutputConfig
 
 REPO = Path(__file__).resolve().parents[2]
@@ -403,3 +405,22 @@ def test_redact_masks_secrets_only():
 )
 def test_secret_key_names(key, secret):
     assert is_secret_key(key) is secret
+
+
+def test_parsed_lines_are_exactly_the_records(tmp_path):
+    from operators.sft_writer import SFTFormatter
+
+    table = _final_rows(200)
+    live = table.filter(pa.compute.is_null(table.column(schema.REJECT_STAGE)))
+    for fmt in ("messages", "alpaca", "sharegpt"):
+        records = (
+            SFTFormatter(OutputConfig(dir=str(tmp_path), sft_format=fmt)).format_instructions(live).records
+        )
+        lines = encode_jsonl(records)
+        for chunk_bytes in (1, 500, 1 << 28):
+            assert parse_jsonl(lines, records.schema, chunk_bytes=chunk_bytes).equals(records)
+        assert parse_jsonl(lines.slice(5, 17), records.schema).equals(records.slice(5, 17))
+    with pytest.raises(ReleaseError, match="do not match"):
+        parse_jsonl(
+            encode_jsonl(pa.table({"text": ["a"], "surprise": [1]})), pa.schema([("text", pa.string())])
+        )
