@@ -22,6 +22,8 @@ from operators.base import StageConfig
 from operators.augment.config import AugmentConfig
 from operators.clean import CleanConfig
 from operators.diversity import SelectConfig
+from operators.llm import LLMConfig
+from operators.llm_judge import JudgeConfig
 from operators.quality import QualityConfig
 from operators.reader import InputSpec
 from operators.sft_writer import OutputConfig
@@ -62,6 +64,8 @@ class JobConfig(StageConfig):
         augment: LLM augmentation (Self-Instruct, back-translation, paraphrase, QA); off unless set.
         quality: Quality rules, classifier and score; off unless set (``quality: {}`` for the defaults).
         select: Diversity-aware selection of at most ``select.target_size`` instruction rows.
+        llm: The LLM endpoint (or ``backend: local``) used by augmentation and the judge; off unless set.
+        judge: LLM judge (Harmless/Honest/Helpful) keeping pairs at or above ``judge.threshold``; needs ``llm``.
     """
 
     release: str | None = None
@@ -73,6 +77,8 @@ class JobConfig(StageConfig):
     augment: AugmentConfig | None = None
     quality: QualityConfig | None = None
     select: SelectConfig | None = None
+    llm: LLMConfig | None = None
+    judge: JudgeConfig | None = None
 
     @field_validator("release")
     @classmethod

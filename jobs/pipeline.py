@@ -18,6 +18,7 @@ from typing import Any
 from jobs.accounting import Accounting, reconcile
 from jobs.augment import augment_step
 from jobs.config import JobConfig, RayConfig
+from jobs.llm_step import finish_llm, judge_step, start_llm, stop_llm
 from jobs.quality_step import quality_step
 from jobs.read import read_inputs
 from jobs.release import ReleaseWriter
@@ -51,6 +52,7 @@ class RunContext:
     report: dict[str, Any] = field(default_factory=dict)
     manifest: dict[str, Any] = field(default_factory=dict)
     stage_order: list[str] = field(default_factory=list)
+    llm: Any = None  # the run's started LLMService (jobs.llm_step), or None
 
     def apply(self, ds, stage):
         """Applies a batch stage and records it for accounting."""
@@ -72,6 +74,7 @@ STEPS: list[tuple[str, Step]] = [
     ("clean", _clean),
     ("augment", augment_step),  # before language/dedup/quality: generated rows are filtered like the rest
     ("quality", quality_step),  # after language and dedup: scores, selects (select.target_size), reports
+    ("judge", judge_step),  # after quality: the endpoint is paid only for rows the cheap filters kept
 ]
 
 
@@ -130,14 +133,17 @@ def run_job(config: JobConfig, config_source: str | None = None) -> RunResult:
     run_id = uuid.uuid4().hex[:12]
     stats_handle, stats_name = start_stats_actor(run_id)
     writer = ReleaseWriter(config.output, release_id)
+    llm = None
     try:
+        llm = start_llm(config, run_id)  # the local model, limits and ledger live until the release is written
         ds, input_files = read_inputs(config.inputs, stats_actor=stats_name)
-        ctx = RunContext(config, release_id, stats_name, Path(writer.staging_dir))
+        ctx = RunContext(config, release_id, stats_name, Path(writer.staging_dir), llm=llm)
         ctx.stage_order.append("read")
         for _name, step in STEPS:
             ds = step(ds, ctx)
         ds = ctx.apply(ds, Splitter(config.split))
         counts = writer.write(ds)
+        finish_llm(llm, ctx)  # ledger, cache hits/misses -> manifest["llm"] and report["llm"]
         counters = ray.get(stats_handle.snapshot.remote())
         accounting = reconcile(
             counters, ctx.stage_order, counts.total_written, counts.rejected_by_stage
@@ -162,4 +168,5 @@ def run_job(config: JobConfig, config_source: str | None = None) -> RunResult:
         raise
     finally:
         ray.kill(stats_handle)
+        stop_llm(llm)
     return RunResult(Path(release_dir), release_id, accounting, ctx.report)

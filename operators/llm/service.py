@@ -56,6 +56,13 @@ class LLMService:
         self._final: dict[str, Any] | None = None
 
     def __enter__(self) -> LLMService:
+        return self.start()
+
+    def __exit__(self, *exc_info) -> None:
+        self.stop()
+
+    def start(self) -> LLMService:
+        """Starts the embedded model (``backend: local``) and the coordinator; see the class docstring."""
         config = self.requested
         if config.backend == "local":
             problem = local_backend_problem(config.local)
@@ -88,9 +95,10 @@ class LLMService:
             self._local = coordination.coordinator_for(config)
             coordination.register_local(self.name, self._local)
 
-    def __exit__(self, *exc_info) -> None:
+    def stop(self) -> None:
+        """Keeps the final ledger for ``report``, then stops the coordinator and the embedded model."""
         try:
-            if self.available:
+            if self.available and self._final is None:
                 self._final = self._snapshot()
         finally:
             if self._actor is not None:

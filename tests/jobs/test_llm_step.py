@@ -1,0 +1,107 @@
+"""The judge inside a whole run: service lifecycle, judge step, ledger in manifest and report, no key."""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import subprocess
+import sys
+from pathlib import Path
+
+import pyarrow.parquet as pq
+import pytest
+import yaml
+
+from jobs.config import load_config
+from jobs.pipeline import run_job
+from operators import schema
+from tests.support.openai_server import OpenAITestServer
+
+pytestmark = pytest.mark.ray
+
+
+def judgement(body: dict):
+    """Overall 5 for responses that mention 'good', else 2; the criteria follow."""
+    user = body["messages"][-1]["content"]
+    overall = 5 if "good" in user.split("### Response", 1)[-1] else 2
+    part = {"score": overall, "rationale": "scripted"}
+    return {"harmless": part, "honest": part, "helpful": part, "overall": overall}
+
+
+def write_job(tmp_path: Path, url: str, **extra) -> Path:
+    folder = tmp_path / "in"
+    folder.mkdir()
+    pairs = [{"instruction": f"Question {i}?", "output": f"A {'good' if i % 2 else 'poor'} answer {i}."}
+             for i in range(10)]
+    pairs += [{"instruction": f"问题 {i}？", "output": f"一个 good 回答 {i}。"} for i in range(4)]
+    (folder / "pairs.jsonl").write_text("\n".join(json.dumps(p, ensure_ascii=False) for p in pairs) + "\n")
+    data = {
+        "release": "r1",
+        "inputs": [{"path": "in/pairs.jsonl", "kind": "instruction"}],
+        "output": {"dir": "out", "shard_rows": 100},
+        "split": {"ratios": {"train": 0.7, "test": 0.3}},
+        "llm": {"base_url": url, "model": "judge-model", "api_key_env": "SFTFORGE_E2E_KEY",
+                "cache": str(tmp_path / "llm-cache"), "timeout_s": 5},
+        "judge": {"threshold": 4, "workers": 1},
+        **extra,
+    }
+    path = tmp_path / "job.yaml"
+    path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    return path
+
+
+def test_judge_runs_in_the_pipeline_and_the_ledger_reaches_the_manifest(ray_session, tmp_path):
+    with OpenAITestServer(reply=judgement) as server:
+        path = write_job(tmp_path, server.url)
+        run_job(load_config(path))
+        first_requests = server.count
+        result = run_job(load_config(path))  # the same job again, into the same release
+        second_requests = server.count - first_requests
+    release = tmp_path / "out" / "r1"
+    manifest = json.loads((release / "manifest.json").read_text())
+    assert manifest["accounting"]["rows_read"] == 14
+    assert manifest["accounting"]["rows_written"] == 9  # 5 good English + 4 Chinese
+    rejects = pq.read_table(release / "rejects").to_pylist()
+    assert [r[schema.REJECT_REASON] for r in rejects] == ["judge_below_threshold"] * 5
+    assert all(r[schema.REJECT_STAGE] == "llm_judge" for r in rejects)
+    assert first_requests == 14 and second_requests == 0
+    llm = manifest["llm"]
+    assert llm["ledger"]["stages"]["llm_judge"]["calls"] == 14
+    assert llm["cache"]["hits"] == 14 and llm["cache"]["misses"] == 0  # the re-run: all from the cache
+    assert llm["api_key_env"] == "SFTFORGE_E2E_KEY"
+    assert result.report["judge"]["histogram"] == {"1": 0, "2": 5, "3": 0, "4": 0, "5": 9, "unscored": 0}
+    assert result.report["llm"]["judge"]["histogram"] == result.report["judge"]["histogram"]
+    assert result.report["llm"]["cache"]["hits"] == 14
+    chinese = [entry for entry in server.log if "问题" in entry.body["messages"][-1]["content"]]
+    assert len(chinese) == 4 and all("审核" in entry.body["messages"][0]["content"] for entry in chinese)
+
+
+def test_api_key_reaches_the_endpoint_and_no_output_or_log(tmp_path):
+    """A real ``sftforge run`` in its own process (so its Ray workers inherit the key from the env)."""
+    key = "sk-e2e-" + secrets.token_hex(12)
+    with OpenAITestServer(reply=judgement) as server:
+        path = write_job(tmp_path, server.url)
+        proc = subprocess.run(
+            [sys.executable, "-m", "jobs.cli", "-v", "run", str(path)],
+            capture_output=True, text=True, timeout=600, cwd=Path(__file__).resolve().parents[2],
+            env={**os.environ, "SFTFORGE_E2E_KEY": key, "RAY_AUTH_MODE": "disabled"},
+        )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert server.count == 14 and all(entry.authorization == f"Bearer {key}" for entry in server.log)
+    files = [p for p in tmp_path.rglob("*") if p.is_file() and p.name != "job.yaml"]
+    assert any("llm-cache" in p.parts for p in files) and any(p.name == "manifest.json" for p in files)
+    for file in files:
+        assert key.encode() not in file.read_bytes(), f"API key found in {file}"
+    assert key not in proc.stdout and key not in proc.stderr
+
+
+def test_judge_without_llm_is_skipped_with_one_line(ray_session, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    path = write_job(tmp_path, "http://127.0.0.1:9/v1")
+    data = yaml.safe_load(path.read_text())
+    del data["llm"]
+    path.write_text(yaml.safe_dump(data, allow_unicode=True))
+    result = run_job(load_config(path))
+    assert result.report["judge"] == {"skipped": "judge skipped: no 'llm' endpoint is configured"}
+    assert result.accounting.as_dict()["rows_written"] == 14
