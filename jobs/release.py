@@ -18,7 +18,11 @@ they were. Staging folders of runs that were killed are removed by the next run 
 ``flock`` on ``.staging-<release>-<uuid>.lock`` while it lives, so live runs are never disturbed).
 
 Rows are written in a total order (target, split, ``doc_id``, then a hash of the record), so the same
-rows give byte-identical files whatever the number of blocks, workers or machines.
+rows give byte-identical files whatever the number of blocks, workers or machines. The work is spread
+as follows: Ray workers format every row and encode it as its JSON line (``prepare_batch``, the costly
+part); a Ray Data sort orders the lines; the driver streams them into shards, writing JSONL bytes as
+they are and parsing the same bytes back into Arrow (C++) for Parquet. Files are written by the driver,
+so ``output.dir`` only has to exist where the job's driver runs.
 """
 
 from __future__ import annotations
@@ -164,10 +168,10 @@ class WriteCounts:
 def prepare_batch(batch: pa.Table, output: OutputConfig) -> pa.Table:
     """Formats one batch of the final Dataset for writing.
 
-    Live rows become SFT or document records (with their JSON lines); rejected rows become reject
-    records; rows the formatter refuses become reject records of stage ``write``. Every row gets a sort
-    key and a target (``sft/<split>``, ``documents/<split>`` or ``rejects``). The result has the same
-    columns for every batch with the same input columns, whatever rows it holds.
+    Every row becomes exactly one JSON line with a sort key and a target: live rows an SFT record
+    (``sft/<split>``) or a document record (``documents/<split>``); rejected rows, and live rows the
+    formatter refuses (stage ``write``), a reject record (``rejects``). The result has
+    ``STREAM_SCHEMA`` whatever rows the batch holds.
 
     Raises:
         ReleaseError: A live row has no split or a split name that is not a folder name.
@@ -202,7 +206,10 @@ def prepare_batch(batch: pa.Table, output: OutputConfig) -> pa.Table:
                 parts.append(_reject_part(refused))
     if dead.num_rows:
         parts.append(_reject_part(dead))
-    return pa.concat_tables(parts) if parts else STREAM_SCHEMA.empty_table()
+    stream = pa.concat_tables(parts) if parts else STREAM_SCHEMA.empty_table()
+    if stream.num_rows != batch.num_rows:
+        raise ReleaseError(f"release writer made {stream.num_rows} records of {batch.num_rows} rows")
+    return stream
 
 
 def _record_part(group: str, records: pa.Table, rows: pa.Table) -> pa.Table:
