@@ -1,0 +1,135 @@
+"""Exact deduplication: rows whose normalised text is identical are one row.
+
+The text of a row (a document's text; an instruction pair's instruction + input + output, or its
+instruction + input alone with ``key: instruction``) is normalised as configured and hashed with
+128-bit BLAKE2b. Within a group of equal hashes the best row by the keep rule survives; the others
+are rejected with a reason naming it.
+
+``ExactDeduplicator`` deduplicates one table in memory; ``jobs.dedup`` runs the same functions over a
+whole Ray Dataset, grouping hashes with a shuffle.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from typing import ClassVar, Literal
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from operators import schema
+from operators.base import Stage, StageConfig, StageResult
+from operators.hashing import digests_array, fixed_binary_view
+from operators.survivor import (
+    LOCATION,
+    KeepRule,
+    group_survivors,
+    rank_positions,
+    rank_table,
+    text_lengths,
+    with_column,
+)
+from operators.text import row_texts
+
+STAGE_NAME = "exact_dedup"
+
+
+class ExactDedupConfig(StageConfig):
+    """How texts are compared for exact duplicates.
+
+    Attributes:
+        enabled: Run exact deduplication.
+        ignore_case: Compare lower-cased text.
+        ignore_punctuation: Read punctuation and symbols (Unicode P* and S*) as spaces.
+        ignore_whitespace: Collapse runs of whitespace to one space and trim the ends.
+        ignore_digits: Treat every digit as ``0`` (dates, counters and ids then do not count).
+        key: For instruction pairs, ``all`` compares instruction + input + output; ``instruction``
+            compares instruction + input only (one answer per prompt).
+    """
+
+    enabled: bool = True
+    ignore_case: bool = True
+    ignore_punctuation: bool = True
+    ignore_whitespace: bool = True
+    ignore_digits: bool = False
+    key: Literal["all", "instruction"] = "all"
+
+
+def dedup_texts(table: pa.Table, key: Literal["all", "instruction"]) -> pa.Array:
+    """The text each row is compared on."""
+    return pa.array(row_texts(table, "content" if key == "all" else "instruction"), type=pa.string())
+
+
+def normalize(texts: pa.Array, config: ExactDedupConfig) -> pa.Array:
+    """Applies the configured normalisation with Arrow kernels (no Python loop)."""
+    if config.ignore_case:
+        texts = pc.utf8_lower(texts)
+    if config.ignore_punctuation:
+        texts = pc.replace_substring_regex(texts, pattern=r"[\p{P}\p{S}]+", replacement=" ")
+    if config.ignore_digits:
+        texts = pc.replace_substring_regex(texts, pattern=r"\p{Nd}", replacement="0")
+    if config.ignore_whitespace:
+        texts = pc.utf8_trim_whitespace(pc.replace_substring_regex(texts, pattern=r"\s+", replacement=" "))
+    return texts
+
+
+def exact_hashes(texts: pa.Array, config: ExactDedupConfig) -> pa.FixedSizeBinaryArray:
+    """128-bit BLAKE2b of each normalised text, as ``fixed_size_binary(16)``."""
+    normalised = normalize(texts, config)
+    if isinstance(normalised, pa.ChunkedArray):
+        normalised = normalised.combine_chunks()
+    normalised = pc.fill_null(normalised, "")
+    if normalised.type != pa.large_string():
+        normalised = normalised.cast(pa.large_string())
+    buffers = normalised.buffers()
+    offsets = np.frombuffer(
+        buffers[1], dtype=np.int64, count=len(normalised) + 1, offset=normalised.offset * 8
+    )
+    data = memoryview(buffers[2]) if buffers[2] is not None else memoryview(b"")
+    digests = [
+        hashlib.blake2b(data[begin:end], digest_size=16).digest()
+        for begin, end in zip(offsets[:-1].tolist(), offsets[1:].tolist())
+    ]
+    return digests_array(digests)
+
+
+def exact_reason(survivor_doc_id: str, survivor_location: str | None, source: str | None = None) -> str:
+    """Reject reason of a row whose normalised text equals its survivor's."""
+    where = f" at {survivor_location}" if survivor_location else ""
+    if source:
+        return (
+            f"exact duplicate of doc_id {survivor_doc_id}{where} published in an earlier release "
+            f"(dedup index {source}); similarity 1.00"
+        )
+    return f"exact duplicate of kept doc_id {survivor_doc_id}{where}; similarity 1.00 (normalised text identical)"
+
+
+class ExactDeduplicator(Stage[ExactDedupConfig]):
+    """Drops all but one row of each group of identical (normalised) texts within one table.
+
+    Adds ``cluster_id``: the surviving row's ``doc_id`` on every row of its group.
+    """
+
+    name = STAGE_NAME
+    requires = (schema.DOC_ID,)
+    adds: ClassVar[dict[str, pa.DataType]] = {schema.CLUSTER_ID: schema.ADDED_TYPES[schema.CLUSTER_ID]}
+
+    def __init__(self, config: ExactDedupConfig, keep: KeepRule = "highest_quality"):
+        super().__init__(config)
+        self.keep = keep
+
+    def process(self, table: pa.Table) -> StageResult:
+        texts = dedup_texts(table, self.config.key)
+        hashes = fixed_binary_view(exact_hashes(texts, self.config))
+        ranks = rank_table(table, text_lengths(texts))
+        survivors = group_survivors(hashes, rank_positions(ranks, self.keep))
+        doc_ids = ranks.column(schema.DOC_ID).to_pylist()
+        where = ranks.column(LOCATION).to_pylist()
+        reasons = [
+            None if survivor == row else exact_reason(doc_ids[survivor], where[survivor])
+            for row, survivor in enumerate(survivors.tolist())
+        ]
+        cluster_ids = pa.array([doc_ids[survivor] for survivor in survivors.tolist()], type=pa.string())
+        table = with_column(table, schema.CLUSTER_ID, cluster_ids)
+        return self.partition(table, reasons)
