@@ -51,6 +51,10 @@ JUDGE_SCORE = "judge_score"
 JUDGE_RATIONALE = "judge_rationale"
 JUDGE_MODEL = "judge_model"
 
+# A call the LLM engine could not answer, on the row it was for: JSON with reason, detail and the raw
+# reply. Steps copy these to the release's dead-letter table and drop the column before writing.
+LLM_DEAD_LETTER = "llm_dead_letter"
+
 # Rejection bookkeeping.
 REJECT_STAGE = "reject_stage"
 REJECT_REASON = "reject_reason"
