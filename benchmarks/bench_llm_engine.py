@@ -30,9 +30,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-import openai  # noqa: E402
+import openai
 
-from operators.llm import (  # noqa: E402
+from operators.llm import (
     LLMConfig,
     LLMEngine,
     LLMRequest,
@@ -41,7 +41,7 @@ from operators.llm import (  # noqa: E402
     PromptTemplate,
     RetryPolicy,
 )
-from tests.support.openai_server import FAULT_KINDS, SERVER_ERROR, ServerProcess  # noqa: E402
+from tests.support.openai_server import FAULT_KINDS, SERVER_ERROR, ServerProcess
 
 ECHO = PromptTemplate(name="bench.echo", version="1", messages=(("user", "Repeat after me: {text}"),))
 
@@ -51,7 +51,7 @@ def requests_for(count: int, tag: str) -> list[LLMRequest]:
 
 
 def engine_config(url: str, in_flight: int, **overrides) -> LLMConfig:
-    values = dict(base_url=url, model="test-model", api_key_env=None, max_in_flight=in_flight, timeout_s=30)
+    values = {"base_url": url, "model": "test-model", "api_key_env": None, "max_in_flight": in_flight, "timeout_s": 30}
     values.update(overrides)
     return LLMConfig(**values)
 

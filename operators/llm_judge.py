@@ -7,7 +7,8 @@ through structured output, and keeps rows whose score is at or above the thresho
 Chinese for Chinese rows and in English otherwise.
 
 Rows the judge cannot score (the engine dead-lettered the call: invalid JSON after repair, the budget,
-a 4xx...) are rejected with the engine's reason; documents pass through unjudged.
+a 4xx...) are rejected with the engine's reason (``llm_<reason>``) and carry the dead letter (reason,
+detail, raw reply) in ``llm_dead_letter``; documents pass through unjudged.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from __future__ import annotations
 import json
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 import pyarrow as pa
 from pydantic import Field
@@ -64,18 +65,20 @@ JUDGE_TEMPLATE_EN = PromptTemplate(
     messages=(
         (
             "system",
-            "You review training data for AI assistants. Judge one instruction and its response on three "
-            "criteria, each scored from 1 (very poor) to 5 (excellent):\n"
-            "- harmless: the response avoids harmful, dangerous, unethical, hateful or illegal content.\n"
-            "- honest: the response is truthful and accurate, invents nothing, and admits uncertainty.\n"
-            "- helpful: the response follows the instruction and answers it fully, clearly and usefully.\n"
-            "Give each score with a one-line rationale, then an overall score from 1 to 5 for how good "
-            "this pair is as training data. Be strict: 5 is for responses that could not be improved.",
+            (
+                "You review training data for AI assistants. Judge one instruction and its response on three "
+                "criteria, each scored from 1 (very poor) to 5 (excellent):\n"
+                "- harmless: the response avoids harmful, dangerous, unethical, hateful or illegal content.\n"
+                "- honest: the response is truthful and accurate, invents nothing, and admits uncertainty.\n"
+                "- helpful: the response follows the instruction and answers it fully, clearly and usefully.\n"
+                "Give each score with a one-line rationale, then an overall score from 1 to 5 for how good "
+                "this pair is as training data. Be strict: 5 is for responses that could not be improved."
+            ),
         ),
         (
             "user",
-            "### Instruction\n{instruction}\n\n### Response\n{response}\n\n"
-            "Reply with JSON only, in this shape: " + _REPLY_SHAPE,
+            ("### Instruction\n{instruction}\n\n### Response\n{response}\n\n"
+             "Reply with JSON only, in this shape: " + _REPLY_SHAPE),
         ),
     ),
 )
@@ -88,17 +91,19 @@ JUDGE_TEMPLATE_ZH = PromptTemplate(
     messages=(
         (
             "system",
-            "你负责审核用于训练 AI 助手的数据。请就三个维度评价一条指令及其回答，每项从 1（很差）到 5（极好）打分：\n"
-            "- harmless（无害）：回答不含有害、危险、不道德、仇恨或违法的内容。\n"
-            "- honest（诚实）：回答真实准确，不捏造事实，不确定时如实说明。\n"
-            "- helpful（有用）：回答遵循指令，完整、清楚、有用地解决了问题。\n"
-            "每项分数附一句话理由，最后给出 1 到 5 的总体分（overall），表示这条数据作为训练数据的质量。"
-            "请严格评分：只有无可改进的回答才给 5 分。",
+            (
+                "你负责审核用于训练 AI 助手的数据。请就三个维度评价一条指令及其回答，每项从 1（很差）到 5（极好）打分：\n"
+                "- harmless（无害）：回答不含有害、危险、不道德、仇恨或违法的内容。\n"
+                "- honest（诚实）：回答真实准确，不捏造事实，不确定时如实说明。\n"
+                "- helpful（有用）：回答遵循指令，完整、清楚、有用地解决了问题。\n"
+                "每项分数附一句话理由，最后给出 1 到 5 的总体分（overall），表示这条数据作为训练数据的质量。"
+                "请严格评分：只有无可改进的回答才给 5 分。"
+            ),
         ),
         (
             "user",
-            "### 指令\n{instruction}\n\n### 回答\n{response}\n\n"
-            "只输出 JSON，格式如下（理由用中文）：" + _REPLY_SHAPE,
+            ("### 指令\n{instruction}\n\n### 回答\n{response}\n\n"
+             "只输出 JSON，格式如下（理由用中文）：" + _REPLY_SHAPE),
         ),
     ),
 )
@@ -193,7 +198,7 @@ class LLMJudge(Stage[JudgeConfig]):
 
     name = "llm_judge"
     requires = (schema.DOC_ID, schema.KIND)
-    adds = dict(schema.JUDGE_TYPES)
+    adds: ClassVar[dict[str, pa.DataType]] = {**schema.JUDGE_TYPES, schema.LLM_DEAD_LETTER: pa.string()}
 
     def __init__(self, config: JudgeConfig, llm: LLMConfig):
         super().__init__(config)
@@ -237,11 +242,12 @@ class LLMJudge(Stage[JudgeConfig]):
     def apply(self, table: pa.Table, rows: Sequence[int], results: Sequence[LLMResult]) -> StageResult:
         """Writes the judgements of ``rows`` into ``table`` and keeps or rejects each row."""
         n = table.num_rows
-        columns: dict[str, list[Any]] = {column: [None] * n for column in schema.JUDGE_TYPES}
+        columns: dict[str, list[Any]] = {column: [None] * n for column in self.adds}
         reasons: list[str | None] = [None] * n
         for row, result in zip(rows, results, strict=True):
             if not result.ok:
                 reasons[row] = result.reject_reason
+                columns[schema.LLM_DEAD_LETTER][row] = dead_letter_json(result)
                 continue
             data = result.data
             columns[schema.JUDGE_HARMLESS][row] = int(data["harmless"]["score"])
@@ -256,7 +262,7 @@ class LLMJudge(Stage[JudgeConfig]):
             columns[schema.JUDGE_MODEL][row] = f"{result.model} {result.template}"
             if score < self.config.threshold:
                 reasons[row] = REASON_BELOW_THRESHOLD
-        for column, type_ in schema.JUDGE_TYPES.items():
+        for column, type_ in self.adds.items():
             array = pa.array(columns[column], type=type_)
             if column in table.column_names:
                 table = table.set_column(table.column_names.index(column), column, array)
@@ -265,11 +271,26 @@ class LLMJudge(Stage[JudgeConfig]):
         return self.partition(table, reasons)
 
 
+def dead_letter_json(result: LLMResult) -> str:
+    """A dead letter as the one-line JSON kept in ``llm_dead_letter``."""
+    return json.dumps(
+        {
+            "reason": result.reason,
+            "detail": result.detail,
+            "raw": result.raw,
+            "template": result.template,
+            "model": result.model,
+            "attempts": result.attempts,
+        },
+        ensure_ascii=False,
+    )
+
+
 def score_histogram(scores: Iterable[int | float | None]) -> dict[str, int]:
     """Counts of judge scores 1-5 (rounded), plus ``unscored`` for rows without one."""
     counts: Counter = Counter()
     for score in scores:
-        counts["unscored" if score is None else str(int(round(float(score))))] += 1
+        counts["unscored" if score is None else str(round(float(score)))] += 1
     ordered = {str(value): counts.get(str(value), 0) for value in range(1, 6)}
     ordered["unscored"] = counts.get("unscored", 0)
     return ordered

@@ -32,9 +32,9 @@ from operators.llm.service import LLMService
 
 __all__ = [
     "BUDGET_EXHAUSTED",
-    "Budget",
     "DEAD_LETTER_REASONS",
     "DEAD_LETTER_SCHEMA",
+    "Budget",
     "LLMConfig",
     "LLMEngine",
     "LLMRequest",

@@ -18,10 +18,14 @@ import time
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Self
 
-import httpx2
 import openai
+
+try:  # openai 3.x speaks httpx2; earlier releases httpx (same API for what is used here)
+    import httpx2
+except ImportError:  # pragma: no cover - depends on the installed openai
+    import httpx as httpx2
 from tenacity import (
     AsyncRetrying,
     RetryCallState,
@@ -249,7 +253,7 @@ class LLMEngine:
         loop.close()
         self._loop = self._thread = None
 
-    def __enter__(self) -> LLMEngine:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc_info) -> None:
@@ -579,7 +583,7 @@ class LLMEngine:
                 # aiohttp's pool costs the same per request at any size; httpx2's scans every
                 # connection per request, which at 256 in flight costs more CPU than the rest.
                 http_client = openai.DefaultAioHttpClient(limits=limits, timeout=self.config.timeout_s)
-            except RuntimeError:
+            except (RuntimeError, AttributeError):
                 http_client = openai.DefaultAsyncHttpxClient(limits=limits, timeout=self.config.timeout_s)
             self._client = openai.AsyncOpenAI(
                 base_url=self.config.base_url,

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 import re
-from typing import Any
+from typing import Any, Self
 from urllib.parse import urlsplit, urlunsplit
 
 from operators.llm import coordinator as coordination
@@ -55,7 +55,7 @@ class LLMService:
         self._local: coordination.Coordinator | None = None
         self._final: dict[str, Any] | None = None
 
-    def __enter__(self) -> LLMService:
+    def __enter__(self) -> Self:
         return self.start()
 
     def __exit__(self, *exc_info) -> None:

@@ -23,7 +23,9 @@ pytestmark = pytest.mark.ray
 
 def judgement(body: dict):
     """Overall 5 for responses that mention 'good', else 2; the criteria follow."""
-    user = body["messages"][-1]["content"]
+    user = "\n".join(message["content"] for message in body["messages"] if message["role"] == "user")
+    if "BROKEN" in user:
+        return "Looks fine to me."
     overall = 5 if "good" in user.split("### Response", 1)[-1] else 2
     part = {"score": overall, "rationale": "scripted"}
     return {"harmless": part, "honest": part, "helpful": part, "overall": overall}
@@ -35,6 +37,7 @@ def write_job(tmp_path: Path, url: str, **extra) -> Path:
     pairs = [{"instruction": f"Question {i}?", "output": f"A {'good' if i % 2 else 'poor'} answer {i}."}
              for i in range(10)]
     pairs += [{"instruction": f"问题 {i}？", "output": f"一个 good 回答 {i}。"} for i in range(4)]
+    pairs.append({"instruction": "Grade me.", "output": "BROKEN reply bait"})
     (folder / "pairs.jsonl").write_text("\n".join(json.dumps(p, ensure_ascii=False) for p in pairs) + "\n")
     data = {
         "release": "r1",
@@ -60,19 +63,26 @@ def test_judge_runs_in_the_pipeline_and_the_ledger_reaches_the_manifest(ray_sess
         second_requests = server.count - first_requests
     release = tmp_path / "out" / "r1"
     manifest = json.loads((release / "manifest.json").read_text())
-    assert manifest["accounting"]["rows_read"] == 14
+    assert manifest["accounting"]["rows_read"] == 15
     assert manifest["accounting"]["rows_written"] == 9  # 5 good English + 4 Chinese
     rejects = pq.read_table(release / "rejects").to_pylist()
-    assert [r[schema.REJECT_REASON] for r in rejects] == ["judge_below_threshold"] * 5
+    assert sorted(r[schema.REJECT_REASON] for r in rejects) == ["judge_below_threshold"] * 5 + ["llm_invalid_json"]
     assert all(r[schema.REJECT_STAGE] == "llm_judge" for r in rejects)
-    assert first_requests == 14 and second_requests == 0
+    [letter] = pq.read_table(release / "llm_dead_letter" / "llm_judge").to_pylist()
+    assert letter["reason"] == "invalid_json" and letter["raw"] == "Looks fine to me."
+    assert letter[schema.REJECT_REASON] == "llm_invalid_json"
+    assert letter["attempts"] == 0  # the published release is the re-run, answered from the cache
+    written = pq.read_table(release / "train" / "part-00000.parquet").column_names
+    assert schema.LLM_DEAD_LETTER not in written
+    assert first_requests == 16 and second_requests == 0  # 15 rows + 1 repair, then all from the cache
     llm = manifest["llm"]
-    assert llm["ledger"]["stages"]["llm_judge"]["calls"] == 14
-    assert llm["cache"]["hits"] == 14 and llm["cache"]["misses"] == 0  # the re-run: all from the cache
+    assert llm["ledger"]["stages"]["llm_judge"]["calls"] == 15
+    assert llm["cache"]["hits"] == 16 and llm["cache"]["misses"] == 0
     assert llm["api_key_env"] == "SFTFORGE_E2E_KEY"
-    assert result.report["judge"]["histogram"] == {"1": 0, "2": 5, "3": 0, "4": 0, "5": 9, "unscored": 0}
+    assert result.report["judge"]["histogram"] == {"1": 0, "2": 5, "3": 0, "4": 0, "5": 9, "unscored": 1}
+    assert result.report["judge"]["dead_letters"] == 1
     assert result.report["llm"]["judge"]["histogram"] == result.report["judge"]["histogram"]
-    assert result.report["llm"]["cache"]["hits"] == 14
+    assert result.report["llm"]["cache"]["hits"] == 16
     chinese = [entry for entry in server.log if "问题" in entry.body["messages"][-1]["content"]]
     assert len(chinese) == 4 and all("审核" in entry.body["messages"][0]["content"] for entry in chinese)
 
@@ -84,11 +94,11 @@ def test_api_key_reaches_the_endpoint_and_no_output_or_log(tmp_path):
         path = write_job(tmp_path, server.url)
         proc = subprocess.run(
             [sys.executable, "-m", "jobs.cli", "-v", "run", str(path)],
-            capture_output=True, text=True, timeout=600, cwd=Path(__file__).resolve().parents[2],
+            capture_output=True, text=True, timeout=600, check=False, cwd=Path(__file__).resolve().parents[2],
             env={**os.environ, "SFTFORGE_E2E_KEY": key, "RAY_AUTH_MODE": "disabled"},
         )
     assert proc.returncode == 0, proc.stderr[-3000:]
-    assert server.count == 14 and all(entry.authorization == f"Bearer {key}" for entry in server.log)
+    assert server.count == 16 and all(entry.authorization == f"Bearer {key}" for entry in server.log)
     files = [p for p in tmp_path.rglob("*") if p.is_file() and p.name != "job.yaml"]
     assert any("llm-cache" in p.parts for p in files) and any(p.name == "manifest.json" for p in files)
     for file in files:
@@ -104,4 +114,4 @@ def test_judge_without_llm_is_skipped_with_one_line(ray_session, tmp_path, monke
     path.write_text(yaml.safe_dump(data, allow_unicode=True))
     result = run_job(load_config(path))
     assert result.report["judge"] == {"skipped": "judge skipped: no 'llm' endpoint is configured"}
-    assert result.accounting.as_dict()["rows_written"] == 14
+    assert result.accounting.as_dict()["rows_written"] == 15

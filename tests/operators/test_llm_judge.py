@@ -128,6 +128,10 @@ def test_unusable_judgement_rejects_the_row_with_the_engine_reason(server):
     result = stage(pairs({"instruction": "q", "output": "BROKEN"}, {"instruction": "q2", "output": "fine score-4"}))
     assert result.rejected.column(schema.REJECT_REASON).to_pylist() == ["llm_invalid_json"]
     assert result.rejected.column(schema.JUDGE_SCORE).to_pylist() == [None]
+    letter = json.loads(result.rejected.column(schema.LLM_DEAD_LETTER)[0].as_py())
+    assert letter["reason"] == "invalid_json" and letter["raw"] == "I'd rate this pretty well!"
+    assert letter["template"] == "judge.hhh.en@1" and letter["attempts"] == 2
+    assert result.kept.column(schema.LLM_DEAD_LETTER).to_pylist() == [None]
     assert result.kept.num_rows == 1
     assert server.count == 3  # the broken reply got one repair request
 

@@ -29,9 +29,9 @@ import time
 import urllib.request
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 RATE_LIMIT = "rate_limit"
 SERVER_ERROR = "server_error"
@@ -410,7 +410,7 @@ class OpenAITestServer:
             self._thread.join(10)
             self._loop = None
 
-    def __enter__(self) -> OpenAITestServer:
+    def __enter__(self) -> Self:
         return self.start()
 
     def __exit__(self, *exc_info) -> None:
@@ -435,7 +435,7 @@ class ServerProcess:
         self.process: subprocess.Popen | None = None
         self.url = ""
 
-    def __enter__(self) -> ServerProcess:
+    def __enter__(self) -> Self:
         root = Path(__file__).resolve().parents[2]
         self.process = subprocess.Popen(
             [sys.executable, "-m", "tests.support.openai_server", *self.args],

@@ -23,7 +23,7 @@ def test_budget_stops_new_requests_cleanly(server, llm_config):
     assert all(result.reason == BUDGET_EXHAUSTED and result.attempts == 0 for result in refused)
     assert all(result.reject_reason == "llm_budget_exhausted" for result in refused)
     assert server.count == len(answered)
-    assert report["budget"]["exhausted"] and report["budget"]["spent_tokens"] == 88 <= 100
+    assert report["budget"]["exhausted"] and report["budget"]["spent_tokens"] == 88  # of 100
     ledger = report["ledger"]["stages"]["s"]
     assert ledger["answered"] + ledger["dead_lettered"] == ledger["calls"] == 20
     assert ledger["dead_letter.budget_exhausted"] == 9
