@@ -22,6 +22,7 @@ from operators.base import StageConfig
 from operators.augment.config import AugmentConfig
 from operators.clean import CleanConfig
 from operators.diversity import SelectConfig
+from operators.language import LanguageConfig
 from operators.llm import LLMConfig
 from operators.llm_judge import JudgeConfig
 from operators.quality import QualityConfig
@@ -61,6 +62,7 @@ class JobConfig(StageConfig):
         split: Train / validation / test ratios.
         ray: Where the job runs.
         clean: HTML, Unicode and boilerplate cleaning (on by default).
+        language: Language identification; keeps ``language.allowed`` languages; off unless set.
         augment: LLM augmentation (Self-Instruct, back-translation, paraphrase, QA); off unless set.
         quality: Quality rules, classifier and score; off unless set (``quality: {}`` for the defaults).
         select: Diversity-aware selection of at most ``select.target_size`` instruction rows.
@@ -74,6 +76,7 @@ class JobConfig(StageConfig):
     split: SplitConfig = SplitConfig()
     ray: RayConfig = RayConfig()
     clean: CleanConfig | None = CleanConfig()
+    language: LanguageConfig | None = None
     augment: AugmentConfig | None = None
     quality: QualityConfig | None = None
     select: SelectConfig | None = None

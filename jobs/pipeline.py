@@ -26,6 +26,7 @@ from jobs.report import write_report
 from jobs.runner import apply_stage
 from jobs.stats import start_stats_actor
 from operators.clean import TextCleaner
+from operators.language import LanguageFilter
 from operators.split import Splitter
 
 log = logging.getLogger("sftforge")
@@ -69,10 +70,17 @@ def _clean(ds, ctx: RunContext):
     return ctx.apply(ds, TextCleaner(ctx.config.clean))
 
 
+def _language(ds, ctx: RunContext):
+    if ctx.config.language is None:
+        return ds
+    return ctx.apply(ds, LanguageFilter(ctx.config.language))
+
+
 #: The steps between reading and splitting, in order. Each issue's stage adds its step here.
 STEPS: list[tuple[str, Step]] = [
     ("clean", _clean),
     ("augment", augment_step),  # before language/dedup/quality: generated rows are filtered like the rest
+    ("language", _language),  # after clean (HTML gone), before dedup and the model-based stages
     ("quality", quality_step),  # after language and dedup: scores, selects (select.target_size), reports
     ("judge", judge_step),  # after quality: the endpoint is paid only for rows the cheap filters kept
 ]
