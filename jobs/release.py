@@ -20,9 +20,11 @@ they were. Staging folders of runs that were killed are removed by the next run 
 Rows are written in a total order (target, split, ``doc_id``, then a hash of the record), so the same
 rows give byte-identical files whatever the number of blocks, workers or machines. The work is spread
 as follows: Ray workers format every row and encode it as its JSON line (``prepare_batch``, the costly
-part); a Ray Data sort orders the lines; the driver streams them into shards, writing JSONL bytes as
-they are and parsing the same bytes back into Arrow (C++) for Parquet. Files are written by the driver,
-so ``output.dir`` only has to exist where the job's driver runs.
+part, streamed); the driver, which writes every byte anyway, sorts the lines by key in C++ within a
+memory budget (``jobs.external_sort``, spilling sorted runs to disk beyond it) instead of shuffling them
+through the object store, then streams them into shards: JSONL bytes as they are, and the same bytes
+parsed back into Arrow (C++) for Parquet. Files are written by the driver, so ``output.dir`` only has to
+exist where the job's driver runs.
 """
 
 from __future__ import annotations
@@ -50,6 +52,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.json as pj
 
+from jobs.external_sort import ExternalSorter
 from operators import schema
 from operators.jsonl import encode_jsonl, jsonl_bytes
 from operators.sft_writer import (
@@ -80,6 +83,7 @@ _LATEST_TMP = ".LATEST-"
 _RELEASE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 _SPLIT_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_-]{0,63}$")
 _UUID_HEX = 32
+_SPILL_DIR = ".sort"
 
 # The rows that travel from the workers, through the sort, to the writing driver: each record once, as
 # its JSON line. The driver writes the lines to the JSONL shards as they are and parses them back (in C++)
@@ -283,15 +287,16 @@ class ReleaseWriter:
     Args:
         output: Output config (folder, SFT format, file formats, shard size).
         release_id: Folder name of the release under ``output.dir``.
-        batch_size: Rows per batch the driver takes from the Dataset while writing.
+        sort_memory_bytes: JSON lines the driver sorts in memory before it spills sorted runs to disk
+            (inside the staging folder; removed before publishing).
     """
 
-    def __init__(self, output: OutputConfig, release_id: str, batch_size: int = 8192):
+    def __init__(self, output: OutputConfig, release_id: str, sort_memory_bytes: int = 512 << 20):
         if not _RELEASE_ID.match(release_id) or release_id == LATEST:
             raise ReleaseError(f"'{release_id}' is not a valid release id (letters, digits, '.', '_', '-')")
         self.output = output
         self.release_id = release_id
-        self.batch_size = batch_size
+        self.sort_memory_bytes = sort_memory_bytes
         self.root = Path(output.dir).expanduser().resolve()
         self.root.mkdir(parents=True, exist_ok=True)
         remove_stale_staging(self.root)
@@ -300,6 +305,7 @@ class ReleaseWriter:
         self.staging_dir.mkdir()
         self.release_dir = self.root / release_id
         self.counts: WriteCounts | None = None
+        self.spilled_runs = 0
         self._state = "staging"
 
     def __enter__(self) -> Self:
@@ -325,17 +331,22 @@ class ReleaseWriter:
             raise ReleaseError(f"release {self.release_id}: write() is called once, before publish()")
         self._state = "writing"
         prepared = ds.map_batches(
-            prepare_batch, fn_kwargs={"output": self.output}, batch_format="pyarrow", batch_size=4096
+            prepare_batch, fn_kwargs={"output": self.output}, batch_format="pyarrow", batch_size=None
         )
-        ordered = prepared.sort(_KEY)
+        sorter = ExternalSorter(_KEY, self.staging_dir / _SPILL_DIR, memory_bytes=self.sort_memory_bytes)
         sink = _SortedSink(self.staging_dir, self.output)
         try:
-            for batch in ordered.iter_batches(batch_format="pyarrow", batch_size=self.batch_size):
-                sink.write(batch)
+            for batch in prepared.iter_batches(batch_format="pyarrow", batch_size=None):
+                sorter.add(batch)
+            for table in sorter.sorted_tables():
+                sink.write(table)
             self.counts = sink.close()
         except BaseException:
             sink.abort()
             raise
+        finally:
+            self.spilled_runs = sorter.spilled_runs
+            sorter.close()
         self._state = "written"
         log.info(
             "release %s: wrote %d rows, rejected %d",

@@ -194,10 +194,12 @@ def test_identical_bytes_whatever_the_block_count_and_row_order(published, tmp_p
     table, _, original = published
     root = _copy_of(published, tmp_path)
     reversed_rows = table.take(pa.array(range(table.num_rows - 1, -1, -1)))
-    # Replaces the copy's r1 by renaming the old release aside (no atomic exchange).
-    writer = RenamingWriter(OutputConfig(dir=str(root), shard_rows=40), "r1")
+    # Replaces the copy's r1 by renaming the old release aside (no atomic exchange), and sorts through
+    # many spilled runs where the first write sorted in memory.
+    writer = RenamingWriter(OutputConfig(dir=str(root), shard_rows=40), "r1", sort_memory_bytes=20_000)
     writer.write(ray.data.from_arrow(reversed_rows).repartition(7))
     writer.publish({})
+    assert writer.spilled_runs > 2
     first, second = _tree(original / "r1"), _tree(root / "r1")
     first.pop("manifest.json"), second.pop("manifest.json")
     assert first == second
