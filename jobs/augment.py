@@ -57,6 +57,7 @@ from operators.augment.provenance import (
     generated_table,
 )
 from operators.llm import BUDGET_EXHAUSTED, LLMConfig, LLMEngine, LLMRequest, LLMResult, PromptTemplate
+from operators.llm.request import TRUNCATED
 
 log = logging.getLogger("sftforge.augment")
 
@@ -448,7 +449,7 @@ class SelfInstructGenerator:
         active = [lang for lang in self.languages if self.rows_by_language[lang] < self.targets[lang]]
         share, extra = divmod(config.prompts_per_batch, len(active))
         requests: list[LLMRequest] = []
-        shown: list[tuple[str, int]] = []
+        shown: list[tuple[str, list[str]]] = []
         for position, lang in enumerate(active):
             rng = random.Random(f"{config.seed}:{batch}:{lang}")
             for i in range(share + (1 if position < extra else 0)):
@@ -463,18 +464,22 @@ class SelfInstructGenerator:
                         template=self.templates["generate"][lang],
                     )
                 )
-                shown.append((lang, len(tasks)))
+                shown.append((lang, tasks))
         output.counters["prompts"] += len(requests)
         accepted: list[tuple[str, str]] = []
-        for result, (lang, count) in zip(engine.run(requests), shown, strict=True):
-            if not result.ok:
+        for result, (lang, tasks) in zip(engine.run(requests), shown, strict=True):
+            truncated = result.reason == TRUNCATED and bool(result.raw)
+            if not result.ok and not truncated:
                 output.budget_exhausted |= result.reason == BUDGET_EXHAUSTED
                 output.drop(_llm_dead_letter(method, None, "generate", result))
                 continue
-            candidates = si.parse_generated_instructions(result.text, count)
+            text = result.text if result.ok else result.raw
+            candidates = si.parse_generated_instructions(text, tasks, truncated=truncated)
+            if truncated:
+                output.counters["generate_replies_truncated"] += 1  # the complete items are kept
             if not candidates:
-                output.drop(DeadLetter(method, None, "generate", filters.UNPARSEABLE, "no numbered task in the reply",
-                                       raw=result.text, template=result.template, model=result.model))
+                output.drop(DeadLetter(method, None, "generate", filters.UNPARSEABLE, "no new numbered task in the reply",
+                                       raw=text, template=result.template, model=result.model))
                 continue
             output.counters["candidates"] += len(candidates)
             for candidate in candidates:

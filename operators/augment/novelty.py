@@ -122,6 +122,7 @@ class NoveltyIndex:
         self._rebuild_factor = rebuild_factor
         self._vocab: dict[str, int] = {}
         self._tokens = array("i")
+        self._elements_flat = array("q")
         self._offsets = array("q", [0])
         self._sizes = array("i")
         self._texts: list[str] = []
@@ -185,9 +186,16 @@ class NoveltyIndex:
             return NoveltyVerdict(novel=True, score=0.0)
         candidates = np.unique(np.concatenate([np.frombuffer(ids, dtype=np.int32) for ids in lists]))
         sizes = np.frombuffer(self._sizes, dtype=np.int32)[candidates]
-        low = self._alpha * m - 1e-9
-        high = m / self._alpha + 1e-9
-        candidates = candidates[(sizes >= low) & (sizes <= high)]
+        in_range = (sizes >= self._alpha * m - 1e-9) & (sizes <= m / self._alpha + 1e-9)
+        candidates, sizes = candidates[in_range], sizes[in_range]
+        if not len(candidates):
+            return NoveltyVerdict(novel=True, score=0.0)
+        # Count filter: LCS <= shared tokens (as multisets), so F1 >= t needs shared >= t * (m + n) / 2.
+        shared = self._shared_counts(candidates, sizes, self._elements(token_ids))
+        enough = shared >= self.threshold * (m + sizes) / 2.0 - 1e-9
+        candidates, shared = candidates[enough], shared[enough]
+        # Most shared first: a near copy, when there is one, is usually found at the first LCS.
+        candidates = candidates[np.argsort(-shared, kind="stable")]
         masks = _match_masks(token_ids)
         best = 0.0
         tokens_flat = self._tokens
@@ -202,6 +210,15 @@ class NoveltyIndex:
                 return NoveltyVerdict(novel=False, score=score, match=match, compared=compared)
             best = max(best, score)
         return NoveltyVerdict(novel=True, score=best, compared=len(candidates))
+
+    def _shared_counts(self, records: np.ndarray, sizes: np.ndarray, elements: list[int]) -> np.ndarray:
+        """Tokens (as multiset elements) each record shares with the query, vectorised."""
+        starts = np.frombuffer(self._offsets, dtype=np.int64)[records]
+        ends = np.cumsum(sizes, dtype=np.int64)
+        positions = np.arange(ends[-1], dtype=np.int64) + np.repeat(starts - (ends - sizes), sizes)
+        gathered = np.frombuffer(self._elements_flat, dtype=np.int64)[positions]
+        hits = np.isin(gathered, np.asarray(elements, dtype=np.int64)).astype(np.int32)
+        return np.add.reduceat(hits, ends - sizes)
 
     def add(self, text: str) -> None:
         """Adds ``text`` to the pool unconditionally (seed tasks, or a resumed run's accepted ones)."""
@@ -227,10 +244,11 @@ class NoveltyIndex:
         record = len(self._sizes)
         self._tokens.extend(token_ids)
         self._offsets.append(len(self._tokens))
+        elements = self._elements(token_ids)
+        self._elements_flat.extend(elements)
         self._sizes.append(len(token_ids))
         if self._keep_texts:
             self._texts.append(text)
-        elements = self._elements(token_ids)
         for element in elements:
             if element not in self._rank:
                 self._rank[element] = self._next_new_rank
@@ -250,11 +268,9 @@ class NoveltyIndex:
     def _rerank(self) -> None:
         """Orders elements by pool frequency (rarest first) and rebuilds the prefix postings."""
         frequency: dict[int, int] = {}
-        tokens, offsets = self._tokens, self._offsets
-        # Two passes that recompute the elements rather than hold them all: the pool may be millions.
-        for record in range(len(self._sizes)):
-            for element in self._elements(tokens[offsets[record] : offsets[record + 1]]):
-                frequency[element] = frequency.get(element, 0) + 1
+        flat, offsets = self._elements_flat, self._offsets
+        for element in flat:
+            frequency[element] = frequency.get(element, 0) + 1
         order = sorted(frequency, key=lambda element: (frequency[element], element))
         del frequency
         self._rank = {element: position for position, element in enumerate(order)}
@@ -262,7 +278,7 @@ class NoveltyIndex:
         self._next_new_rank = -1
         self._postings = {}
         for record in range(len(self._sizes)):
-            self._index_record(record, self._elements(tokens[offsets[record] : offsets[record + 1]]))
+            self._index_record(record, flat[offsets[record] : offsets[record + 1]].tolist())
         self._ranked_at = len(self._sizes)
 
 

@@ -32,7 +32,7 @@ from pydantic import Field, model_validator
 
 from operators.augment import filters
 from operators.augment.filters import InstructionFilterConfig, Language
-from operators.augment.novelty import NoveltyIndex
+from operators.augment.novelty import NoveltyIndex, rouge_l_text
 from operators.augment.prompts import TemplateOverride, check_overrides, one_line, resolve
 from operators.augment.replies import empty_if_placeholder, labelled_records, numbered_items, strip_wrappers
 from operators.base import StageConfig
@@ -364,13 +364,23 @@ def generation_request(
     )
 
 
-def parse_generated_instructions(reply: str, shown: int) -> list[str]:
-    """New instructions in a generation reply: the numbered items after the ``shown`` listed ones.
+def parse_generated_instructions(reply: str, shown: Sequence[str], *, truncated: bool = False) -> list[str]:
+    """New instructions in a generation reply: its numbered items, less verbatim repeats of the tasks
+    the prompt showed.
 
-    Items numbered ``<= shown`` repeat the prompt's tasks and are skipped.
+    Small models often restart the numbering at 1 instead of continuing it, so the numbers are not
+    trusted; near copies of shown tasks are left to the novelty filter, which rejects (and counts) them.
+
+    Args:
+        reply: The reply text.
+        shown: The tasks the prompt listed.
+        truncated: The reply stopped at ``max_tokens``: its last item may be cut off and is dropped.
     """
-    items = numbered_items(reply, words=("Task", "Instruction", "任务", "指令"))
-    return [text for number, text in items if number > shown and text]
+    items = [text for _, text in numbered_items(reply, words=("Task", "Instruction", "任务", "指令"))]
+    if truncated and items:
+        items = items[:-1]
+    repeats = {filters.normalized(task) for task in shown}
+    return [text for text in items if text and filters.normalized(text) not in repeats]
 
 
 def render_classification_examples(seeds: Sequence[SeedTask], language: Language, limit: int) -> str:
@@ -474,6 +484,12 @@ def parse_instances(reply: str, classification: bool) -> list[Instance]:
         if not output:
             continue
         instances.append(Instance(empty_if_placeholder(record.get("input", "")), output))
+    if not records and not classification:
+        # A task that needs no input is often answered outright, without the format: that answer is the
+        # instance (the instance filters drop it when it merely repeats the task).
+        answer = strip_wrappers(reply, labels=_OUTPUT_LABELS)
+        if answer:
+            instances.append(Instance("", answer))
     return instances
 
 
@@ -502,8 +518,9 @@ def select_instances(
 ) -> tuple[list[Instance], list[tuple[Instance, str]]]:
     """The paper's instance filters: keeps at most ``limit`` instances.
 
-    Drops empty outputs, inputs equal to their output, outputs that repeat the instruction, exact
-    duplicates, and every instance whose input also appears with a different output.
+    Drops empty outputs, inputs equal to their output, outputs that repeat the instruction (ROUGE-L
+    >= 0.7 with it), exact duplicates, and every instance whose input also appears with a different
+    output.
 
     Returns:
         ``(kept, dropped)`` where ``dropped`` pairs each dropped instance with its reason.
@@ -520,7 +537,7 @@ def select_instances(
         key = (filters.normalized(instance.input), filters.normalized(instance.output))
         if not key[1]:
             dropped.append((instance, "empty_output"))
-        elif key[0] == key[1] or key[1] == instruction_key:
+        elif key[0] == key[1] or key[1] == instruction_key or rouge_l_text(instance.output, instruction) >= 0.7:
             dropped.append((instance, "output_copies_input"))
         elif key in seen:
             dropped.append((instance, filters.DUPLICATE))

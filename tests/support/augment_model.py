@@ -103,13 +103,13 @@ def _new_tasks(prompt: str, seed: int) -> str:
         kind = state % 10
         if chinese:
             words = "".join(_pick(ZH_WORDS, state, 8))
-            text = {0: "请描述这张图片里的内容。", 1: shown[0] if shown else "写诗。", 2: "写诗。"}.get(
+            text = {0: "请描述这张图片里的内容。", 1: (shown[0] + "简短些") if shown else "写诗。", 2: "写诗。"}.get(
                 kind, f"请解释{words}之间的关系。" if kind != 3 else f"把{words}分类为两组。"
             )
             lines.append(f"任务 {number}：{text}")
         else:
             words = " ".join(_pick(WORDS, state, 6))
-            text = {0: f"Describe the image of a {words}.", 1: shown[0] if shown else "Do it.", 2: "Do it."}.get(
+            text = {0: f"Describe the image of a {words}.", 1: (shown[0] + " Be brief.") if shown else "Do it.", 2: "Do it."}.get(
                 kind, f"Explain how {words} relate." if kind != 3 else f"Classify {words} into two groups."
             )
             lines.append(f"Task {number}: {text}")

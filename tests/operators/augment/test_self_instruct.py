@@ -79,7 +79,7 @@ def test_parse_generated_instructions_english_variants():
         "12) Suggest a name for a cat.\n"
         "Task 13:\n"
     )
-    assert si.parse_generated_instructions(reply, shown=8) == [
+    assert si.parse_generated_instructions(reply, ["Repeat of the last shown task."]) == [
         "Explain how tides work.",
         "Give a synonym for 'happy'.",
         "Translate the sentence into French and keep the tone.",
@@ -89,12 +89,21 @@ def test_parse_generated_instructions_english_variants():
 
 def test_parse_generated_instructions_chinese_variants():
     reply = "任务 9：解释潮汐是怎么形成的。\n任务10：给“快乐”找一个近义词。\n11、为一只猫起个名字。\n12. “写一句关于春天的话。”"
-    assert si.parse_generated_instructions(reply, shown=8) == [
+    assert si.parse_generated_instructions(reply, ["写一句关于秋天的话。"]) == [
         "解释潮汐是怎么形成的。",
         "给“快乐”找一个近义词。",
         "为一只猫起个名字。",
         "写一句关于春天的话。",
     ]
+
+
+def test_parse_generated_instructions_restarted_numbering_and_truncation():
+    shown = ["Name three fruits.", "Explain gravity."]
+    reply = "1. Name three fruits.\n2. Describe a sunset in two sentences.\n3. Write a haiku about the se"
+    assert si.parse_generated_instructions(reply, shown) == [
+        "Describe a sunset in two sentences.", "Write a haiku about the se",
+    ]
+    assert si.parse_generated_instructions(reply, shown, truncated=True) == ["Describe a sunset in two sentences."]
 
 
 @pytest.mark.parametrize(
@@ -150,6 +159,16 @@ def test_parse_instances_output_first_chinese():
         si.Instance("排队一个小时，面还是坨的。", "消极"),
         si.Instance("", "中性"),
     ]
+
+
+def test_an_unformatted_answer_is_one_instance_without_input():
+    assert si.parse_instances("Sandwiches, fruit and water.", classification=False) == [
+        si.Instance("", "Sandwiches, fruit and water.")
+    ]
+    assert si.parse_instances("Positive.", classification=True) == []
+    kept, dropped = si.select_instances("Convert 25 C to Fahrenheit.",
+                                        [si.Instance("", "Task: Convert 25 C to Fahrenheit.")], limit=3)
+    assert kept == [] and dropped[0][1] == "output_copies_input"
 
 
 def test_parse_instances_multiline_values():
