@@ -8,7 +8,7 @@ sorted in memory without touching the disk.
 from __future__ import annotations
 
 import shutil
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import pyarrow as pa
@@ -16,10 +16,12 @@ import pyarrow.compute as pc
 
 
 class ExternalSorter:
-    """Sorts every table added to it by ``key``, ascending; ties keep no particular order.
+    """Sorts every table added to it by ``keys`` (ascending, lexicographic); full ties keep no particular
+    order.
 
     Args:
-        key: Name of the column to sort by (strings compare by their UTF-8 bytes).
+        keys: Names of the columns to sort by, most significant first (strings compare by their UTF-8
+            bytes).
         spill_dir: Folder for sorted runs when the buffer overflows (created when needed, removed by
             ``close``).
         memory_bytes: Buffered bytes that trigger a spill.
@@ -27,11 +29,16 @@ class ExternalSorter:
     """
 
     def __init__(
-        self, key: str, spill_dir: str | Path, memory_bytes: int = 512 << 20, chunk_rows: int = 8192
+        self,
+        keys: Sequence[str],
+        spill_dir: str | Path,
+        memory_bytes: int = 512 << 20,
+        chunk_rows: int = 8192,
     ):
         if memory_bytes <= 0 or chunk_rows <= 0:
             raise ValueError("memory_bytes and chunk_rows must be positive")
-        self.key = key
+        self.keys = tuple(keys)
+        self._order = [(key, "ascending") for key in self.keys]
         self.spill_dir = Path(spill_dir)
         self.memory_bytes = memory_bytes
         self.chunk_rows = chunk_rows
@@ -74,10 +81,10 @@ class ExternalSorter:
 
     def _take_sorted_buffer(self) -> pa.Table:
         if not self._buffer:
-            return pa.table({self.key: pa.array([], pa.large_string())})
+            return pa.table({key: pa.array([], pa.large_string()) for key in self.keys})
         table = pa.concat_tables(self._buffer)
         self._buffer, self._buffered_bytes = [], 0
-        return table.sort_by(self.key)
+        return table.sort_by(self._order)
 
     def _spill(self) -> None:
         table = self._take_sorted_buffer()
@@ -107,11 +114,24 @@ class ExternalSorter:
                 return
             # Rows up to the smallest "last key" of the loaded chunks cannot be preceded by anything not
             # loaded yet: take them from every run, sort them, emit them. The run that set the bound empties.
-            bound = min(current[run].column(self.key)[-1].as_py() for run in live)
+            bound = min(self._last_row(current[run]) for run in live)
             pieces = []
             for run in live:
-                count = pc.sum(pc.less_equal(current[run].column(self.key), bound)).as_py() or 0
+                count = self._count_up_to(current[run], bound)
                 pieces.append(current[run].slice(0, count))
                 current[run] = current[run].slice(count)
                 refill(run)
-            yield pa.concat_tables(pieces).sort_by(self.key)
+            yield pa.concat_tables(pieces).sort_by(self._order)
+
+    def _last_row(self, table: pa.Table) -> tuple:
+        return tuple(table.column(key)[-1].as_py() for key in self.keys)
+
+    def _count_up_to(self, table: pa.Table, bound: tuple) -> int:
+        """Rows of a sorted table whose keys are <= ``bound`` (lexicographically): a prefix of it."""
+        below = pa.array([False] * table.num_rows)
+        equal_so_far = pa.array([True] * table.num_rows)
+        for key, value in zip(self.keys, bound):
+            column = table.column(key)
+            below = pc.or_(below, pc.and_(equal_so_far, pc.less(column, value)))
+            equal_so_far = pc.and_(equal_so_far, pc.equal(column, value))
+        return pc.sum(pc.or_(below, equal_so_far)).as_py() or 0

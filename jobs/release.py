@@ -17,7 +17,7 @@ calls ``abort``, which removes its staging folder and leaves the published relea
 they were. Staging folders of runs that were killed are removed by the next run (each run holds an
 ``flock`` on ``.staging-<release>-<uuid>.lock`` while it lives, so live runs are never disturbed).
 
-Rows are written in a total order (target, split, ``doc_id``, then a hash of the record), so the same
+Rows are written in a total order (target, split, ``doc_id``, then the record's JSON line), so the same
 rows give byte-identical files whatever the number of blocks, workers or machines. The work is spread
 as follows: Ray workers format every row and encode it as its JSON line (``prepare_batch``, the costly
 part, streamed); the driver, which writes every byte anyway, sorts the lines by key in C++ within a
@@ -32,7 +32,6 @@ from __future__ import annotations
 import ctypes
 import errno
 import fcntl
-import hashlib
 import importlib.metadata
 import json
 import logging
@@ -91,6 +90,7 @@ _SPILL_DIR = ".sort"
 _KEY = "__release_key"
 _TARGET = "__release_target"
 _JSON = "__release_json"
+_SORT_COLUMNS = (_KEY, _JSON)
 STREAM_SCHEMA = pa.schema(
     [pa.field(_KEY, pa.large_string()), pa.field(_TARGET, pa.string()), pa.field(_JSON, pa.large_string())]
 )
@@ -220,7 +220,7 @@ def _record_part(group: str, records: pa.Table, rows: pa.Table) -> pa.Table:
     """Records as JSON lines with sort keys and targets; ``rows`` are the input rows they came from."""
     lines = encode_jsonl(records)
     splits = rows.column(schema.SPLIT).cast(pa.string())
-    keys = _sort_keys(group, splits.to_pylist(), rows.column(schema.DOC_ID).to_pylist(), lines)
+    keys = _sort_keys(group, splits, rows.column(schema.DOC_ID))
     targets = pc.binary_join_element_wise(f"{group}/", splits, "")
     return pa.Table.from_arrays([keys, targets, lines], schema=STREAM_SCHEMA)
 
@@ -229,29 +229,22 @@ def _reject_part(rows: pa.Table) -> pa.Table:
     """Reject records (``REJECT_SCHEMA``) as JSON lines, ordered by stage then ``doc_id``."""
     records = _conform(rows, schema.REJECT_SCHEMA)
     lines = encode_jsonl(records)
-    stages = records.column(schema.REJECT_STAGE).to_pylist()
-    keys = _sort_keys(REJECTS, stages, records.column(schema.DOC_ID).to_pylist(), lines)
+    keys = _sort_keys(REJECTS, records.column(schema.REJECT_STAGE), records.column(schema.DOC_ID))
     targets = pa.array([REJECTS] * records.num_rows, pa.string())
     return pa.Table.from_arrays([keys, targets, lines], schema=STREAM_SCHEMA)
 
 
-def _sort_keys(group: str, sections: list, doc_ids: list, lines: pa.Array) -> pa.Array:
-    """``rank, section, doc_id, record hash`` joined by a separator that sorts before every printable.
+def _sort_keys(group: str, sections: pa.ChunkedArray, doc_ids: pa.ChunkedArray) -> pa.Array:
+    """``rank, section, doc_id`` joined by a separator that sorts before every printable character.
 
-    The record's hash breaks ties between rows with the same ``doc_id`` (the same text read from two
-    files), so the order is total and no two layouts of the same rows can be written differently.
+    Rows sort by this key, then by their JSON line: the line breaks ties between rows with the same
+    ``doc_id`` (the same text read from two files), so the order is total and no two layouts of the same
+    rows can be written differently.
     """
-    content = jsonl_bytes(lines)
-    _, offsets, _ = lines.buffers()
-    bounds = memoryview(offsets).cast("q")[lines.offset : lines.offset + len(lines) + 1]
-    base = bounds[0]
-    rank = _GROUP_RANK[group]
-    keys = []
-    for index, (section, doc_id) in enumerate(zip(sections, doc_ids)):
-        line = content[bounds[index] - base : bounds[index + 1] - base]
-        tie = hashlib.blake2b(line, digest_size=8).hexdigest()
-        keys.append(_KEY_SEPARATOR.join((rank, section or "", doc_id or "", tie)))
-    return pa.array(keys, pa.large_string())
+    parts = [pc.fill_null(column.cast(pa.large_string()), "") for column in (sections, doc_ids)]
+    separator = pa.scalar(_KEY_SEPARATOR, pa.large_string())
+    rank = pa.scalar(_GROUP_RANK[group], pa.large_string())
+    return pc.binary_join_element_wise(rank, *parts, separator).combine_chunks()
 
 
 def _set_column(table: pa.Table, name: str, value: str) -> pa.Table:
@@ -333,7 +326,9 @@ class ReleaseWriter:
         prepared = ds.map_batches(
             prepare_batch, fn_kwargs={"output": self.output}, batch_format="pyarrow", batch_size=None
         )
-        sorter = ExternalSorter(_KEY, self.staging_dir / _SPILL_DIR, memory_bytes=self.sort_memory_bytes)
+        sorter = ExternalSorter(
+            _SORT_COLUMNS, self.staging_dir / _SPILL_DIR, memory_bytes=self.sort_memory_bytes
+        )
         sink = _SortedSink(self.staging_dir, self.output)
         try:
             for batch in prepared.iter_batches(batch_format="pyarrow", batch_size=None):
@@ -474,13 +469,12 @@ class _SortedSink:
         self._writer: ShardWriter | None = None
         self._record_schema: pa.Schema | None = None
         self._done: set[str] = set()
-        self._last_key: str | None = None
+        self._last: tuple[str, str] | None = None
 
     def write(self, batch: pa.Table) -> None:
         if batch.num_rows == 0:
             return
-        keys = batch.column(_KEY)
-        self._check_order(keys)
+        self._check_order(batch)
         targets = batch.column(_TARGET).to_pylist()
         start = 0
         for end in range(1, len(targets) + 1):
@@ -488,13 +482,24 @@ class _SortedSink:
                 self._write_run(targets[start], batch.slice(start, end - start))
                 start = end
 
-    def _check_order(self, keys: pa.ChunkedArray) -> None:
-        keys = keys.combine_chunks()
-        first, last = keys[0].as_py(), keys[-1].as_py()
-        descending = len(keys) > 1 and pc.any(pc.less(keys.slice(1), keys.slice(0, len(keys) - 1))).as_py()
-        if descending or (self._last_key is not None and first < self._last_key):
+    def _check_order(self, batch: pa.Table) -> None:
+        keys, lines = (batch.column(name).combine_chunks() for name in _SORT_COLUMNS)
+        first = (keys[0].as_py(), lines[0].as_py())
+        count = len(keys)
+        if count > 1:
+            key_before, key_after = keys.slice(0, count - 1), keys.slice(1)
+            line_before, line_after = lines.slice(0, count - 1), lines.slice(1)
+            descending = pc.or_(
+                pc.less(key_after, key_before),
+                pc.and_(pc.equal(key_after, key_before), pc.less(line_after, line_before)),
+            )
+            if pc.any(descending).as_py():
+                raise ReleaseError(
+                    "rows reached the release writer out of order; refusing to write a release"
+                )
+        if self._last is not None and first < self._last:
             raise ReleaseError("rows reached the release writer out of order; refusing to write a release")
-        self._last_key = last
+        self._last = (keys[-1].as_py(), lines[-1].as_py())
 
     def _write_run(self, target: str, rows: pa.Table) -> None:
         lines = rows.column(_JSON).combine_chunks()

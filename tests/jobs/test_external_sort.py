@@ -33,7 +33,7 @@ def _sorted_rows(sorter: ExternalSorter) -> list[dict]:
 @pytest.mark.parametrize("memory_bytes", [1, 10_000, 1 << 30])
 def test_every_row_comes_back_in_key_order(tmp_path, memory_bytes):
     tables = _tables(3000, seed=memory_bytes)
-    sorter = ExternalSorter("key", tmp_path / "spill", memory_bytes=memory_bytes, chunk_rows=256)
+    sorter = ExternalSorter(["key"], tmp_path / "spill", memory_bytes=memory_bytes, chunk_rows=256)
     for table in tables:
         sorter.add(table)
     rows = _sorted_rows(sorter)
@@ -56,7 +56,7 @@ def test_spilled_and_in_memory_sorts_agree_on_keys(tmp_path):
     results = []
     for memory_bytes in (1, 50_000, 1 << 30):
         sorter = ExternalSorter(
-            "key", tmp_path / str(memory_bytes), memory_bytes=memory_bytes, chunk_rows=100
+            ["key"], tmp_path / str(memory_bytes), memory_bytes=memory_bytes, chunk_rows=100
         )
         for table in tables:
             sorter.add(table)
@@ -66,7 +66,7 @@ def test_spilled_and_in_memory_sorts_agree_on_keys(tmp_path):
 
 
 def test_nothing_added_yields_nothing(tmp_path):
-    sorter = ExternalSorter("key", tmp_path / "spill")
+    sorter = ExternalSorter(["key"], tmp_path / "spill")
     sorter.add(pa.table({"key": pa.array([], pa.large_string())}))
     assert list(sorter.sorted_tables()) == []
     sorter.close()
@@ -74,4 +74,20 @@ def test_nothing_added_yields_nothing(tmp_path):
 
 def test_bad_budget_is_refused(tmp_path):
     with pytest.raises(ValueError):
-        ExternalSorter("key", tmp_path, memory_bytes=0)
+        ExternalSorter(["key"], tmp_path, memory_bytes=0)
+
+
+def test_later_keys_break_ties_across_spilled_runs(tmp_path):
+    tables = _tables(2500, seed=9)
+    expected = sorted(
+        (row for table in tables for row in table.to_pylist()),
+        key=lambda r: (r["key"], r["payload"], r["row"]),
+    )
+    for memory_bytes in (1, 30_000, 1 << 30):
+        sorter = ExternalSorter(
+            ["key", "payload", "row"], tmp_path / str(memory_bytes), memory_bytes=memory_bytes
+        )
+        for table in tables:
+            sorter.add(table)
+        assert _sorted_rows(sorter) == expected
+        sorter.close()
