@@ -195,12 +195,18 @@ def _chinese_topic(chars: str) -> str:
     return chars[:2]
 
 
-def instruction_root(text: str | None) -> str:
-    """The verb/object root of one instruction, e.g. ``write/poem`` or ``写/诗`` (see the module doc)."""
+def instruction_root(text: str | None, chinese: bool | None = None) -> str:
+    """The verb/object root of one instruction, e.g. ``write/poem`` or ``写/诗`` (see the module doc).
+
+    Args:
+        text: The instruction.
+        chinese: Whether it is written in CJK script (default: ``cjk_ratio`` of its start >= 0.3).
+    """
     text = (text or "").strip()
     if not text:
         return f"{OTHER}{ROOT_SEPARATOR}"
-    chinese = cjk_ratio(text[:200]) >= 0.3
+    if chinese is None:
+        chinese = cjk_ratio(text[:200]) >= 0.3
     root = _chinese_root(text) if chinese else _english_root(text)
     if root is None:
         if chinese:
@@ -211,9 +217,11 @@ def instruction_root(text: str | None) -> str:
     return f"{verb}{ROOT_SEPARATOR}{obj}"
 
 
-def instruction_roots(texts: Sequence[str | None]) -> list[str]:
-    """``instruction_root`` for each text."""
-    return [instruction_root(text) for text in texts]
+def instruction_roots(texts: Sequence[str | None], chinese: Sequence[bool] | None = None) -> list[str]:
+    """``instruction_root`` for each text (``chinese``: the script of each, when already known)."""
+    if chinese is None:
+        return [instruction_root(text) for text in texts]
+    return [instruction_root(text, bool(flag)) for text, flag in zip(texts, chinese)]
 
 
 def root_verb(root: str) -> str:

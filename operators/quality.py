@@ -13,7 +13,8 @@ Which rules apply:
   ran, else by script) is counted in characters and has its own length bounds; the mean-word-length
   and stop-word rules only apply to the languages they were made for (English by default).
 - Instruction pairs get the SFT rules on their instruction, input and response, and the repetition
-  rules (duplicate lines, paragraphs and n-grams) on responses long enough to measure and without code.
+  rules (duplicate lines, paragraphs and duplicated n-grams) on responses long enough to measure and
+  without code.
   Conversations (``messages``) are judged on their user turns and last assistant turn.
 """
 
@@ -68,7 +69,7 @@ PAIR_RULES = (
 SCORE_RULES = ("classifier", "quality_score")
 RULES = DOCUMENT_RULES + PAIR_RULES + SCORE_RULES
 #: Document rules that also judge long responses of instruction pairs.
-REPETITION_RULES = tuple(rule for rule in DOCUMENT_RULES if rule.startswith(("dup_", "top_")))
+REPETITION_RULES = tuple(rule for rule in DOCUMENT_RULES if rule.startswith("dup_"))
 
 _CJK_LANGUAGES = ("zh", "ja", "ko", "yue", "wuu", "gan", "hak", "nan", "cdo", "hsn", "cmn", "lzh")
 
@@ -100,6 +101,8 @@ class DocumentRules(StageConfig):
     max_dup_paragraph_chars: float | None = Field(default=0.2, ge=0, le=1)
     max_top_ngram_chars: dict[int, float | None] = {2: 0.20, 3: 0.18, 4: 0.16}
     max_dup_ngram_chars: dict[int, float | None] = {5: 0.15, 6: 0.14, 7: 0.13, 8: 0.12, 9: 0.11, 10: 0.10}
+    #: CJK text measures n-grams of ``n * cjk_ngram_scale`` characters (a Chinese word is ~2 characters).
+    cjk_ngram_scale: int = Field(default=2, ge=1, le=4)
 
     @field_validator("max_top_ngram_chars")
     @classmethod
@@ -346,7 +349,9 @@ class QualityScorer(Stage[QualityConfig]):
             roots: list[str | None] = [None] * table.num_rows
             pair_rows = np.nonzero(rows.is_pair)[0]
             if len(pair_rows):
-                for row, root in zip(pair_rows, instruction_roots(rows.instruction.take(pa.array(pair_rows)).to_pylist())):
+                instructions = rows.instruction.take(pa.array(pair_rows))
+                chinese = rules.cjk_fractions(instructions) >= 0.3
+                for row, root in zip(pair_rows, instruction_roots(instructions.to_pylist(), chinese)):
                     roots[row] = root
             columns[schema.INSTRUCTION_ROOT] = roots
         table = self._with_columns(table, columns)
@@ -395,7 +400,8 @@ class QualityScorer(Stage[QualityConfig]):
             has_code = rules._match(judged, r"```|^\s*(?:def |class |import |#include|function |public |for \(|if \()")
             long_responses = rows.is_pair & (words["words"] >= pairs.repetition_min_words) & ~has_code
         repetition_rows = documents | long_responses
-        grams = rules.ngram_signals(tokens, repetition_rows)
+        grams = rules.ngram_signals(tokens, repetition_rows, cjk_rows=rows.cjk,
+                                    cjk_scale=doc.cjk_ngram_scale if doc is not None else 2)
         columns[schema.QUALITY_WORD_COUNT] = words["words"]
         columns[schema.QUALITY_MEAN_WORD_LENGTH] = np.where(rows.cjk, np.nan, words["mean_word_length"])
         columns[schema.QUALITY_SYMBOL_WORD_RATIO] = words["symbol_word_ratio"]
@@ -457,7 +463,9 @@ class QualityScorer(Stage[QualityConfig]):
         ):
             _bound_fraction(verdicts, rule, lines[key], repetition_rows, threshold)
         for n, threshold in doc.max_top_ngram_chars.items():
-            _bound_fraction(verdicts, f"top_{n}gram_chars", grams["top"][n], repetition_rows, threshold)
+            # Responses repeat phrases by design (menus, surveys, "Side dish: ... Side dish: ..."); only
+            # documents are held to the top n-gram rule.
+            _bound_fraction(verdicts, f"top_{n}gram_chars", grams["top"][n], documents, threshold)
         for n, threshold in doc.max_dup_ngram_chars.items():
             _bound_fraction(verdicts, f"dup_{n}gram_chars", grams["dup"][n], repetition_rows, threshold)
 
@@ -490,7 +498,7 @@ class QualityScorer(Stage[QualityConfig]):
         blank = rules.blank_responses(output)
         columns[schema.QUALITY_RESPONSE_CHARS] = spread(chars, -1, np.int64)
         if config.instruction_empty:
-            verdicts.flag("instruction_empty", spread(rules.blank_responses(prompt), False, bool), everywhere)
+            verdicts.flag("instruction_empty", spread(rules.blank_responses(instruction), False, bool), everywhere)
         if config.response_empty:
             verdicts.flag("response_empty", spread(blank, False, bool), everywhere)
         minimum = _per_script(cjk, config.min_response_cjk_chars, config.min_response_chars)

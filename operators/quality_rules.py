@@ -150,12 +150,23 @@ class Tokens:
     lowered: pa.Array
 
 
+def _space_out_cjk(values: pa.Array) -> pa.Array:
+    """Puts spaces around CJK characters and wide punctuation, only in the rows that have any."""
+    has_cjk = _length_without(values, f"[^{CJK_RE2}{_WIDE_PUNCT_RE2}]+") > 0
+    if not has_cjk.any():
+        return values
+    rows = np.nonzero(has_cjk)[0]
+    spaced = pc.replace_substring_regex(values.take(pa.array(rows)), f"([{CJK_RE2}{_WIDE_PUNCT_RE2}])", r" \1 ")
+    index = np.arange(len(values))
+    index[rows] = len(values) + np.arange(len(rows))
+    return pa.concat_arrays([values, spaced]).take(pa.array(index))
+
+
 def tokenize(texts) -> Tokens:
     """Splits every row into tokens (see ``Tokens``)."""
     values = as_strings(texts)
     num_rows = len(values)
-    spaced = pc.replace_substring_regex(values, f"([{CJK_RE2}{_WIDE_PUNCT_RE2}])", r" \1 ")
-    lists = pc.utf8_split_whitespace(spaced)
+    lists = pc.utf8_split_whitespace(_space_out_cjk(values))
     flat = lists.flatten()
     per_row = _numpy(pc.list_value_length(lists)).astype(np.int64)
     row_of = np.repeat(np.arange(num_rows, dtype=np.int64), per_row)
@@ -173,8 +184,14 @@ def tokenize(texts) -> Tokens:
 
 
 def count_units(texts) -> np.ndarray:
-    """Length in words, counting each CJK character as a word (comparable across scripts)."""
-    return tokenize(texts).words
+    """Length in words, counting each CJK character as a word (comparable across scripts).
+
+    Equal to ``tokenize(texts).words``, without building the tokens.
+    """
+    values = as_strings(texts)
+    cjk = _length_without(values, f"[^{CJK_RE2}]+")
+    others = pc.replace_substring_regex(values, f"[{CJK_RE2}{_WIDE_PUNCT_RE2}]+", " ")
+    return cjk + _count(others, r"\S*[^\s\pP]\S*")
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -221,11 +238,13 @@ class _Groups:
     Attributes:
         first: Per group, the position of its first occurrence.
         counts: Per group, how many positions hold its key.
+        group_of: Per position, its group.
         repeated: Positions whose key occurred at an earlier position.
     """
 
     first: np.ndarray
     counts: np.ndarray
+    group_of: np.ndarray
     repeated: np.ndarray
 
 
@@ -237,7 +256,9 @@ def _group(keys: np.ndarray) -> _Groups:
     first = np.minimum.reduceat(order, start_index)
     group = np.cumsum(starts) - 1
     counts = np.diff(np.r_[start_index, len(keys)])
-    return _Groups(first=first, counts=counts, repeated=order[order != first[group]])
+    group_of = np.empty(len(keys), np.int64)
+    group_of[order] = group
+    return _Groups(first=first, counts=counts, group_of=group_of, repeated=order[order != first[group]])
 
 
 def _duplicates(items: pa.Array, row_of: np.ndarray, num_rows: int) -> tuple[np.ndarray, np.ndarray]:
@@ -305,6 +326,8 @@ def ngram_signals(
     rows: np.ndarray | None = None,
     top_sizes: Iterable[int] = TOP_NGRAM_SIZES,
     dup_sizes: Iterable[int] = DUP_NGRAM_SIZES,
+    cjk_rows: np.ndarray | None = None,
+    cjk_scale: int = 1,
 ) -> dict[str, dict[int, np.ndarray]]:
     """Gopher's repetition signals over word n-grams (character n-grams for CJK rows).
 
@@ -313,11 +336,17 @@ def ngram_signals(
     n-grams that repeat an earlier n-gram of the same row (overlapping repeats counted once).
 
     The whole batch is processed at once: each n-gram is hashed from token ids with a rolling 64-bit
-    polynomial mixed with its row, and ``np.unique`` finds repeats in every row together.
+    polynomial mixed with its row, and one sort per n finds repeats in every row together. An n-gram
+    can only repeat where its (n-1)-gram prefix repeats, so each n only sorts the positions that were
+    repeats at n-1: on ordinary text the work shrinks quickly after bigrams.
 
     Args:
         tokens: The batch's tokens.
         rows: Boolean mask of the rows to score; others get NaN (default: all rows).
+        top_sizes, dup_sizes: The n of each signal.
+        cjk_rows: Rows counted in characters; their n is multiplied by ``cjk_scale``, since a Chinese
+            word is about two characters and Gopher's thresholds are calibrated on words.
+        cjk_scale: The multiplier for ``cjk_rows``.
     """
     top_sizes, dup_sizes = tuple(top_sizes), tuple(dup_sizes)
     n_rows = tokens.num_rows
@@ -326,34 +355,48 @@ def ngram_signals(
         "dup": {n: np.full(n_rows, np.nan) for n in dup_sizes},
     }
     selected = np.ones(n_rows, bool) if rows is None else np.asarray(rows, bool)
+    scaled = np.zeros(n_rows, bool) if cjk_rows is None or cjk_scale == 1 else np.asarray(cjk_rows, bool)
     for table in result.values():
         for values in table.values():
             values[selected] = 0.0
-    take = selected[tokens.row_of]
-    row_of, ids, lengths = tokens.row_of[take], tokens.ids[take], tokens.lengths[take]
-    total_chars = np.bincount(row_of, weights=lengths, minlength=n_rows)
-    count = len(ids)
-    if count == 0 or not (top_sizes or dup_sizes):
+    if not (top_sizes or dup_sizes):
         return result
+    for subset, scale in ((selected & ~scaled, 1), (selected & scaled, cjk_scale)):
+        if subset.any():
+            _ngram_pass(tokens, subset, {n * scale: n for n in top_sizes}, {n * scale: n for n in dup_sizes}, result)
+    return result
+
+
+def _ngram_pass(tokens: Tokens, subset: np.ndarray, top: dict[int, int], dup: dict[int, int],
+                result: dict[str, dict[int, np.ndarray]]) -> None:
+    """Fills ``result`` for the rows in ``subset``; ``top``/``dup`` map the n to measure to the n reported."""
+    n_rows = tokens.num_rows
+    take = subset[tokens.row_of]
+    row_of, ids, lengths = tokens.row_of[take], tokens.ids[take], tokens.lengths[take]
+    count = len(ids)
+    if count == 0:
+        return
+    total_chars = np.bincount(row_of, weights=lengths, minlength=n_rows)
     cumulative = np.concatenate([[0], np.cumsum(lengths)])
     mixed = (ids.astype(np.uint64) + np.uint64(1)) * _MIX
+    first_needed = min(list(top) + list(dup))
+    # Start positions still able to repeat, and the hash of their n-gram so far.
+    starts = np.arange(count)
     rolling = mixed.copy()
     with np.errstate(over="ignore"):
-        for n in range(1, max(top_sizes + dup_sizes) + 1):
+        for n in range(1, max(list(top) + list(dup)) + 1):
             if n > 1:
-                rolling = rolling[:-1] * _MIX + mixed[n - 1:]
-            if n not in top_sizes and n not in dup_sizes:
-                continue
-            starts = np.arange(count - n + 1)
-            inside = row_of[starts] == row_of[starts + n - 1]
-            starts = starts[inside]
-            if len(starts) == 0:
+                ends = starts + n - 1
+                inside = ends < count
+                inside[inside] = row_of[ends[inside]] == row_of[starts[inside]]
+                starts, rolling = starts[inside], rolling[inside]
+                rolling = rolling * _MIX + mixed[starts + n - 1]
+            if n < first_needed or len(starts) == 0:
                 continue
             rows_of_start = row_of[starts]
-            keys = rolling[starts] ^ (rows_of_start.astype(np.uint64) * _ROW_MIX)
-            groups = _group(keys)
-            first, counts = groups.first, groups.counts
-            if n in top_sizes:
+            groups = _group(rolling ^ (rows_of_start.astype(np.uint64) * _ROW_MIX))
+            if n in top:
+                first, counts = groups.first, groups.counts
                 unique_rows = rows_of_start[first]
                 chars = (cumulative[starts[first] + n] - cumulative[starts[first]]).astype(float)
                 share = np.minimum(counts * chars / np.maximum(total_chars[unique_rows], 1), 1.0)
@@ -364,15 +407,17 @@ def ngram_signals(
                     ]
                     ordered_rows = unique_rows[order]
                     last = np.r_[ordered_rows[1:] != ordered_rows[:-1], True]
-                    result["top"][n][ordered_rows[last]] = share[order[last]]
-            if n in dup_sizes:
+                    result["top"][top[n]][ordered_rows[last]] = share[order[last]]
+            if n in dup:
                 repeated = starts[groups.repeated]
                 coverage = np.cumsum(
                     np.bincount(repeated, minlength=count + 1) - np.bincount(repeated + n, minlength=count + 1)
                 )[:count]
                 covered = np.bincount(row_of, weights=lengths * (coverage > 0), minlength=n_rows)
-                result["dup"][n][selected] = (covered / np.maximum(total_chars, 1))[selected]
-    return result
+                result["dup"][dup[n]][subset] = (covered / np.maximum(total_chars, 1))[subset]
+            # Only n-grams that occur at least twice can extend into repeated (n+1)-grams.
+            again = groups.counts[groups.group_of] >= 2
+            starts, rolling = starts[again], rolling[again]
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -397,9 +442,10 @@ _CLOSED_CUES = (
     r"true or false|true/false|tell (?:me )?(?:if|whether)|identify|extract|find|return|output|answer|"
     r"fill in|predict|detect|count|how (?:many|much|old|long|far|tall|big)|calculate|compute|solve|rate|"
     r"score|convert|spell|guess|evaluate|determine|correct|check|translate|name|title|one word|"
-    r"single word|a number|abbreviat\w*|acronym|capital of|sentiment|synonym|antonym|rhymes? with)\b"
-    r"|是否|是不是|对不对|对吗|哪|选择|选出|判断|分类|类别|标签|多少|几[个位种天年岁次]|计算|求|提取|找出|"
-    r"输出|对错|正确|填空|翻译|标题|一个词|缩写|简称|首都|是谁|等于|情感|同义词|反义词"
+    r"single word|a number|abbreviat\w*|acronym|capital of|sentiment|synonym|antonym|rhymes? with|"
+    r"regular expression|regex|sort|alphabetical\w*|arrange|reorder)\b"
+    r"|是否|是不是|对不对|对吗|哪|选择|选出|分类|类别|标签|多少|几[个位种天年岁次]|计算|求|提取|找出|"
+    r"输出|对错|正确|填空|翻译|标题|一个词|缩写|简称|首都|是谁|等于|情感|同义词|反义词|正则|排序"
 )
 _QUESTION = r"[?？]\s*$|吗\s*$"
 _EXPLANATORY = (
@@ -418,6 +464,7 @@ def closed_tasks(instructions) -> np.ndarray:
     return cues | (question & ~explanatory)
 
 
+_ASKS_TO_REPEAT = r"\b(?:repeat|copy|echo|say back|recite)\b|重复|复述|照抄|跟我说|跟我念"
 _PY_OVERLAP_TOKEN = re.compile(f"[{CJK_PY}]|[^\\W{CJK_PY}]+")
 
 
@@ -426,12 +473,14 @@ def _overlap_tokens(text: str) -> list[str]:
 
 
 def instruction_overlap(instructions, responses, units: tuple[np.ndarray, np.ndarray] | None = None):
-    """Share of the response's token bigrams that also occur in the instruction, in order.
+    """How much a response and its instruction are the same text, in [0, 1].
 
-    Only responses of comparable length can "just repeat" the instruction (at least 3 tokens, between
-    half and twice the instruction plus 10); others get NaN. Bigrams keep word order, so a response
-    that sorts or rearranges the instruction's words scores low; a short answer contained in the
-    instruction ("Is it red or blue?" -> "Blue") is not of comparable length.
+    The smaller of two shares of token bigrams: the response's found in the instruction, and the
+    instruction's found in the response. Restating the question before answering it ("12乘以15等于
+    180") keeps the second share low; echoing the instruction makes both high. Bigrams keep word
+    order, so sorting or rearranging the instruction's words scores low. Only responses of comparable
+    length (at least 3 tokens, between half and twice the instruction plus 10) are measured, and not
+    when the instruction asks for repetition ("repeat after me", "重复"); others get NaN.
 
     Args:
         instructions: The instruction of each row (without its input: extraction answers copy inputs).
@@ -445,6 +494,7 @@ def instruction_overlap(instructions, responses, units: tuple[np.ndarray, np.nda
         (response_units >= 3)
         & (response_units >= 0.5 * instruction_units)
         & (response_units <= 2 * instruction_units + 10)
+        & ~_match(instructions, _ASKS_TO_REPEAT)
     )[0]
     if len(candidates) == 0:
         return result
@@ -455,8 +505,9 @@ def instruction_overlap(instructions, responses, units: tuple[np.ndarray, np.nda
         source, answer = _overlap_tokens(instruction), _overlap_tokens(response)
         source_grams = set(zip(source, source[1:]))
         answer_grams = set(zip(answer, answer[1:]))
-        if answer_grams:
-            result[row] = len(answer_grams & source_grams) / len(answer_grams)
+        if answer_grams and source_grams:
+            shared = len(answer_grams & source_grams)
+            result[row] = min(shared / len(answer_grams), shared / len(source_grams))
     return result
 
 
@@ -542,7 +593,8 @@ def non_answers(responses, max_prefix_chars: int = 60) -> tuple[np.ndarray, list
 
 _CONTINUATION_END = r"[,，、:：；(（\[【{“‘]$"
 _CONNECTOR_END = (
-    r"(?:\b(?:and|or|but|the|an|of|because|such as|including|e\.g\.|i\.e\.)|和|与|或|以及|但是|因为|所以|而且|"
+    r"(?:\b(?:and|or|but|the|an|of|because|such as|including|e\.g\.|i\.e\.|at|to|with|from|into|by|in|which|"
+    r"whose|than)|和|与|或|以及|但是|因为|所以|而且|"
     r"并且|如果|比如|例如|包括|首先|其次|然后)$"
 )
 _PY_CONNECTOR_END = re.compile(_CONNECTOR_END, re.IGNORECASE)
@@ -552,13 +604,14 @@ _BRACKETS = (("(", ")"), ("（", "）"), ("[", "]"), ("{", "}"), ("“", "”"),
 
 
 def truncations(responses, cjk: np.ndarray | None = None, units: np.ndarray | None = None,
-                min_prose_chars: int = 60, min_prose_cjk_chars: int = 25) -> tuple[np.ndarray, list[str | None]]:
+                min_prose_chars: int = 60, min_prose_cjk_chars: int = 20) -> tuple[np.ndarray, list[str | None]]:
     """Responses cut off before the end, with what gave them away.
 
     Signs, in order: an odd number of code fences; a last character that promises more (comma,
     colon, opening bracket or quote); a last word that cannot end a sentence ("and", "the", "because",
     和, 因为); an empty list item; more opening than closing brackets; a long last line of prose (60
-    characters, 25 for CJK) ending in a letter without punctuation, after sentences that did end.
+    characters, 20 for CJK) ending in a letter without punctuation, after sentences that did end (or,
+    in CJK text, after a clause mark).
     Short lines may end without punctuation (titles, poems, labels), so they are not held to the last
     rule. Only responses of at least 3 words (``units``, computed when not given) are judged, except
     for the code fence.
@@ -588,8 +641,10 @@ def truncations(responses, cjk: np.ndarray | None = None, units: np.ndarray | No
     prose = long_line & _match(last_line, r"\pL$") & ~_match(last_line, _LIST_ITEM)
     prose &= ~_match(last_line, r"^\s*(?:#|\||>)")
     # Titles and lists of phrases end without punctuation; prose that has finished sentences before
-    # its last line should finish that one too.
-    prose &= _match(pc.utf8_slice_codeunits(trimmed, 0, -1), r"[.!?。！？]")
+    # its last line should finish that one too. Chinese prose always ends with a full stop, so a clause
+    # mark (， 、) is enough evidence there.
+    finished_before = _match(pc.utf8_slice_codeunits(trimmed, 0, -1), r"[.!?。！？]")
+    prose &= finished_before | (cjk & _match(last_line, "[，、]"))
     checks.append((substantial & prose, "ends mid-sentence"))
     flags = np.zeros(n, bool)
     evidence: list[str | None] = [None] * n
@@ -698,8 +753,8 @@ _ACTION_START_EN = (
     r"\+?\d)|phone\b|text (?:me|my|him|her|them)\b|send (?:an? |the |this |my )?(?:email|e-mail|message|text|"
     r"sms|letter|fax|invitation|invite)s? to|book (?:an? |the |me )?(?:flight|table|hotel|ticket|room|"
     r"appointment|reservation)|order (?:an? |the |me |some )?(?:pizza|food|taxi|uber|ride|delivery|groceries)|"
-    r"buy\b|purchase\b|print\b|play (?:an? |the |some |me )?(?:song|music|video|audio|track|album|sound|"
-    r"movie)|watch\b|listen to\b|search (?:the web|the internet|online|google)|look up\b|set (?:an? |the )?"
+    r"buy\b|purchase\b|print\b|play (?:[\w-]+ ){0,2}(?:songs?|music|videos?|audio|tracks?|albums?|"
+    r"sounds?|movies?|playlists?|podcasts?)|watch\b|listen to\b|search (?:the web|the internet|online|google)|look up\b|set (?:an? |the )?"
     r"(?:alarm|reminder|timer)|turn (?:on|off)\b|remind me)"
 )
 _ACTION_ANYWHERE_EN = (
@@ -721,7 +776,7 @@ _ZH_TARGET = "(?:这个|该|以下|下面|此|链接|网页|网站|网址|附件
 _ACTION_ZH = (
     f"(?:^[\\s\\pP]*{_POLITE_ZH}(?:画(?:一|个|出|幅|张|只|条|下|些|两|三)|绘制|拍(?:一|张|下|摄|照)|"
     f"录(?:制|一段|下)|播放|(?:打开|访问|浏览|点击|下载|上传){_ZH_TARGET}|(?:打|拨打|拨)(?:个|一个|一通)?电话|"
-    "发(?:送)?(?:一封)?(?:邮件|短信|消息)给|预订|预定|订(?:一张|张)?(?:机票|酒店|餐|票|座位)|购买|买一|"
+    "发(?:送)?(?:一封)?(?:邮件|短信|消息)给|预订|预定|订.{0,12}?(?:机票|酒店|火车票|车票|门票|餐厅|座位|房间)|购买|买一|"
     "去(?:一趟)?(?:超市|商店|银行|网站)|打印|提醒我|设(?:置)?(?:一个)?(?:闹钟|提醒))"
     "|(?:访问|打开|点击|浏览|进入)(?:这个|该|以下|下面|此)?(?:链接|网址|网站|网页)|(?:访问|打开|点击)\\s*(?:https?://|www\\.))"
 )

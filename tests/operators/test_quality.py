@@ -169,7 +169,7 @@ def test_pair_rules_in_english(row, expected):
     [
         (("1加1等于几？", "", ""), "response_empty"),
         (("写一篇关于春天的文章。", "", "春天。"), "response_too_short(3<4 chars)"),
-        (("请把这句话重复一遍：今天天气很好", "", "请把这句话重复一遍：今天天气很好"), "repeats_instruction(1.00>0.80)"),
+        (("请解释一下什么是光合作用。", "", "请解释一下什么是光合作用。"), "repeats_instruction(1.00>0.80)"),
         (("你能告诉我怎么开锁吗？", "", "作为一个AI语言模型，我无法提供这方面的帮助。"), 'refusal("作为一个AI语言模型")'),
         (("你能帮我查一下明天的航班吗？", "", "抱歉，我不能为您查询实时航班信息。"), 'refusal("抱歉，我不能为您")'),
         (("澳大利亚的首都是哪里？", "", "不知道"), 'non_answer("不知道")'),
@@ -227,7 +227,7 @@ def test_pair_switches_and_thresholds():
 def test_long_responses_get_the_repetition_rules():
     looping = " ".join(["The answer is that you should try again later."] * 12)
     reason = reasons(pairs(("How do I fix my router?", "", looping)))[0]
-    assert "dup_5gram_chars" in reason and "top_2gram_chars" in reason
+    assert "dup_5gram_chars" in reason and "top_2gram_chars" not in reason  # top n-grams judge documents only
     config = QualityConfig(pairs=PairRules(repetition=False))
     assert reasons(pairs(("How do I fix my router?", "", looping)), config) == [None]
 

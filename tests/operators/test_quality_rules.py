@@ -31,6 +31,13 @@ def test_tokens_count_cjk_characters_and_drop_punctuation():
     assert rules.count_units(["写一首诗", "Write a poem about autumn"]).tolist() == [4, 5]
 
 
+def test_count_units_equals_token_count_on_random_mixed_text():
+    rng = random.Random(11)
+    alphabet = list("abc xyz 你好世界，。！、“”…—·-'#12 \n\t") + ["ab", "日本", "한국"]
+    texts = ["".join(rng.choice(alphabet) for _ in range(rng.randint(0, 40))) for _ in range(300)]
+    assert rules.count_units(texts).tolist() == rules.tokenize(texts).words.tolist()
+
+
 def test_word_signals_english():
     signals = rules.word_signals(["The cat and the dog sat with a hat. ### ...", "12345 67890 $$$ ok"])
     assert signals["words"].tolist() == [9, 4]  # "###" and "..." are punctuation, not words
@@ -131,15 +138,18 @@ def test_closed_tasks(instruction, closed):
 def test_instruction_overlap():
     overlap = rules.instruction_overlap(
         ["Translate 'good morning' into German.", "Sort these letters: c b a", "What is the capital of France?",
-         "请把这句话重复一遍：今天天气很好", "Is the sky red or blue?"],
+         "请解释什么是光合作用。", "Is the sky red or blue?", "计算：12乘以15等于多少？",
+         "Repeat after me: the quick brown fox."],
         ["Translate 'good morning' into German.", "a b c", "The capital of France is Paris.",
-         "请把这句话重复一遍：今天天气很好", "Blue"],
+         "请解释什么是光合作用", "Blue", "12乘以15等于180。", "The quick brown fox."],
     )
     assert overlap[0] == 1.0
     assert overlap[1] == 0.0
     assert overlap[2] < 0.8
     assert overlap[3] == 1.0
     assert np.isnan(overlap[4])  # a one-word answer is not "of comparable length"
+    assert overlap[5] < 0.8  # restating the question before answering it
+    assert np.isnan(overlap[6])  # asked to repeat
 
 
 @pytest.mark.parametrize(
