@@ -29,9 +29,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-import pyarrow as pa  # noqa: E402
+import pyarrow as pa
 
-from operators.augment.novelty import NoveltyIndex, naive_scan, rouge_tokens  # noqa: E402
+from operators.augment.novelty import NoveltyIndex, naive_scan, rouge_tokens
 
 EN_TEMPLATES = [
     "Summarize the following text in one sentence: {s}",
@@ -151,7 +151,7 @@ def bench_generation(parents: int, latency: float, concurrency: int) -> None:
     from tests.support.openai_server import ServerProcess
 
     rng = random.Random(0)
-    words = "river mountain harvest violin glacier orchard compass lantern meadow bicycle volcano".split()
+    words = ["river", "mountain", "harvest", "violin", "glacier", "orchard", "compass", "lantern", "meadow", "bicycle", "volcano"]
     rows = []
     for i in range(parents):
         instruction = f"Describe the {rng.choice(words)} and the {rng.choice(words)} in story number {i}."

@@ -8,7 +8,14 @@ quality stages like every other row.
 
 from operators.augment.chrf import chrf
 from operators.augment.config import METHOD_ORDER, AugmentConfig
-from operators.augment.novelty import NoveltyIndex, NoveltyVerdict, lcs_length, naive_scan, rouge_l, rouge_l_text
+from operators.augment.novelty import (
+    NoveltyIndex,
+    NoveltyVerdict,
+    lcs_length,
+    naive_scan,
+    rouge_l,
+    rouge_l_text,
+)
 from operators.augment.provenance import (
     AUGMENT_DEAD_LETTER_SCHEMA,
     GENERATED_SCHEMA,
@@ -19,11 +26,11 @@ from operators.augment.provenance import (
 
 __all__ = [
     "AUGMENT_DEAD_LETTER_SCHEMA",
+    "GENERATED_SCHEMA",
+    "METHOD_ORDER",
     "AugmentConfig",
     "DeadLetter",
-    "GENERATED_SCHEMA",
     "GeneratedRow",
-    "METHOD_ORDER",
     "NoveltyIndex",
     "NoveltyVerdict",
     "chrf",

@@ -38,21 +38,12 @@ DUPLICATE = "duplicate"
 _KANA_OR_HANGUL = re.compile("[\u3040-\u30ff\u31f0-\u31ff\uac00-\ud7af\u1100-\u11ff]")
 _ASCII_WORD = re.compile(r"[A-Za-z]+")
 _ENGLISH_FUNCTION_WORDS = frozenset(
-    "a an the of to in into on onto for and or but not no is are was were be been being has have had it its "
-    "this that these those with without as by from at about over under after before between through during "
-    "than then there their they them he she his her him we our us you your i my me what how why which who "
-    "whom when where do does did can could would should will shall may might must if so also only just very "
-    "all any each every some more most other such one two three give write list explain describe make find "
-    "tell name please".split()
+    ["a", "an", "the", "of", "to", "in", "into", "on", "onto", "for", "and", "or", "but", "not", "no", "is", "are", "was", "were", "be", "been", "being", "has", "have", "had", "it", "its", "this", "that", "these", "those", "with", "without", "as", "by", "from", "at", "about", "over", "under", "after", "before", "between", "through", "during", "than", "then", "there", "their", "they", "them", "he", "she", "his", "her", "him", "we", "our", "us", "you", "your", "i", "my", "me", "what", "how", "why", "which", "who", "whom", "when", "where", "do", "does", "did", "can", "could", "would", "should", "will", "shall", "may", "might", "must", "if", "so", "also", "only", "just", "very", "all", "any", "each", "every", "some", "more", "most", "other", "such", "one", "two", "three", "give", "write", "list", "explain", "describe", "make", "find", "tell", "name", "please"]
 )
 # Frequent short words of other Latin-script languages: a text with more of these than English ones is not
 # English, however ASCII it looks.
 _OTHER_FUNCTION_WORDS = frozenset(
-    "der die das und ist ein eine einen nicht mit auf den dem zu von sich auch wie wir ihr sie es "
-    "le la les et est des une du pour dans que qui pas sur avec au aux ce cette sont nous vous "
-    "el los las y es del una por con para se su al lo como pero sus muy "
-    "il di che della per non sono gli nel una "
-    "de het een en van niet op te dat".split()
+    ["der", "die", "das", "und", "ist", "ein", "eine", "einen", "nicht", "mit", "auf", "den", "dem", "zu", "von", "sich", "auch", "wie", "wir", "ihr", "sie", "es", "le", "la", "les", "et", "est", "des", "une", "du", "pour", "dans", "que", "qui", "pas", "sur", "avec", "au", "aux", "ce", "cette", "sont", "nous", "vous", "el", "los", "las", "y", "es", "del", "una", "por", "con", "para", "se", "su", "al", "lo", "como", "pero", "sus", "muy", "il", "di", "che", "della", "per", "non", "sono", "gli", "nel", "una", "de", "het", "een", "en", "van", "niet", "op", "te", "dat"]
 ) - _ENGLISH_FUNCTION_WORDS
 
 

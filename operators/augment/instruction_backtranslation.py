@@ -36,10 +36,12 @@ SELF_AUGMENT = {
         messages=(
             (
                 "user",
-                "Each text below is an AI assistant's response to a user's instruction. For the last "
-                "response, write the instruction it answers: the request for which this text would be a "
-                "complete and fitting reply. Reply with the instruction only, in English.\n\n"
-                "{examples}Response:\n{response}\n\nInstruction:",
+                (
+                    "Each text below is an AI assistant's response to a user's instruction. For the last "
+                    "response, write the instruction it answers: the request for which this text would be a "
+                    "complete and fitting reply. Reply with the instruction only, in English.\n\n"
+                    "{examples}Response:\n{response}\n\nInstruction:"
+                ),
             ),
         ),
     ),
@@ -49,9 +51,11 @@ SELF_AUGMENT = {
         messages=(
             (
                 "user",
-                "下面每段文字都是 AI 助手对某条用户指令的回答。请为最后一段回答写出它所对应的指令，也就是让这段"
-                "文字成为完整、恰当回答的那条请求。只输出这条中文指令。\n\n"
-                "{examples}回答：\n{response}\n\n指令：",
+                (
+                    "下面每段文字都是 AI 助手对某条用户指令的回答。请为最后一段回答写出它所对应的指令，也就是让这段"
+                    "文字成为完整、恰当回答的那条请求。只输出这条中文指令。\n\n"
+                    "{examples}回答：\n{response}\n\n指令："
+                ),
             ),
         ),
     ),

@@ -22,6 +22,7 @@ import math
 import re
 import unicodedata
 from array import array
+from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
@@ -267,13 +268,9 @@ class NoveltyIndex:
 
     def _rerank(self) -> None:
         """Orders elements by pool frequency (rarest first) and rebuilds the prefix postings."""
-        frequency: dict[int, int] = {}
         flat, offsets = self._elements_flat, self._offsets
-        for element in flat:
-            frequency[element] = frequency.get(element, 0) + 1
-        order = sorted(frequency, key=lambda element: (frequency[element], element))
-        del frequency
-        self._rank = {element: position for position, element in enumerate(order)}
+        order = sorted(Counter(flat).items(), key=lambda item: (item[1], item[0]))
+        self._rank = {element: position for position, (element, _) in enumerate(order)}
         del order
         self._next_new_rank = -1
         self._postings = {}

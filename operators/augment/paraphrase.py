@@ -28,11 +28,13 @@ REWRITE = {
         messages=(
             (
                 "user",
-                "Rewrite the instruction below in {count} different ways. Each rewrite must ask for "
-                "exactly the same thing and keep every detail and constraint, in English, with different "
-                "wording or sentence structure. Do not answer the instruction.\n"
-                'Write one rewrite per line, each starting with "Rewrite N:".\n\n'
-                "Instruction: {instruction}",
+                (
+                    "Rewrite the instruction below in {count} different ways. Each rewrite must ask for "
+                    "exactly the same thing and keep every detail and constraint, in English, with different "
+                    "wording or sentence structure. Do not answer the instruction.\n"
+                    'Write one rewrite per line, each starting with "Rewrite N:".\n\n'
+                    "Instruction: {instruction}"
+                ),
             ),
         ),
     ),
@@ -42,10 +44,12 @@ REWRITE = {
         messages=(
             (
                 "user",
-                "用 {count} 种不同的说法改写下面的指令。每种改写都必须要求完全相同的事情，保留所有细节和约束，"
-                "用中文，但换用不同的措辞或句式。不要回答这条指令。\n"
-                "每行写一条改写，以“改写 N：”开头。\n\n"
-                "指令：{instruction}",
+                (
+                    "用 {count} 种不同的说法改写下面的指令。每种改写都必须要求完全相同的事情，保留所有细节和约束，"
+                    "用中文，但换用不同的措辞或句式。不要回答这条指令。\n"
+                    "每行写一条改写，以“改写 N：”开头。\n\n"
+                    "指令：{instruction}"
+                ),
             ),
         ),
     ),

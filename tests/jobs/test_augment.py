@@ -26,7 +26,7 @@ from operators.augment.novelty import rouge_l_text
 from operators.llm import LLMConfig, RetryPolicy
 from operators.records import content_id
 from tests.support import augment_model
-from tests.support.openai_server import BAD_REQUEST, GARBLED_REPLY, OpenAITestServer, always
+from tests.support.openai_server import BAD_REQUEST, GARBLED_REPLY, OpenAITestServer
 
 ROOT = Path(__file__).resolve().parents[2]
 SEEDS = str(ROOT / "jobs" / "demo" / "seed_tasks.jsonl")
@@ -332,7 +332,7 @@ def test_pipeline_step_appends_generated_rows_that_later_stages_see(ray_session,
 
     from jobs.augment import augment_step
     from jobs.runner import apply_stage
-    from operators.base import Stage, StageResult
+    from operators.base import Stage
 
     class KeepAll(Stage):
         name = "keep_all"

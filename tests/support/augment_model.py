@@ -14,13 +14,7 @@ import hashlib
 import json
 import re
 
-WORDS = (
-    "river mountain harvest ledger violin glacier orchard compass lantern meadow bicycle volcano archive "
-    "festival kettle harbour satellite pottery thunder canyon library carpet pepper saddle rocket tunnel "
-    "whistle ribbon walnut island marble pigeon quartz anchor beacon cactus dolphin falcon garnet hammock "
-    "jasmine kayak lobster magnet nectar oyster parrot quiver raven sapphire tractor umbrella velvet wagon "
-    "yogurt zebra almond blossom cobalt dune ember fern granite hazel ivory juniper kiln lagoon maple"
-).split()
+WORDS = ["river", "mountain", "harvest", "ledger", "violin", "glacier", "orchard", "compass", "lantern", "meadow", "bicycle", "volcano", "archive", "festival", "kettle", "harbour", "satellite", "pottery", "thunder", "canyon", "library", "carpet", "pepper", "saddle", "rocket", "tunnel", "whistle", "ribbon", "walnut", "island", "marble", "pigeon", "quartz", "anchor", "beacon", "cactus", "dolphin", "falcon", "garnet", "hammock", "jasmine", "kayak", "lobster", "magnet", "nectar", "oyster", "parrot", "quiver", "raven", "sapphire", "tractor", "umbrella", "velvet", "wagon", "yogurt", "zebra", "almond", "blossom", "cobalt", "dune", "ember", "fern", "granite", "hazel", "ivory", "juniper", "kiln", "lagoon", "maple"]
 ZH_WORDS = list("山河湖海风雨雷电春夏秋冬花草树木鸟兽虫鱼金银铜铁琴棋书画诗酒茶米盐糖桥塔灯舟车马牛羊")
 
 
@@ -62,9 +56,9 @@ def reply(body: dict) -> str | dict:
             return f"示例 1\n输入：{words}\n输出：关于{words}的回答。\n\n示例 2\n输入：\n输出：不需要输入的回答。"
         words = " ".join(_pick(WORDS, seed, 3))
         return f"Example 1\nInput: {words}\nOutput: An answer about {words}.\n\nExample 2\nInput: <none>\nOutput: An answer with no input."
-    if prompt.startswith("Translate the text below into") or prompt.startswith("把下面的文字翻译成"):
+    if prompt.startswith(("Translate the text below into", "把下面的文字翻译成")):
         return _translate(prompt)
-    if prompt.startswith("Rewrite the instruction below") or prompt.startswith("用 "):
+    if prompt.startswith(("Rewrite the instruction below", "用 ")):
         instruction = prompt.rsplit("Instruction: ", 1)[-1].rsplit("指令：", 1)[-1].strip()
         if "unparseable" in instruction:
             return "I would rather not."

@@ -6,7 +6,14 @@ import random
 
 import pytest
 
-from operators.augment.novelty import NoveltyIndex, lcs_length, naive_scan, rouge_l, rouge_l_text, rouge_tokens
+from operators.augment.novelty import (
+    NoveltyIndex,
+    lcs_length,
+    naive_scan,
+    rouge_l,
+    rouge_l_text,
+    rouge_tokens,
+)
 
 
 def lcs_by_table(a, b) -> int:
@@ -53,7 +60,7 @@ def test_threshold_is_inclusive():
 
 
 @pytest.mark.parametrize("alphabet", [
-    "alpha beta gamma delta epsilon zeta eta theta iota kappa lambda mu".split(),
+    ["alpha", "beta", "gamma", "delta", "epsilon", "zeta", "eta", "theta", "iota", "kappa", "lambda", "mu"],
     list("天地人和春夏秋冬山水花鸟"),
 ])
 def test_index_decisions_equal_the_full_scan(alphabet):

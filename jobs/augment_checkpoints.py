@@ -1,0 +1,263 @@
+"""Checkpoints of the augmentation driver: finished batches on disk, and what each method produced.
+
+See ``jobs.augment`` for the layout of the work directory and how a run resumes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+from collections import Counter
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from operators.augment import (
+    filters,
+)
+from operators.augment.provenance import (
+    DeadLetter,
+    GeneratedRow,
+    dead_letter_table,
+    generated_table,
+)
+from operators.llm import LLMConfig, LLMResult, PromptTemplate
+
+log = logging.getLogger("sftforge.augment")
+
+STATE_SCHEMA_SELF_INSTRUCT = pa.schema(
+    [("language", pa.string()), ("instruction", pa.string()), ("is_classification", pa.bool_())]
+)
+STATE_SCHEMA_PARENTS = pa.schema([("parent_hash", pa.uint64())])
+
+
+# --- Checkpoints ------------------------------------------------------------------------------------
+
+
+def fingerprint(method: str, settings: Mapping[str, Any], llm: LLMConfig, extra: str = "") -> str:
+    """Short hash of what shapes a method's output (its target excluded, so a raised target resumes)."""
+    material = {
+        "method": method,
+        "settings": {key: value for key, value in settings.items() if key not in ("target_rows", "enabled")},
+        "sampling": llm.sampling_parameters(),
+        "structured_output": llm.structured_output,
+        "extra": extra,
+    }
+    return hashlib.sha256(json.dumps(material, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+def file_digest(path: str | Path) -> str:
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+class Checkpoints:
+    """The finished batches of one method in its work folder."""
+
+    def __init__(self, root: Path):
+        self.root = Path(root)
+        self.root.mkdir(parents=True, exist_ok=True)
+
+    def _path(self, kind: str, batch: int, suffix: str = "parquet") -> Path:
+        return self.root / f"{kind}-{batch:06d}.{suffix}"
+
+    def finished(self) -> list[int]:
+        """Numbers of the finished batches, ascending."""
+        return sorted(int(path.stem.split("-")[1]) for path in self.root.glob("done-*.json"))
+
+    def info(self, batch: int) -> dict[str, Any]:
+        return json.loads(self._path("done", batch, "json").read_text(encoding="utf-8"))
+
+    def state(self, batch: int) -> pa.Table:
+        return pq.read_table(self._path("state", batch))
+
+    def part(self, batch: int) -> Path:
+        return self._path("part", batch)
+
+    def dead(self, batch: int) -> Path:
+        return self._path("dead", batch)
+
+    def write(self, batch: int, rows: pa.Table, dead: pa.Table, state: pa.Table, info: dict[str, Any]) -> None:
+        """Writes a batch's files, the ``done`` marker last."""
+        for kind, table in (("part", rows), ("dead", dead), ("state", state)):
+            _atomic_write_parquet(table, self._path(kind, batch))
+        target = self._path("done", batch, "json")
+        temporary = target.with_name(f".tmp-{target.name}")
+        temporary.write_text(json.dumps(info, sort_keys=True), encoding="utf-8")
+        os.replace(temporary, target)
+
+
+def _atomic_write_parquet(table: pa.Table, path: Path) -> None:
+    temporary = path.with_name(f".tmp-{path.name}")
+    pq.write_table(table, temporary)
+    os.replace(temporary, path)
+
+
+class ProgressSink(Protocol):
+    """Where methods report rows as they finish batches (``jobs.augment.ProgressBoard``)."""
+
+    def advance(self, method: str, rows: int) -> None: ...
+
+
+# --- Results ----------------------------------------------------------------------------------------
+
+
+@dataclass
+class MethodOutcome:
+    """What one method produced, this run and earlier runs together.
+
+    Attributes:
+        method: The method.
+        folder: Its checkpoint folder.
+        target: The configured target.
+        rows: Generated rows in the finished batches.
+        resumed_rows: Of those, rows found already finished when this run started.
+        counters: Funnel counters summed over the finished batches.
+        stopped: Why it stopped short of the target (None when it reached it).
+        parts: Part files of the finished batches (generated rows).
+        dead_parts: Dead-letter files of the finished batches.
+    """
+
+    method: str
+    folder: Path
+    target: int
+    rows: int = 0
+    resumed_rows: int = 0
+    counters: Counter = field(default_factory=Counter)
+    stopped: str | None = None
+    parts: list[str] = field(default_factory=list)
+    dead_parts: list[str] = field(default_factory=list)
+
+    def report(self) -> dict[str, Any]:
+        dead = {key.split(".", 1)[1]: value for key, value in sorted(self.counters.items()) if key.startswith("dead.")}
+        skipped = {
+            key.split(".", 1)[1]: value for key, value in sorted(self.counters.items()) if key.startswith("skipped.")
+        }
+        plain = {
+            key: value for key, value in sorted(self.counters.items()) if not key.startswith(("dead.", "skipped."))
+        }
+        return {
+            "target": self.target,
+            "rows": self.rows,
+            "resumed_rows": self.resumed_rows,
+            "stopped": self.stopped,
+            "funnel": plain,
+            "dead_lettered": dead,
+            "parents_skipped": skipped,
+        }
+
+
+@dataclass
+class AugmentOutcome:
+    """All methods' outcomes, in run order."""
+
+    methods: dict[str, MethodOutcome] = field(default_factory=dict)
+
+    @property
+    def rows(self) -> int:
+        return sum(outcome.rows for outcome in self.methods.values())
+
+    @property
+    def parts(self) -> list[str]:
+        return [part for outcome in self.methods.values() for part in outcome.parts]
+
+    @property
+    def dead_parts(self) -> list[str]:
+        return [part for outcome in self.methods.values() for part in outcome.dead_parts]
+
+    def rows_by_method(self) -> dict[str, int]:
+        return {method: outcome.rows for method, outcome in self.methods.items()}
+
+    def report(self) -> dict[str, Any]:
+        return {
+            "rows_generated": self.rows,
+            "rows_by_method": self.rows_by_method(),
+            "methods": {method: outcome.report() for method, outcome in self.methods.items()},
+        }
+
+
+@dataclass
+class BatchOutput:
+    """One batch's generated rows, dead letters, resume state and counters."""
+
+    rows: list[GeneratedRow] = field(default_factory=list)
+    dead: list[DeadLetter] = field(default_factory=list)
+    state: pa.Table | None = None
+    counters: Counter = field(default_factory=Counter)
+    budget_exhausted: bool = False
+
+    def drop(self, letter: DeadLetter) -> None:
+        self.dead.append(letter)
+        self.counters[f"dead.{letter.reason}"] += 1
+
+
+def llm_dead_letter(method: str, parent_id: str | None, step: str, result: LLMResult) -> DeadLetter:
+    return DeadLetter(
+        method=method,
+        parent_id=parent_id,
+        step=step,
+        reason=result.reject_reason or "llm_unknown",
+        detail=result.detail,
+        raw=result.raw,
+        template=result.template,
+        model=result.model,
+    )
+
+
+def _template_id(template: PromptTemplate) -> str:
+    return f"{template.name}@{template.version}"
+
+
+def trim_to_target(output: BatchOutput, room: int) -> None:
+    if len(output.rows) > room:
+        output.counters["trimmed_over_target"] += len(output.rows) - room
+        del output.rows[room:]
+
+
+def finish_batch(
+    checkpoints: Checkpoints, outcome: MethodOutcome, batch: int, output: BatchOutput, state_schema: pa.Schema
+) -> None:
+    rows = dedup_rows(output)
+    source = f"augment/{outcome.folder.name}/{checkpoints.part(batch).name}"
+    table = generated_table(rows, source)
+    dead = dead_letter_table(output.dead)
+    state = output.state if output.state is not None else state_schema.empty_table()
+    output.counters["rows"] += table.num_rows
+    output.counters["batches"] += 1
+    info = {"batch": batch, "rows": table.num_rows, "counters": dict(output.counters)}
+    checkpoints.write(batch, table, dead, state, info)
+    outcome.rows += table.num_rows
+    outcome.counters.update(output.counters)
+    outcome.parts.append(str(checkpoints.part(batch)))
+    outcome.dead_parts.append(str(checkpoints.dead(batch)))
+
+
+def dedup_rows(output: BatchOutput) -> list[GeneratedRow]:
+    seen: set[str] = set()
+    rows = []
+    for row in output.rows:
+        if row.doc_id in seen:
+            output.drop(DeadLetter(row.method, row.parent_id, "rows", filters.DUPLICATE, candidate=row.instruction))
+            continue
+        seen.add(row.doc_id)
+        rows.append(row)
+    return rows
+
+
+def load_finished(checkpoints: Checkpoints, outcome: MethodOutcome) -> list[int]:
+    finished = checkpoints.finished()
+    for batch in finished:
+        info = checkpoints.info(batch)
+        outcome.rows += int(info["rows"])
+        outcome.counters.update(info["counters"])
+        outcome.parts.append(str(checkpoints.part(batch)))
+        outcome.dead_parts.append(str(checkpoints.dead(batch)))
+    outcome.resumed_rows = outcome.rows
+    return finished
+
+
