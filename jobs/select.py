@@ -19,7 +19,13 @@ import pyarrow.compute as pc
 from jobs.runner import apply_stage
 from operators import schema
 from operators.base import Stage, StageResult
-from operators.diversity import SelectConfig, choose_diverse, cluster_keys, diversity_summary, instruction_roots
+from operators.diversity import (
+    SelectConfig,
+    choose_diverse,
+    cluster_keys,
+    diversity_summary,
+    instruction_roots,
+)
 
 log = logging.getLogger("sftforge")
 

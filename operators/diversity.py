@@ -332,7 +332,7 @@ def choose_diverse(
         max_per_cluster: Maximum rows to keep of any one cluster.
     """
     count = len(ids)
-    score_array = np.array([-math.inf if s is None or s != s else float(s) for s in scores], float)
+    score_array = np.array([-math.inf if s is None or math.isnan(s) else float(s) for s in scores], float)
     score_array = np.where(np.isfinite(score_array), score_array, 0.0)
     id_array = np.array(list(ids), dtype=object)
     _, cluster_index = np.unique(np.array(list(clusters), dtype=object), return_inverse=True)

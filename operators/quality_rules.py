@@ -22,6 +22,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from itertools import pairwise
 
 import numpy as np
 import pyarrow as pa
@@ -503,8 +504,8 @@ def instruction_overlap(instructions, responses, units: tuple[np.ndarray, np.nda
         candidates, instructions.take(chosen).to_pylist(), responses.take(chosen).to_pylist()
     ):
         source, answer = _overlap_tokens(instruction), _overlap_tokens(response)
-        source_grams = set(zip(source, source[1:]))
-        answer_grams = set(zip(answer, answer[1:]))
+        source_grams = set(pairwise(source))
+        answer_grams = set(pairwise(answer))
         if answer_grams and source_grams:
             shared = len(answer_grams & source_grams)
             result[row] = min(shared / len(answer_grams), shared / len(source_grams))
@@ -800,7 +801,7 @@ _SECOND_LEVEL = {"co", "com", "org", "net", "gov", "edu", "ac"}
 
 
 def _host(url: str) -> str:
-    host = re.sub(r"^(?:https?://)?", "", url, flags=re.I).split("/")[0].split("?")[0].split("#")[0]
+    host = re.sub(r"^(?:https?://)?", "", url, flags=re.IGNORECASE).split("/")[0].split("?")[0].split("#")[0]
     host = host.split("@")[-1].split(":")[0].lower().rstrip(".")
     return host.removeprefix("www.")
 
