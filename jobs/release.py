@@ -483,17 +483,18 @@ class _SortedSink:
                 start = end
 
     def _check_order(self, batch: pa.Table) -> None:
-        keys, lines = (batch.column(name).combine_chunks() for name in _SORT_COLUMNS)
+        keys, lines = batch.column(_KEY), batch.column(_JSON)
         first = (keys[0].as_py(), lines[0].as_py())
-        count = len(keys)
+        count = batch.num_rows
         if count > 1:
-            key_before, key_after = keys.slice(0, count - 1), keys.slice(1)
-            line_before, line_after = lines.slice(0, count - 1), lines.slice(1)
-            descending = pc.or_(
-                pc.less(key_after, key_before),
-                pc.and_(pc.equal(key_after, key_before), pc.less(line_after, line_before)),
-            )
-            if pc.any(descending).as_py():
+            before, after = keys.slice(0, count - 1), keys.slice(1)
+            descending = pc.any(pc.less(after, before)).as_py()
+            ties = pc.equal(after, before)
+            if not descending and pc.any(ties).as_py():
+                # Only rows with equal keys are ordered by their lines; compare just those pairs.
+                pairs = pc.indices_nonzero(ties)
+                descending = pc.any(pc.less(lines.take(pc.add(pairs, 1)), lines.take(pairs))).as_py()
+            if descending:
                 raise ReleaseError(
                     "rows reached the release writer out of order; refusing to write a release"
                 )

@@ -426,3 +426,22 @@ def test_parsed_lines_are_exactly_the_records(tmp_path):
         parse_jsonl(
             encode_jsonl(pa.table({"text": ["a"], "surprise": [1]})), pa.schema([("text", pa.string())])
         )
+
+
+def test_the_sink_orders_equal_keys_by_their_lines(tmp_path):
+    config = OutputConfig(dir=str(tmp_path), file_formats=["jsonl"])
+    lines = ['{"text":"b","doc_id":"same"}\n', '{"text":"a","doc_id":"same"}\n']
+    stream = pa.table(
+        {
+            "__release_key": pa.array(["1\x1ftrain\x1fsame"] * 2, pa.large_string()),
+            "__release_target": ["documents/train"] * 2,
+            "__release_json": pa.array(lines, pa.large_string()),
+        }
+    )
+    with pytest.raises(ReleaseError, match="out of order"):
+        _SortedSink(tmp_path / "a", config).write(stream)
+    sink = _SortedSink(tmp_path / "b", config)
+    sink.write(stream.take([1, 0]))
+    counts = sink.close()
+    assert counts.documents_by_split == {"train": 2}
+    assert (tmp_path / "b" / "documents" / "train" / "part-00000.jsonl").read_text() == lines[1] + lines[0]
