@@ -21,6 +21,7 @@ import argparse
 import asyncio
 import importlib.util
 import json
+import os
 import sys
 import tempfile
 import time
@@ -88,23 +89,28 @@ def bench_throughput(quick: bool) -> None:
     levels = (8, 64, 256) if quick else (8, 32, 64, 128, 256)
     rounds = 3 if quick else 5
     print(f"\n== throughput: server latency L={latency:g}s, server concurrency C, {rounds} rounds of C requests")
-    print(f"{'C':>5} {'ideal req/s':>12} {'engine req/s':>13} {'engine/ideal':>13} {'bare req/s':>11} {'bare/ideal':>11}")
+    print(f"load average before: {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs (the ratios need the client to get"
+          " its CPU: see 'ms CPU/req')")
+    print(f"{'C':>5} {'ideal req/s':>12} {'engine req/s':>13} {'engine/ideal':>13} {'bare req/s':>11} "
+          f"{'bare/ideal':>11} {'engine ms CPU/req':>18} {'bare ms CPU/req':>16}")
     for level in levels:
         count = level * rounds
         ideal = level / latency
         with ServerProcess(latency=latency, concurrency=level) as server:
             prompts = [request.variables["text"] for request in requests_for(count, f"bare{level}")]
-            start = time.perf_counter()
+            start, cpu = time.perf_counter(), time.process_time()
             asyncio.run(bare_client(server.url, "test-model", prompts, level))
             bare_rate = count / (time.perf_counter() - start)
+            bare_cpu = (time.process_time() - cpu) / count * 1000
             with LLMEngine(engine_config(server.url, level)) as engine:
-                start = time.perf_counter()
+                start, cpu = time.perf_counter(), time.process_time()
                 results = engine.run(requests_for(count, f"engine{level}"))
                 engine_rate = count / (time.perf_counter() - start)
+                engine_cpu = (time.process_time() - cpu) / count * 1000
             assert all(result.ok for result in results)
         print(
             f"{level:>5} {ideal:>12.1f} {engine_rate:>13.1f} {engine_rate / ideal:>13.3f} "
-            f"{bare_rate:>11.1f} {bare_rate / ideal:>11.3f}"
+            f"{bare_rate:>11.1f} {bare_rate / ideal:>11.3f} {engine_cpu:>18.2f} {bare_cpu:>16.2f}"
         )
 
 

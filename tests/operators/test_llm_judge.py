@@ -7,7 +7,6 @@ import json
 import pyarrow as pa
 import pytest
 
-from jobs.runner import apply_stage
 from operators import schema
 from operators.llm import LLMConfig, RetryPolicy
 from operators.llm_judge import (
@@ -154,20 +153,6 @@ def test_multi_turn_rows_are_judged_on_their_turns():
         }
     )
     assert pair_texts(table) == (["Hi?"], ["Hello."])
-
-
-def test_in_ray_actor_pool(ray_session, server):
-    import ray.data
-
-    stage = LLMJudge(JudgeConfig(threshold=4, workers=2, num_cpus=0.25), llm(server))
-    assert stage.resources.actors and stage.resources.num_cpus == 0.25
-    rows = [{"instruction": f"q{i}", "output": f"a score-{1 + i % 5}"} for i in range(20)]
-    ds = apply_stage(ray.data.from_arrow(pairs(*rows)), stage, batch_size=8)
-    out = pa.concat_tables([ray_session.get(ref) for ref in ds.to_arrow_refs()])
-    live = out.filter(pa.compute.is_null(out.column(schema.REJECT_STAGE)))
-    assert live.num_rows == 8  # scores 4 and 5
-    assert out.num_rows == 20
-    assert server.count == 20
 
 
 def test_report_section_and_histogram():
