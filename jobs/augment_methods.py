@@ -242,15 +242,19 @@ class SelfInstructGenerator:
         for (lang, instruction), classification, result in zip(
             accepted, labels, engine.run(instance_requests), strict=True
         ):
-            if not result.ok:
+            truncated = result.reason == TRUNCATED and bool(result.raw)
+            if not result.ok and not truncated:
                 output.budget_exhausted |= result.reason == BUDGET_EXHAUSTED
                 output.drop(llm_dead_letter(method, None, "instances", result))
                 continue
-            instances = si.parse_instances(result.text, classification)
+            text = result.text if result.ok else result.raw
+            instances = si.parse_instances(text, classification, truncated=truncated)
+            if truncated:
+                output.counters["instance_replies_truncated"] += 1  # the complete instances are kept
             kept, dropped = si.select_instances(instruction, instances, config.instances_per_task)
             if not instances:
-                output.drop(DeadLetter(method, None, "instances", filters.UNPARSEABLE, "no instance in the reply",
-                                       candidate=instruction, raw=result.text, template=result.template,
+                output.drop(DeadLetter(method, None, "instances", filters.UNPARSEABLE, "no complete instance in the reply",
+                                       candidate=instruction, raw=text, template=result.template,
                                        model=result.model))
             for instance, reason in dropped:
                 output.drop(DeadLetter(method, None, "instances", reason, None,

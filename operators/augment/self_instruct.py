@@ -485,22 +485,25 @@ def instances_request(
     )
 
 
-def parse_instances(reply: str, classification: bool) -> list[Instance]:
+def parse_instances(reply: str, classification: bool, *, truncated: bool = False) -> list[Instance]:
     """Instances in an instance reply (``Input:``/``Output:`` or ``Class label:``/``Input:`` records).
 
     A record without an output (or label) is skipped; an input written as "none", "N/A" or "无" is "".
+    ``truncated``: the reply stopped at ``max_tokens``, so its last record may be cut off and is dropped.
     """
     if classification:
         records = labelled_records(reply, {"output": _LABEL_LABELS, "input": _INPUT_LABELS})
     else:
         records = labelled_records(reply, {"input": _INPUT_LABELS, "output": _OUTPUT_LABELS})
+    if truncated:
+        records = records[:-1]
     instances = []
     for record in records:
         output = record.get("output", "").strip()
         if not output:
             continue
         instances.append(Instance(empty_if_placeholder(record.get("input", "")), output))
-    if not records and not classification:
+    if not records and not classification and not truncated:
         # A task that needs no input is often answered outright, without the format: that answer is the
         # instance (the instance filters drop it when it merely repeats the task).
         answer = strip_wrappers(reply, labels=_OUTPUT_LABELS)

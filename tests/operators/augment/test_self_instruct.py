@@ -152,6 +152,14 @@ def test_parse_instances_input_first_english():
     ]
 
 
+def test_a_truncated_instance_reply_keeps_its_complete_records():
+    reply = "Example 1\nInput: 1+1\nOutput: 2\n\nExample 2\nInput: 2+2\nOutput: 4\n\nExample 3\nInput: 3+"
+    assert si.parse_instances(reply, classification=False, truncated=True) == [
+        si.Instance("1+1", "2"), si.Instance("2+2", "4"),
+    ]
+    assert si.parse_instances("An answer that was cut", classification=False, truncated=True) == []
+
+
 def test_parse_instances_output_first_chinese():
     reply = "类别标签：积极\n输入：这家店的面条太好吃了。\n类别标签：消极\n输入：排队一个小时，面还是坨的。\n类别标签：中性\n"
     assert si.parse_instances(reply, classification=True) == [
