@@ -29,17 +29,11 @@ exist where the job's driver runs.
 
 from __future__ import annotations
 
-import ctypes
-import errno
-import fcntl
-import importlib.metadata
 import json
 import logging
 import os
-import platform
 import re
 import shutil
-import uuid
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -52,6 +46,18 @@ import pyarrow.compute as pc
 import pyarrow.json as pj
 
 from jobs.external_sort import ExternalSorter
+from jobs.manifest import package_versions, redact
+from jobs.staging import (
+    LATEST_TMP_PREFIX,
+    REPLACED_PREFIX,
+    STAGING_PREFIX,
+    exchange_paths,
+    fsync_dir,
+    fsync_file,
+    remove_stale_staging,
+    take_staging_lock,
+    write_durably,
+)
 from operators import schema
 from operators.jsonl import encode_jsonl, jsonl_bytes
 from operators.sft_writer import (
@@ -75,13 +81,8 @@ REJECTS = "rejects"
 #: ``reject_stage`` of rows the writer itself cannot write (a conversation that is not valid SFT).
 WRITE_STAGE = "write"
 
-_STAGING = ".staging-"
-_REPLACED = ".replaced-"
-_LOCK_SUFFIX = ".lock"
-_LATEST_TMP = ".LATEST-"
 _RELEASE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 _SPLIT_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_-]{0,63}$")
-_UUID_HEX = 32
 _SPILL_DIR = ".sort"
 
 # The rows that travel from the workers, through the sort, to the writing driver: each record once, as
@@ -96,24 +97,6 @@ STREAM_SCHEMA = pa.schema(
 )
 _GROUP_RANK = {"sft": "0", DOCUMENTS: "1", REJECTS: "2"}
 _KEY_SEPARATOR = "\x1f"
-
-#: Distributions whose versions go into the manifest when installed.
-VERSIONED_PACKAGES = (
-    "sftforge",
-    "ray",
-    "pyarrow",
-    "numpy",
-    "pydantic",
-    "datasketch",
-    "rensa",
-    "fasttext-numpy2",
-    "lingua-language-detector",
-    "openai",
-    "tenacity",
-    "llama-cpp-python",
-    "fsspec",
-    "PyYAML",
-)
 
 
 class ReleaseError(Exception):
@@ -293,8 +276,8 @@ class ReleaseWriter:
         self.root = Path(output.dir).expanduser().resolve()
         self.root.mkdir(parents=True, exist_ok=True)
         remove_stale_staging(self.root)
-        self._token, self._lock_path, self._lock_fd = _take_staging_lock(self.root, release_id)
-        self.staging_dir = self.root / f"{_STAGING}{self._token}"
+        self._token, self._lock_path, self._lock_fd = take_staging_lock(self.root, release_id)
+        self.staging_dir = self.root / f"{STAGING_PREFIX}{self._token}"
         self.staging_dir.mkdir()
         self.release_dir = self.root / release_id
         self.counts: WriteCounts | None = None
@@ -373,11 +356,11 @@ class ReleaseWriter:
         document["files"] = self._inventory()
         document["versions"] = package_versions()
         document["published_at"] = datetime.now(UTC).isoformat(timespec="seconds")
-        _write_durably(
+        write_durably(
             self.staging_dir / MANIFEST, (json.dumps(document, ensure_ascii=False, indent=2) + "\n").encode()
         )
-        _write_durably(self.staging_dir / SUCCESS, b"")
-        _fsync_dir(self.staging_dir)
+        write_durably(self.staging_dir / SUCCESS, b"")
+        fsync_dir(self.staging_dir)
         self._swap_into_place()
         self._state = "published"
         self._move_latest()
@@ -401,7 +384,7 @@ class ReleaseWriter:
             relative = path.relative_to(self.staging_dir)
             if relative.as_posix() in (MANIFEST, SUCCESS):
                 continue
-            _fsync_file(path)
+            fsync_file(path)
             entry = known.get(relative)
             if entry is None:
                 entry = {
@@ -417,9 +400,9 @@ class ReleaseWriter:
     def _swap_into_place(self) -> None:
         if not self.release_dir.exists():
             os.rename(self.staging_dir, self.release_dir)
-            _fsync_dir(self.root)
+            fsync_dir(self.root)
             return
-        replaced = self.root / f"{_REPLACED}{self._token}"
+        replaced = self.root / f"{REPLACED_PREFIX}{self._token}"
         if self._exchange(self.staging_dir, self.release_dir):
             # The new release is in place; the staging path now holds the old one, which abort must not
             # be mistaken for (a leftover is removed by the next run once this process is gone).
@@ -432,7 +415,7 @@ class ReleaseWriter:
             except OSError:
                 os.rename(replaced, self.release_dir)
                 raise
-        _fsync_dir(self.root)
+        fsync_dir(self.root)
         shutil.rmtree(replaced, ignore_errors=True)
 
     @staticmethod
@@ -440,10 +423,10 @@ class ReleaseWriter:
         return exchange_paths(first, second)
 
     def _move_latest(self) -> None:
-        temporary = self.root / f"{_LATEST_TMP}{self._token}"
-        _write_durably(temporary, f"{self.release_id}\n".encode())
+        temporary = self.root / f"{LATEST_TMP_PREFIX}{self._token}"
+        write_durably(temporary, f"{self.release_id}\n".encode())
         os.replace(temporary, self.root / LATEST)
-        _fsync_dir(self.root)
+        fsync_dir(self.root)
 
     def _release_lock(self) -> None:
         if self._lock_fd is None:
@@ -598,196 +581,3 @@ def parse_jsonl(lines: pa.Array, record_schema: pa.Schema, chunk_bytes: int = 1 
     if not tables:
         return record_schema.empty_table()
     return pa.concat_tables(tables).cast(record_schema)
-
-
-# ---------------------------------------------------------------------------------------------------------
-# Filesystem helpers.
-
-
-def remove_stale_staging(root: str | os.PathLike) -> list[Path]:
-    """Removes what killed runs left in ``root``; returns what it removed or restored.
-
-    A staging folder whose lock no live process holds is deleted. A release that a killed run had moved
-    aside (``.replaced-<release>-<uuid>``) is put back when its id has no release folder, else deleted.
-    """
-    root = Path(root)
-    touched = []
-    for entry in sorted(root.iterdir()) if root.is_dir() else []:
-        name = entry.name
-        if name.startswith(_STAGING):
-            token = name[len(_STAGING) :].removesuffix(_LOCK_SUFFIX)
-        elif name.startswith(_REPLACED):
-            token = name[len(_REPLACED) :]
-        elif name.startswith(_LATEST_TMP):
-            token = name[len(_LATEST_TMP) :]
-        else:
-            continue
-        lock_path = root / f"{_STAGING}{token}{_LOCK_SUFFIX}"
-        if _held(lock_path):
-            continue
-        if name.startswith(_REPLACED) and entry.is_dir():
-            release = root / token[: -(_UUID_HEX + 1)]
-            if not release.exists() and len(token) > _UUID_HEX + 1:
-                os.rename(entry, release)
-                log.warning("restored release %s that an interrupted publish had moved aside", release.name)
-                touched.append(release)
-                continue
-        if entry.is_dir():
-            shutil.rmtree(entry, ignore_errors=True)
-        else:
-            entry.unlink(missing_ok=True)
-        touched.append(entry)
-    return touched
-
-
-def _take_staging_lock(root: Path, release_id: str) -> tuple[str, Path, int]:
-    """Creates and locks ``.staging-<release>-<uuid>.lock``; returns the token, the path and the fd."""
-    while True:
-        token = f"{release_id}-{uuid.uuid4().hex}"
-        path = root / f"{_STAGING}{token}{_LOCK_SUFFIX}"
-        fd = os.open(path, os.O_CREAT | os.O_RDWR, 0o644)
-        fcntl.flock(fd, fcntl.LOCK_EX)
-        try:
-            if os.fstat(fd).st_ino == os.stat(path).st_ino:
-                return token, path, fd
-        except FileNotFoundError:
-            pass
-        # Another run's cleanup removed the file between its creation and our lock: take a new one.
-        os.close(fd)
-
-
-def _held(lock_path: Path) -> bool:
-    """Whether a live process holds the lock file (a missing file is not held)."""
-    try:
-        fd = os.open(lock_path, os.O_RDWR)
-    except FileNotFoundError:
-        return False
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except OSError as exc:
-        if exc.errno in (errno.EWOULDBLOCK, errno.EAGAIN):
-            return True
-        raise
-    finally:
-        os.close(fd)
-    return False
-
-
-_RENAME_EXCHANGE = 2
-_AT_FDCWD = -100
-
-
-def exchange_paths(first: Path, second: Path) -> bool:
-    """Atomically swaps two paths with Linux ``renameat2(RENAME_EXCHANGE)``; False where unsupported."""
-    if platform.system() != "Linux":
-        return False
-    try:
-        renameat2 = ctypes.CDLL(None, use_errno=True).renameat2
-    except (AttributeError, OSError):
-        return False
-    renameat2.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p, ctypes.c_uint]
-    result = renameat2(_AT_FDCWD, os.fsencode(first), _AT_FDCWD, os.fsencode(second), _RENAME_EXCHANGE)
-    if result == 0:
-        return True
-    code = ctypes.get_errno()
-    if code in (errno.EINVAL, errno.ENOSYS, errno.EOPNOTSUPP):
-        return False
-    raise OSError(code, f"cannot swap {first} and {second}: {os.strerror(code)}")
-
-
-def _write_durably(path: Path, data: bytes) -> None:
-    with open(path, "wb") as handle:
-        handle.write(data)
-        handle.flush()
-        os.fsync(handle.fileno())
-
-
-def _fsync_file(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-# ---------------------------------------------------------------------------------------------------------
-# Manifest helpers.
-
-
-def package_versions() -> dict[str, str]:
-    """Installed versions of the packages that shape a release, plus Python's."""
-    versions = {"python": platform.python_version()}
-    for name in VERSIONED_PACKAGES:
-        try:
-            versions[name] = importlib.metadata.version(name)
-        except importlib.metadata.PackageNotFoundError:
-            continue
-    return versions
-
-
-_SECRET_WORDS = {
-    "password",
-    "passwd",
-    "passphrase",
-    "secret",
-    "token",
-    "apikey",
-    "credential",
-    "credentials",
-    "authorization",
-    "cookie",
-    "bearer",
-}
-_KEY_QUALIFIERS = {"api", "access", "private", "secret", "client", "auth", "signing", "encryption", "session"}
-_NAME_ONLY_SUFFIXES = {"env", "var", "file", "path", "name", "header"}
-_SECRET_VALUE = re.compile(
-    r"^(sk-[A-Za-z0-9_-]{16,}|(?i:bearer)\s+\S{8,}|gh[pousr]_[A-Za-z0-9]{20,}|hf_[A-Za-z0-9]{20,})$"
-)
-_URL_PASSWORD = re.compile(
-    r"(?P<scheme>[a-z][a-z0-9+.-]*://)(?P<user>[^/:@\s]+):(?P<password>[^/@\s]+)@", re.IGNORECASE
-)
-MASK = "***"
-
-
-def is_secret_key(key: str) -> bool:
-    """Whether a mapping key names a secret (``api_key``, ``OPENAI_TOKEN``, ``password``), not a setting
-    that merely mentions one (``max_tokens``, ``api_key_env``)."""
-    words = [word.lower() for word in re.findall(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+|\d+", key)]
-    if not words or words[-1] in _NAME_ONLY_SUFFIXES:
-        return False
-    if any(word in _SECRET_WORDS for word in words):
-        return True
-    return any(
-        word == "key" and index > 0 and words[index - 1] in _KEY_QUALIFIERS
-        for index, word in enumerate(words)
-    )
-
-
-def redact(obj: Any) -> Any:
-    """A copy of ``obj`` with secrets masked: values under secret-looking keys, values that look like API
-    keys or bearer tokens, and passwords inside URLs."""
-    if isinstance(obj, dict):
-        return {
-            key: MASK
-            if isinstance(key, str)
-            and is_secret_key(key)
-            and value not in (None, "")
-            and not isinstance(value, bool)
-            else redact(value)
-            for key, value in obj.items()
-        }
-    if isinstance(obj, (list, tuple)):
-        return [redact(value) for value in obj]
-    if isinstance(obj, str):
-        if _SECRET_VALUE.match(obj.strip()):
-            return MASK
-        return _URL_PASSWORD.sub(lambda m: f"{m['scheme']}{m['user']}:{MASK}@", obj)
-    return obj

@@ -12,19 +12,16 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from jobs.manifest import MASK
 from jobs.release import (
     LATEST,
-    MASK,
     REJECTS,
     WRITE_STAGE,
     ReleaseError,
     ReleaseWriter,
     _SortedSink,
-    is_secret_key,
     parse_jsonl,
     prepare_batch,
-    redact,
-    remove_stale_staging,
 )
 from operators import schema
 from operators.jsonl import encode_jsonl
@@ -313,19 +310,6 @@ def test_staging_left_by_a_killed_run_is_removed_by_the_next_run(tmp_path):
     assert list(root.iterdir()) == []
 
 
-def test_a_release_moved_aside_by_an_interrupted_publish_is_restored(tmp_path):
-    root = tmp_path / "out"
-    aside = root / f".replaced-r1-{'0' * 32}"
-    aside.mkdir(parents=True)
-    (aside / "_SUCCESS").write_bytes(b"")
-    remove_stale_staging(root)
-    assert (root / "r1" / "_SUCCESS").exists() and not aside.exists()
-
-    aside.mkdir()
-    remove_stale_staging(root)
-    assert not aside.exists() and (root / "r1" / "_SUCCESS").exists()
-
-
 @pytest.mark.parametrize("release", ["", "../up", ".hidden", "LATEST", "a/b", "x" * 200])
 def test_bad_release_ids_are_refused(tmp_path, release):
     with pytest.raises(ReleaseError):
@@ -355,58 +339,6 @@ def test_prepare_batch_has_the_same_columns_whatever_the_rows(tmp_path):
         for part in (table, documents_only, rejects_only, table.slice(0, 0))
     }
     assert len(schemas) == 1
-
-
-def test_redact_masks_secrets_only():
-    manifest = {
-        "llm": {
-            "api_key": "sk-live",
-            "api_key_env": "OPENAI_API_KEY",
-            "max_tokens": 512,
-            "base_url": "https://user:hunter2@example.com/v1",
-            "headers": {"Authorization": "Bearer abcdefghijkl"},
-        },
-        "HF_TOKEN": "hf_abcdefghijklmnopqrstuvwxyz",
-        "aws": {"secretAccessKey": "x", "access_key_id": "AKIA..."},
-        "notes": ["sk-abcdefghijklmnopqrstuvwx", "plain"],
-        "password": None,
-        "use_token": True,
-    }
-    masked = redact(manifest)
-    assert masked["llm"]["api_key"] == MASK
-    assert masked["llm"]["api_key_env"] == "OPENAI_API_KEY"
-    assert masked["llm"]["max_tokens"] == 512
-    assert masked["llm"]["base_url"] == f"https://user:{MASK}@example.com/v1"
-    assert masked["llm"]["headers"]["Authorization"] == MASK
-    assert masked["HF_TOKEN"] == MASK
-    assert masked["aws"]["secretAccessKey"] == MASK
-    assert masked["notes"] == [MASK, "plain"]
-    assert masked["password"] is None and masked["use_token"] is True
-    assert manifest["llm"]["api_key"] == "sk-live"  # the input is not modified
-
-
-@pytest.mark.parametrize(
-    ("key", "secret"),
-    [
-        ("api_key", True),
-        ("openaiApiKey", True),
-        ("OPENAI_API_KEY", True),
-        ("token", True),
-        ("refresh_token", True),
-        ("client_secret", True),
-        ("db_password", True),
-        ("private_key", True),
-        ("max_tokens", False),
-        ("tokenizer", False),
-        ("api_key_env", False),
-        ("token_file", False),
-        ("monkey", False),
-        ("key", False),
-        ("sort_key", False),
-    ],
-)
-def test_secret_key_names(key, secret):
-    assert is_secret_key(key) is secret
 
 
 def test_parsed_lines_are_exactly_the_records(tmp_path):
