@@ -377,3 +377,14 @@ def test_the_sink_orders_equal_keys_by_their_lines(tmp_path):
     counts = sink.close()
     assert counts.documents_by_split == {"train": 2}
     assert (tmp_path / "b" / "documents" / "train" / "part-00000.jsonl").read_text() == lines[1] + lines[0]
+
+
+def test_a_release_of_no_rows_holds_only_its_manifest(ray_session, tmp_path):
+    import ray
+
+    writer = ReleaseWriter(OutputConfig(dir=str(tmp_path)), "empty")
+    counts = writer.write(ray.data.from_arrow(_final_rows(10).slice(0, 0)))
+    release = writer.publish({})
+    assert counts.total_written == counts.total_rejected == 0 and counts.files == []
+    assert sorted(p.name for p in release.iterdir()) == ["_SUCCESS", "manifest.json"]
+    assert json.loads((release / "manifest.json").read_text())["rows"]["written"] == 0
