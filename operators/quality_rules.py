@@ -410,11 +410,13 @@ def _ngram_pass(tokens: Tokens, subset: np.ndarray, top: dict[int, int], dup: di
                     last = np.r_[ordered_rows[1:] != ordered_rows[:-1], True]
                     result["top"][top[n]][ordered_rows[last]] = share[order[last]]
             if n in dup:
-                repeated = starts[groups.repeated]
-                coverage = np.cumsum(
-                    np.bincount(repeated, minlength=count + 1) - np.bincount(repeated + n, minlength=count + 1)
-                )[:count]
-                covered = np.bincount(row_of, weights=lengths * (coverage > 0), minlength=n_rows)
+                # Characters in the union of the windows [r, r + n) of repeated n-grams: with the starts
+                # sorted, each window adds the tokens up to the next window's start (windows never cross
+                # rows, and a later window starts no earlier than this one).
+                repeated = np.sort(starts[groups.repeated])
+                ends = np.minimum(repeated + n, np.r_[repeated[1:], count])
+                chars = cumulative[ends] - cumulative[repeated]
+                covered = np.bincount(row_of[repeated], weights=chars, minlength=n_rows)
                 result["dup"][dup[n]][subset] = (covered / np.maximum(total_chars, 1))[subset]
             # Only n-grams that occur at least twice can extend into repeated (n+1)-grams.
             again = groups.counts[groups.group_of] >= 2

@@ -182,6 +182,17 @@ def test_cli_trains_from_a_labelled_file(tmp_path, capsys):
     assert (tmp_path / "m.bin").is_file()
 
 
+def test_sftforge_train_quality_subcommand(tmp_path, capsys):
+    from jobs.cli import main as sftforge
+
+    labelled = tmp_path / "rows.jsonl"
+    labelled.write_text("".join(json.dumps(row) + "\n" for row in generated_rows(40, seed=4)), encoding="utf-8")
+    code = sftforge(["train-quality", "--labelled", str(labelled), "--output", str(tmp_path / "q.bin"), "--epoch", "3"])
+    assert code == 0
+    assert metadata_path(tmp_path / "q.bin").is_file()
+    assert "held-out accuracy" in capsys.readouterr().out
+
+
 def test_bad_training_data_is_named(tmp_path, capsys):
     broken = tmp_path / "broken.jsonl"
     broken.write_text('{"instruction": "a", "output": "b", "label": "maybe"}\n', encoding="utf-8")
