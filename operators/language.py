@@ -22,7 +22,7 @@ import io
 import re
 from collections import OrderedDict
 from pathlib import Path
-from typing import Literal, NamedTuple
+from typing import ClassVar, Literal, NamedTuple
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -30,7 +30,14 @@ from pydantic import Field, field_validator, model_validator
 
 from operators import schema
 from operators.base import Resources, Stage, StageConfig, StageResult
-from operators.language_codes import FAMILY_LABELS, MACRO_MEMBERS, admitted, canonical, is_admitted, label_to_code
+from operators.language_codes import (
+    FAMILY_LABELS,
+    MACRO_MEMBERS,
+    admitted,
+    canonical,
+    is_admitted,
+    label_to_code,
+)
 from operators.scripts import SCRIPT_LANGUAGES, language_by_script
 from operators.text import row_texts
 
@@ -222,7 +229,10 @@ class LanguageIdentifier:
                 continue
             if ranked is None:
                 index = position - 1
-                ranked = [(codes[label], min(1.0, float(p))) for label, p in zip(labels[index], probabilities[index])]
+                ranked = [
+                    (codes[label], min(1.0, float(p)))
+                    for label, p in zip(labels[index], probabilities[index])
+                ]
             results.append(self._second_opinion(windows, ranked, confident))
         return results
 
@@ -239,8 +249,8 @@ class LanguageIdentifier:
     def _second_opinion(
         self, windows: tuple[str, ...], ranked: list[tuple[str, float]], confident: bool
     ) -> Identification:
-        share = SECOND_OPINION_CHARS // len(windows)  # a sample of every window, not the first only
-        text = " ".join(window[:share] for window in windows)
+        per_window = SECOND_OPINION_CHARS // len(windows)  # a sample of every window, not the first only
+        text = " ".join(window[:per_window] for window in windows)
         code, score = ranked[0]
         if self.use_script:
             settled = language_by_script(text, suggested=code)
@@ -280,21 +290,26 @@ class _Cld2:
 
         self._detect = pycld2.detect
         self._error = pycld2.error
+        self._codes: dict[str, str] = {}
 
     def detect(self, text: str) -> tuple[str, float] | None:
         try:
             reliable, _, details = self._detect(text, bestEffort=True)
         except self._error:  # invalid UTF-8 (lone surrogates) and the like
             return None
-        name, code, percent, _ = details[0]
+        _, code, percent, _ = details[0]
         if code in ("un", "xxx"):
             return None
-        code = _CLD2_CODES.get(code, code.split("-")[0])
-        try:
-            code = canonical(code)
-        except ValueError:
+        known = self._codes.get(code)
+        if known is None:
+            try:
+                known = canonical(_CLD2_CODES.get(code, code.split("-")[0]))
+            except ValueError:
+                known = ""
+            self._codes[code] = known
+        if not known:
             return None
-        return code, (percent / 100.0) * (1.0 if reliable else 0.5)
+        return known, (percent / 100.0) * (1.0 if reliable else 0.5)
 
 
 class _Lingua:
@@ -319,7 +334,9 @@ class _Lingua:
             return [code]
         return [member for member in MACRO_MEMBERS.get(code, ()) if member in self._languages]
 
-    def decide(self, text: str, candidates: set[str], extra: set[str] = frozenset()) -> tuple[str, float] | None:
+    def decide(
+        self, text: str, candidates: set[str], extra: set[str] = frozenset()
+    ) -> tuple[str, float] | None:
         """Returns lingua's choice among ``candidates`` and ``extra``.
 
         None when lingua does not know one of ``candidates``: a closed-world detector asked to choose
@@ -418,7 +435,13 @@ class LanguageConfig(StageConfig):
 
     @model_validator(mode="after")
     def _model_exists(self) -> LanguageConfig:
-        if self.model_path is not None and not Path(self.model_path).is_file():
+        # Checked on the driver, so that a missing model fails before Ray starts, not in a worker.
+        if self.model_path is None:
+            try:
+                default_model_path()
+            except FileNotFoundError as error:
+                raise ValueError(str(error)) from None
+        elif not Path(self.model_path).is_file():
             raise ValueError(f"model_path: no such file: {self.model_path}")
         return self
 
@@ -434,7 +457,7 @@ class LanguageFilter(Stage[LanguageConfig]):
 
     name = "language"
     requires = (schema.DOC_ID, schema.KIND, schema.TEXT)
-    adds = {schema.LANG: pa.string(), schema.LANG_SCORE: pa.float64()}
+    adds: ClassVar[dict[str, pa.DataType]] = {schema.LANG: pa.string(), schema.LANG_SCORE: pa.float64()}
 
     def __init__(self, config: LanguageConfig):
         super().__init__(config)
@@ -474,7 +497,10 @@ class LanguageFilter(Stage[LanguageConfig]):
             texts = row_texts(table, field)
             if field == "output":  # a document has no response: its text decides
                 prompts = row_texts(table, "instruction")
-                texts = [prompt if document else text for text, prompt, document in zip(texts, prompts, is_document)]
+                texts = [
+                    prompt if document else text
+                    for text, prompt, document in zip(texts, prompts, is_document)
+                ]
             own, response_of = self.identifier.identify(texts), {}
         reasons = []
         for index, found in enumerate(own):

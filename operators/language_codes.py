@@ -220,8 +220,7 @@ def canonical(code: str) -> str:
         ValueError: ``code`` is not a two- or three-letter code, with an optional script suffix.
     """
     text = code.strip()
-    if text.startswith(LABEL_PREFIX):
-        text = text[len(LABEL_PREFIX) :]
+    text = text.removeprefix(LABEL_PREFIX)
     scripted = _SCRIPT_SUFFIX.match(text)
     if scripted:
         text = scripted.group(1)
@@ -237,7 +236,7 @@ def label_to_code(label: str) -> str:
     ``__label__en`` (``lid.176``: Wikipedia codes) and ``__label__eng_Latn`` (GlotLID, OpenLID:
     ISO 639-3 and a script) are both understood.
     """
-    text = label[len(LABEL_PREFIX) :] if label.startswith(LABEL_PREFIX) else label
+    text = label.removeprefix(LABEL_PREFIX)
     if _SCRIPT_SUFFIX.match(text):
         return canonical(text)
     text = text.lower()

@@ -45,8 +45,17 @@ SCRIPTS = (
 _ID = {name: index for index, name in enumerate(SCRIPTS)}
 
 _RANGES = {
-    "Latin": [(0x41, 0x5A), (0x61, 0x7A), (0xC0, 0x24F), (0x250, 0x2AF), (0x1E00, 0x1EFF),
-              (0x2C60, 0x2C7F), (0xA720, 0xA7FF), (0xFF21, 0xFF3A), (0xFF41, 0xFF5A)],
+    "Latin": [
+        (0x41, 0x5A),
+        (0x61, 0x7A),
+        (0xC0, 0x24F),
+        (0x250, 0x2AF),
+        (0x1E00, 0x1EFF),
+        (0x2C60, 0x2C7F),
+        (0xA720, 0xA7FF),
+        (0xFF21, 0xFF3A),
+        (0xFF41, 0xFF5A),
+    ],
     "Cyrillic": [(0x400, 0x52F), (0x1C80, 0x1C8F), (0x2DE0, 0x2DFF), (0xA640, 0xA69F)],
     "Greek": [(0x370, 0x3FF), (0x1F00, 0x1FFF)],
     "Armenian": [(0x530, 0x58F), (0xFB13, 0xFB17)],
@@ -131,40 +140,52 @@ class ScriptProfile:
         counts: Letters per script, indexed like ``SCRIPTS``.
     """
 
-    counts: np.ndarray
+    counts: tuple[int, ...]
 
     @property
     def letters(self) -> int:
-        return int(self.counts[1:].sum())
+        return sum(self.counts[1:])
 
     def share(self, script: str) -> float:
         letters = self.letters
-        return float(self.counts[_ID[script]]) / letters if letters else 0.0
+        return self.counts[_ID[script]] / letters if letters else 0.0
 
     def dominant(self) -> tuple[str, float]:
         """Returns the script with the most letters, and its share; Han and Kana count together."""
-        counts = self.counts.astype(np.int64)
-        cjk = counts[_ID["Han"]] + counts[_ID["Kana"]]
-        letters = int(counts[1:].sum())
-        if not letters:
-            return "none", 0.0
-        counts[_ID["Han"]] = cjk
-        counts[_ID["Kana"]] = 0
-        index = int(np.argmax(counts[1:])) + 1
-        script = SCRIPTS[index]
-        if script == "Han" and counts[_ID["Han"]] and self.counts[_ID["Kana"]] / cjk >= KANA_SHARE_JAPANESE:
-            script = "Kana"
-        return script, float(counts[index]) / letters
+        return _dominant(self.counts)
+
+
+def _dominant(counts) -> tuple[str, float]:
+    counts = list(counts)
+    letters = sum(counts) - counts[0]
+    if not letters:
+        return "none", 0.0
+    kana = counts[_KANA]
+    cjk = counts[_HAN] + kana
+    counts[_HAN], counts[_KANA], counts[0] = cjk, 0, -1
+    best = max(counts)
+    script = SCRIPTS[counts.index(best)]
+    if script == "Han" and kana >= KANA_SHARE_JAPANESE * cjk:
+        script = "Kana"
+    return script, best / letters
+
+
+_HAN, _KANA = _ID["Han"], _ID["Kana"]
+
+
+def _counts(text: str) -> list[int]:
+    points = np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
+    return np.bincount(_table()[np.minimum(points, 0x10FFFF)], minlength=len(SCRIPTS)).tolist()
 
 
 def script_profile(text: str) -> ScriptProfile:
     """Counts the letters of ``text`` per script."""
-    points = np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
-    ids = _table()[np.minimum(points, 0x10FFFF)]
-    return ScriptProfile(np.bincount(ids, minlength=len(SCRIPTS)))
+    return ScriptProfile(tuple(_counts(text)))
 
 
-def language_by_script(text: str, suggested: str | None = None, min_share: float = 0.5) -> tuple[str, float] | None:
+def language_by_script(
+    text: str, suggested: str | None = None, min_share: float = 0.5
+) -> tuple[str, float] | None:
     """Returns the language that the script of ``text`` settles, and the script's share of the letters.
 
     Args:
@@ -177,7 +198,9 @@ def language_by_script(text: str, suggested: str | None = None, min_share: float
         ``(language, share)``, or None when the script is shared by many languages (Latin, Cyrillic,
         Arabic, Devanagari) or no script dominates.
     """
-    script, share = script_profile(text).dominant()
+    if text.isascii():
+        return None  # Latin letters, or none: the models decide
+    script, share = _dominant(_counts(text))
     languages = SCRIPT_LANGUAGES.get(script)
     if not languages or share < min_share:
         return None

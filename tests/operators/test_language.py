@@ -26,7 +26,7 @@ CHINESE = "委员会将于明年春天发布关于新铁路线的最终报告，
 FRENCH = "Le comité publiera son rapport final sur la nouvelle ligne ferroviaire au printemps prochain."
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def stage(**settings) -> LanguageFilter:
     """One stage per config for the whole module: models load once."""
     if "min_score_per_language" in settings:
@@ -37,7 +37,7 @@ def stage(**settings) -> LanguageFilter:
     return built
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def identifier(**settings) -> LanguageIdentifier:
     return LanguageIdentifier(**settings)
 
@@ -68,7 +68,9 @@ def instructions(*pairs: tuple[str, str]) -> pa.Table:
 def reasons_by_id(result) -> dict[str, str | None]:
     reasons = {doc_id: None for doc_id in result.kept.column(schema.DOC_ID).to_pylist()}
     rejected = result.rejected
-    reasons.update(zip(rejected.column(schema.DOC_ID).to_pylist(), rejected.column(schema.REJECT_REASON).to_pylist()))
+    reasons.update(
+        zip(rejected.column(schema.DOC_ID).to_pylist(), rejected.column(schema.REJECT_REASON).to_pylist())
+    )
     return reasons
 
 
@@ -118,7 +120,12 @@ def test_a_long_document_is_judged_on_bounded_windows():
 
 
 def test_mixed_script_text_takes_the_language_of_its_sentences():
-    found = identifier().identify(["我们使用 Python 和 Ray Data 来处理大规模数据集，效果很好。", "iPhone 15 Pro 的电池续航明显比上一代更好。"])
+    found = identifier().identify(
+        [
+            "我们使用 Python 和 Ray Data 来处理大规模数据集，效果很好。",
+            "iPhone 15 Pro 的电池续航明显比上一代更好。",
+        ]
+    )
     assert [item.lang for item in found] == ["zh", "zh"]
 
 
@@ -155,8 +162,21 @@ def test_glotlid_labels_are_iso639_3_with_a_script():
 
 @pytest.mark.parametrize(
     ("code", "expected"),
-    [("eng", "en"), ("ZHO", "zh"), ("cmn", "zh"), ("zsm", "ms"), ("pes", "fa"), ("swh", "sw"), ("ekk", "et"),
-     ("nob", "nb"), ("nno", "nn"), ("ger", "de"), ("fil", "tl"), ("haw", "haw"), ("deu_Latn", "de")],
+    [
+        ("eng", "en"),
+        ("ZHO", "zh"),
+        ("cmn", "zh"),
+        ("zsm", "ms"),
+        ("pes", "fa"),
+        ("swh", "sw"),
+        ("ekk", "et"),
+        ("nob", "nb"),
+        ("nno", "nn"),
+        ("ger", "de"),
+        ("fil", "tl"),
+        ("haw", "haw"),
+        ("deu_Latn", "de"),
+    ],
 )
 def test_iso639_1_and_639_3_name_the_same_language(code, expected):
     assert canonical(code) == expected
@@ -183,9 +203,51 @@ def test_a_glotlid_style_model_is_understood(tmp_path):
 
     lines = []
     words = {
-        "eng_Latn": "the house is big and the garden is green with many old trees".split(),
-        "deu_Latn": "das haus ist gross und der garten ist grün mit vielen alten bäumen".split(),
-        "zho_Hans": "房子 很 大 花园 是 绿色 的 有 很多 老 树 我们 喜欢".split(),
+        "eng_Latn": [
+            "the",
+            "house",
+            "is",
+            "big",
+            "and",
+            "the",
+            "garden",
+            "is",
+            "green",
+            "with",
+            "many",
+            "old",
+            "trees",
+        ],
+        "deu_Latn": [
+            "das",
+            "haus",
+            "ist",
+            "gross",
+            "und",
+            "der",
+            "garten",
+            "ist",
+            "grün",
+            "mit",
+            "vielen",
+            "alten",
+            "bäumen",
+        ],
+        "zho_Hans": [
+            "房子",
+            "很",
+            "大",
+            "花园",
+            "是",
+            "绿色",
+            "的",
+            "有",
+            "很多",
+            "老",
+            "树",
+            "我们",
+            "喜欢",
+        ],
     }
     for round_ in range(60):
         for label, vocabulary in words.items():
@@ -198,7 +260,9 @@ def test_a_glotlid_style_model_is_understood(tmp_path):
     model.save_model(str(path))
 
     filter_ = stage(model_path=str(path), allowed=("eng", "zho"), second_opinion=False, min_score=0.0)
-    result = filter_(documents("the garden is green and big", "der garten ist grün und gross", "花园 很 大 有 老 树"))
+    result = filter_(
+        documents("the garden is green and big", "der garten ist grün und gross", "花园 很 大 有 老 树")
+    )
     assert result.kept.column(schema.LANG).to_pylist() == ["en", "zh"]
     assert reasons_by_id(result)["d1"].startswith("language: de (")
 
@@ -255,7 +319,9 @@ def test_a_configured_field_decides_alone():
     table = instructions(("Summarise the following report in two sentences.", GERMAN))
     assert reasons_by_id(stage(allowed=("en",), text_field="instruction")(table)) == {"i0": None}
     assert reasons_by_id(stage(allowed=("de",), text_field="output")(table)) == {"i0": None}
-    assert reasons_by_id(stage(allowed=("en",), text_field="output")(table))["i0"].startswith("language: de (")
+    assert reasons_by_id(stage(allowed=("en",), text_field="output")(table))["i0"].startswith(
+        "language: de ("
+    )
 
 
 def test_an_empty_response_is_undetermined():
@@ -265,7 +331,10 @@ def test_an_empty_response_is_undetermined():
 
 def test_documents_and_instruction_rows_share_a_batch():
     table = pa.concat_tables(
-        [documents(ENGLISH, FRENCH), instructions(("Translate to French: good morning", "Bonjour à tous, et bonne journée."))],
+        [
+            documents(ENGLISH, FRENCH),
+            instructions(("Translate to French: good morning", "Bonjour à tous, et bonne journée.")),
+        ],
         promote_options="default",
     )
     result = stage(allowed=("en", "fr"))(table)
@@ -299,7 +368,9 @@ def test_short_texts_get_a_second_opinion(text, expected):
 
 def test_the_second_opinion_fixes_what_fasttext_alone_gets_wrong():
     texts = ["Дякую", "Дзякуй вельмі", "Сайн байна уу"]
-    alone = identifier(second_opinion_below=0.0, short_text_chars=0, use_script=False, use_cld2=False, use_lingua=False)
+    alone = identifier(
+        second_opinion_below=0.0, short_text_chars=0, use_script=False, use_cld2=False, use_lingua=False
+    )
     assert [found.lang for found in alone.identify(texts)] != ["uk", "be", "mn"]
     assert [found.lang for found in identifier().identify(texts)] == ["uk", "be", "mn"]
 
@@ -348,7 +419,9 @@ def test_the_stage_runs_in_an_actor_pool(ray_session):
     assert result.num_rows == table.num_rows
     rows = {row[schema.DOC_ID]: row for row in result.to_pylist()}
     assert rows["d0"][schema.LANG] == "en" and rows["d0"][schema.REJECT_STAGE] is None
-    assert rows["d1"][schema.REJECT_STAGE] == "language" and rows["d1"][schema.REJECT_REASON].startswith("language: de (")
+    assert rows["d1"][schema.REJECT_STAGE] == "language" and rows["d1"][schema.REJECT_REASON].startswith(
+        "language: de ("
+    )
     assert rows["d4"][schema.REJECT_REASON] == "undetermined: empty"
     assert rows["d5"][schema.REJECT_REASON] == "undetermined: digits only"
     assert rows["d6"][schema.LANG] == "ko"
