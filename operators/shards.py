@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import io
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -90,10 +91,10 @@ class ShardWriter:
         self._shard_index = 0
         self._shard_rows_written = 0
         self._parquet: pq.ParquetWriter | None = None
+        self._parquet_file: _HashingFile | None = None
         self._pending: list[pa.Table] = []
         self._pending_rows = 0
-        self._jsonl = None
-        self._jsonl_digest = None
+        self._jsonl: _HashingFile | None = None
         self._closed = False
 
     def __enter__(self) -> Self:
@@ -132,9 +133,7 @@ class ShardWriter:
                 self._pending_rows += take
                 self._flush_row_groups(final=False)
             if "jsonl" in self.file_formats:
-                data = jsonl_bytes(json_lines.slice(offset, take))
-                self._jsonl.write(data)
-                self._jsonl_digest.update(data)
+                self._jsonl.write(jsonl_bytes(json_lines.slice(offset, take)))
             offset += take
             self._shard_rows_written += take
             self.rows_written += take
@@ -151,11 +150,11 @@ class ShardWriter:
 
     def abort(self) -> None:
         """Closes open files without finishing them (the caller discards the folder)."""
-        for handle in (self._parquet, self._jsonl):
+        for handle in (self._parquet, self._parquet_file, self._jsonl):
             if handle is not None:
                 with contextlib.suppress(Exception):  # the files are being thrown away
                     handle.close()
-        self._parquet = self._jsonl = None
+        self._parquet = self._parquet_file = self._jsonl = None
         self._closed = True
 
     @property
@@ -183,12 +182,12 @@ class ShardWriter:
     def _open_shard(self) -> None:
         self.directory.mkdir(parents=True, exist_ok=True)
         if "parquet" in self.file_formats:
+            self._parquet_file = _HashingFile(self._path("parquet"))
             self._parquet = pq.ParquetWriter(
-                self._path("parquet"), self.schema, compression=self.compression, write_statistics=True
+                self._parquet_file, self.schema, compression=self.compression, write_statistics=True
             )
         if "jsonl" in self.file_formats:
-            self._jsonl = open(self._path("jsonl"), "wb", buffering=1 << 20)  # noqa: SIM115
-            self._jsonl_digest = hashlib.sha256()
+            self._jsonl = _HashingFile(self._path("jsonl"))
 
     def _flush_row_groups(self, final: bool) -> None:
         while self._pending_rows >= self.row_group_rows or (final and self._pending_rows):
@@ -206,16 +205,46 @@ class ShardWriter:
             self._flush_row_groups(final=True)
             self._parquet.close()
             self._parquet = None
-            path = self._path("parquet")
-            self._files.append(ShardFile(path, "parquet", rows, path.stat().st_size, file_sha256(path)))
+            self._files.append(self._parquet_file.finish("parquet", rows))
+            self._parquet_file = None
         if self._jsonl is not None:
-            self._jsonl.flush()
-            os.fsync(self._jsonl.fileno())
-            self._jsonl.close()
+            self._files.append(self._jsonl.finish("jsonl", rows))
             self._jsonl = None
-            path = self._path("jsonl")
-            self._files.append(
-                ShardFile(path, "jsonl", rows, path.stat().st_size, self._jsonl_digest.hexdigest())
-            )
         self._shard_index += 1
         self._shard_rows_written = 0
+
+
+class _HashingFile(io.RawIOBase):
+    """A file opened for writing that hashes what goes through it, so no file is read back for its sha256."""
+
+    def __init__(self, path: Path):
+        super().__init__()
+        self.path = path
+        self._file = open(path, "wb", buffering=1 << 20)  # noqa: SIM115 - closed by finish() or close()
+        self._digest = hashlib.sha256()
+        self._size = 0
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, data) -> int:
+        self._file.write(data)
+        self._digest.update(data)
+        size = memoryview(data).nbytes
+        self._size += size
+        return size
+
+    def tell(self) -> int:
+        return self._size
+
+    def close(self) -> None:
+        if not self._file.closed:
+            self._file.close()
+        super().close()
+
+    def finish(self, fmt: str, rows: int) -> ShardFile:
+        """Flushes the file to disk, closes it and describes it."""
+        self._file.flush()
+        os.fsync(self._file.fileno())
+        self.close()
+        return ShardFile(self.path, fmt, rows, self._size, self._digest.hexdigest())
