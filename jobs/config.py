@@ -131,19 +131,37 @@ def apply_overrides(data: dict[str, Any], overrides: list[str]) -> dict[str, Any
     return data
 
 
+#: Nested keys that hold a local path; relative values resolve against the config file's folder.
+PATH_KEYS: tuple[tuple[str, ...], ...] = (
+    ("output", "dir"),
+    ("quality", "classifier", "path"),
+    ("language", "model_path"),
+    ("augment", "work_dir"),
+    ("augment", "self_instruct", "seed_tasks"),
+    ("llm", "cache"),
+    ("llm", "local", "model_path"),
+)
+
+
 def _resolve_paths(data: dict[str, Any], base: Path) -> None:
     def resolve(path: str) -> str:
         if "://" in path or os.path.isabs(path):
             return path
-        return str((base / path).resolve())
+        return str((base / os.path.expanduser(path)).resolve())
 
     for spec in data.get("inputs") or []:
         if isinstance(spec, dict) and "path" in spec:
             path = spec["path"]
             spec["path"] = [resolve(p) for p in path] if isinstance(path, list) else resolve(str(path))
-    output = data.get("output")
-    if isinstance(output, dict) and isinstance(output.get("dir"), str):
-        output["dir"] = resolve(output["dir"])
+    for keys in PATH_KEYS:
+        node = data
+        for key in keys[:-1]:
+            node = node.get(key) if isinstance(node, dict) else None
+        if isinstance(node, dict) and isinstance(node.get(keys[-1]), str):
+            node[keys[-1]] = resolve(node[keys[-1]])
+    dedup = data.get("dedup")
+    if isinstance(dedup, dict) and isinstance(dedup.get("against"), list):
+        dedup["against"] = [resolve(p) if isinstance(p, str) else p for p in dedup["against"]]
 
 
 def format_validation_error(error: ValidationError, source: str) -> str:

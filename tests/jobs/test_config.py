@@ -121,3 +121,10 @@ def test_cli_exit_code_2_without_traceback(tmp_path, data_file):
     assert "Traceback" not in proc.stderr
     assert "bogus: unknown key" in proc.stderr
     assert "split.ratios" in proc.stderr
+
+
+def test_nested_paths_resolve_against_the_config_folder(tmp_path, data_file):
+    data = base_config(data_file)
+    data["quality"] = {"classifier": {"path": "models/quality.bin"}}
+    config = load_config(write_config(tmp_path, data))
+    assert config.quality.classifier.path == str(tmp_path / "models" / "quality.bin")
