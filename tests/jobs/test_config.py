@@ -126,5 +126,7 @@ def test_cli_exit_code_2_without_traceback(tmp_path, data_file):
 def test_nested_paths_resolve_against_the_config_folder(tmp_path, data_file):
     data = base_config(data_file)
     data["quality"] = {"classifier": {"path": "models/quality.bin"}}
+    (tmp_path / "models").mkdir()
+    (tmp_path / "models" / "quality.bin").write_bytes(b"")
     config = load_config(write_config(tmp_path, data))
     assert config.quality.classifier.path == str(tmp_path / "models" / "quality.bin")
