@@ -70,7 +70,8 @@ class RoundTripConfig(StageConfig):
         max_chrf: Highest chrF: above it the text barely changed.
         max_length_ratio: Longest/shortest length ratio allowed between the original and the result.
         max_source_chars: Parents with a longer instruction (or response) are not used.
-        parents_per_batch: Parent rows per batch (the unit of checkpointing).
+        parents_per_batch: Parent rows per batch (the unit of checkpointing). Each step of a batch waits
+            for its slowest call, so batches of several times ``llm.max_in_flight`` keep the endpoint busy.
         templates: Replacements of this method's templates, by template name.
     """
 
@@ -83,7 +84,7 @@ class RoundTripConfig(StageConfig):
     max_chrf: float = Field(default=95.0, ge=0, le=100)
     max_length_ratio: float = Field(default=2.0, ge=1)
     max_source_chars: int = Field(default=2000, ge=1)
-    parents_per_batch: int = Field(default=64, ge=1)
+    parents_per_batch: int = Field(default=256, ge=1)
     templates: dict[str, TemplateOverride] = Field(default_factory=dict)
 
     @field_validator("pivot")
@@ -114,7 +115,15 @@ def translation_request(
         id=request_id,
         template=templates[prompt_language],
         variables={"target": LANGUAGE_NAMES[prompt_language][target], "text": text.strip()},
+        # A translation is about as long as its source; a reply that runs far past that is not one, and
+        # stopping it early saves the endpoint's time (it is dead-lettered as truncated).
+        max_tokens=translation_max_tokens(text),
     )
+
+
+def translation_max_tokens(text: str) -> int:
+    """Token budget of a translation of ``text``: 32 plus one token per source character."""
+    return 32 + len(text.strip())
 
 
 def parse_translation(reply: str) -> str:

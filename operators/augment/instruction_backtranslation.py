@@ -102,7 +102,7 @@ class InstructionBacktranslationConfig(StageConfig):
     threshold: float = Field(default=4.0, ge=1, le=5)
     score: Literal["overall", "mean", "min"] = "overall"
     filters: InstructionFilterConfig = InstructionFilterConfig(max_words=120, max_chars=250)
-    parents_per_batch: int = Field(default=64, ge=1)
+    parents_per_batch: int = Field(default=256, ge=1)
     templates: dict[str, TemplateOverride] = Field(default_factory=dict)
 
     @model_validator(mode="after")

@@ -84,7 +84,7 @@ class ParaphraseConfig(StageConfig):
     max_length_ratio: float = Field(default=2.0, ge=1)
     max_source_chars: int = Field(default=1000, ge=1)
     temperature: float | None = Field(default=0.7, ge=0, le=2)
-    parents_per_batch: int = Field(default=64, ge=1)
+    parents_per_batch: int = Field(default=256, ge=1)
     templates: dict[str, TemplateOverride] = Field(default_factory=dict)
 
     @model_validator(mode="after")

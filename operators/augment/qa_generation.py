@@ -184,7 +184,7 @@ class QAGenerationConfig(StageConfig):
     min_chars: int = Field(default=80, ge=1)
     max_chars: int = Field(default=2000, ge=1)
     min_answer_support: float = Field(default=0.5, ge=0, le=1)
-    parents_per_batch: int = Field(default=64, ge=1)
+    parents_per_batch: int = Field(default=256, ge=1)
     templates: dict[str, TemplateOverride] = Field(default_factory=dict)
 
     @model_validator(mode="after")
