@@ -138,6 +138,7 @@ PATH_KEYS: tuple[tuple[str, ...], ...] = (
     ("language", "model_path"),
     ("augment", "work_dir"),
     ("augment", "self_instruct", "seed_tasks"),
+    ("augment", "instruction_backtranslation", "seed_tasks"),
     ("llm", "cache"),
     ("llm", "local", "model_path"),
 )
