@@ -27,7 +27,7 @@ def reason_category(reason: str) -> str:
     """
     words = []
     for word in _DETAIL.sub("", reason or "").split():
-        if _ID_LIKE.search(word):
+        if words and _ID_LIKE.search(word):
             break
         words.append(word)
     return " ".join(words) or (reason or "")[:40]

@@ -58,6 +58,12 @@ def demo_config(folder: Path) -> dict[str, Any]:
                    "system_prompt": None},
         "split": {"ratios": {"train": 0.7, "test": 0.3}},
         "ray": {"num_cpus": 2},
+        "language": {"allowed": ["en", "zh"]},
+        "quality": {},
+        # The bundled SmolLM2-135M through llama.cpp: skipped with one line when the local-llm extra is
+        # not installed. A 135M model judges poorly; the threshold only drops what it scores lowest.
+        "llm": {"backend": "local", "max_tokens": 200, "max_in_flight": 2, "cache": "llm-cache"},
+        "judge": {"threshold": 3, "workers": 1},
     }
 
 

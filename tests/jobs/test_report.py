@@ -16,6 +16,7 @@ def test_reason_category_drops_details():
     assert reason_category("near_dup of 3fa2 (jaccard 0.91)") == "near_dup of"
     assert reason_category("near_dup of deadbeefcafe0000 (0.91)") == "near_dup of"
     assert reason_category("empty_after_clean") == "empty_after_clean"
+    assert reason_category("dup_5gram_chars(0.88>0.15); dup_6gram_chars(0.88>0.14)") == "dup_5gram_chars"
 
 
 def test_write_report(tmp_path):
