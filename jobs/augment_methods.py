@@ -214,6 +214,15 @@ class SelfInstructGenerator:
         output.counters["instructions_accepted"] += len(accepted)
         for lang, instruction in accepted:
             self.machine[lang].append(instruction)
+        # Instances only for as many instructions as rows are still missing (each gives at least one row
+        # when it gives any): near the target, the rest stay in the pool without costing calls.
+        room = Counter({lang: self.targets[lang] - self.rows_by_language[lang] for lang in active})
+        all_accepted, accepted = accepted, []
+        for lang, instruction in all_accepted:
+            if room[lang] > 0:
+                accepted.append((lang, instruction))
+                room[lang] -= 1
+        output.counters["instructions_unused_target_met"] += len(all_accepted) - len(accepted)
 
         classify = [
             si.classification_request(f"classify:{batch}:{i}", instruction, lang, self.classify_examples[lang],
@@ -273,11 +282,12 @@ class SelfInstructGenerator:
                 )
             by_language[lang] += len(kept)
         output.counters["instances"] += len(output.rows)
+        label_of = dict(zip(accepted, labels, strict=True))
         output.state = pa.table(
             {
-                "language": [lang for lang, _ in accepted],
-                "instruction": [instruction for _, instruction in accepted],
-                "is_classification": labels,
+                "language": [lang for lang, _ in all_accepted],
+                "instruction": [instruction for _, instruction in all_accepted],
+                "is_classification": [label_of.get(item) for item in all_accepted],
             },
             schema=STATE_SCHEMA_SELF_INSTRUCT,
         )
