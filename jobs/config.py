@@ -11,7 +11,7 @@ import hashlib
 import json
 import os
 import re
-from datetime import datetime, timezone
+from datetime import date, datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -82,6 +82,12 @@ class JobConfig(StageConfig):
     select: SelectConfig | None = None
     llm: LLMConfig | None = None
     judge: JudgeConfig | None = None
+
+    @field_validator("release", mode="before")
+    @classmethod
+    def _dates_are_release_ids(cls, value: Any) -> Any:
+        # YAML reads an unquoted 2026-11-22 as a date.
+        return value.isoformat() if isinstance(value, date) else value
 
     @field_validator("release")
     @classmethod
