@@ -79,16 +79,24 @@ def load_sentences(data: Path) -> tuple[list[str], list[str]]:
     return [s.strip() for s in english if s.strip()], [s.strip() for s in chinese if s.strip()]
 
 
+def _window(rng: random.Random, text: str, low: int, high: int, spaced: bool) -> str:
+    units = text.split() if spaced else list(text)
+    start = rng.randrange(max(1, len(units) - low))
+    return (" " if spaced else "").join(units[start : start + rng.randrange(low, high)])
+
+
 def make_instruction(rng: random.Random, english: list[str], chinese: list[str]) -> str:
-    """One instruction: a template filled with a random window of a real sentence."""
+    """One instruction: a template filled with windows of two random real sentences.
+
+    Two independent windows make most fresh instructions novel, as in a real Self-Instruct pool (where
+    every kept instruction is below the threshold against all others); the template words they share
+    are what makes the filter's work hard.
+    """
     if rng.random() < 0.6:
-        words = rng.choice(english).split()
-        start = rng.randrange(max(1, len(words) - 4))
-        window = " ".join(words[start : start + rng.randrange(4, 20)])
-        return rng.choice(EN_TEMPLATES).format(s=window)
-    text = rng.choice(chinese)
-    start = rng.randrange(max(1, len(text) - 6))
-    return rng.choice(ZH_TEMPLATES).format(s=text[start : start + rng.randrange(6, 30)])
+        filler = f"{_window(rng, rng.choice(english), 3, 10, True)}, {_window(rng, rng.choice(english), 3, 10, True)}"
+        return rng.choice(EN_TEMPLATES).format(s=filler)
+    filler = f"{_window(rng, rng.choice(chinese), 4, 14, False)}，{_window(rng, rng.choice(chinese), 4, 14, False)}"
+    return rng.choice(ZH_TEMPLATES).format(s=filler)
 
 
 def perturb(rng: random.Random, text: str) -> str:

@@ -129,7 +129,8 @@ class NoveltyIndex:
         self._texts: list[str] = []
         self._rank: dict[int, int] = {}
         self._next_new_rank = -1
-        self._postings: dict[int, array] = {}
+        self._postings: dict[int, array] = {}  # element -> pool records whose prefix holds it
+        self._positions: dict[int, array] = {}  # element -> its position in each record's ordered elements
         self._ranked_at = 0
 
     def __len__(self) -> int:
@@ -182,13 +183,26 @@ class NoveltyIndex:
         # Unknown tokens (-1) get distinct negative ids so that they never match and never collide.
         token_ids = [token if token >= 0 else -1 - index for index, token in enumerate(token_ids)]
         prefix = self._ranked_prefix(self._elements(token_ids))
-        lists = [self._postings[element] for element in prefix if element in self._postings]
-        if not lists:
+        records, positions, probes = [], [], []
+        for i, element in enumerate(prefix):
+            ids = self._postings.get(element)
+            if ids is not None:
+                records.append(np.frombuffer(ids, dtype=np.int32))
+                positions.append(np.frombuffer(self._positions[element], dtype=np.int32))
+                probes.append(np.full(len(ids), i, dtype=np.int32))
+        if not records:
             return NoveltyVerdict(novel=True, score=0.0)
-        candidates = np.unique(np.concatenate([np.frombuffer(ids, dtype=np.int32) for ids in lists]))
+        # Probes go in prefix order, so a record's first occurrence is its first shared element.
+        candidates, first = np.unique(np.concatenate(records), return_index=True)
         sizes = np.frombuffer(self._sizes, dtype=np.int32)[candidates]
-        in_range = (sizes >= self._alpha * m - 1e-9) & (sizes <= m / self._alpha + 1e-9)
-        candidates, sizes = candidates[in_range], sizes[in_range]
+        needed = self.threshold * (m + sizes) / 2.0 - 1e-9
+        # Length filter, and positional filter (PPJoin): with the first shared element at position i of
+        # the query and j of the record, at most 1 + min(m - i - 1, n - j - 1) elements are shared.
+        i = np.concatenate(probes)[first]
+        j = np.concatenate(positions)[first]
+        bound = 1 + np.minimum(m - i - 1, sizes - j - 1)
+        keep = (sizes >= self._alpha * m - 1e-9) & (sizes <= m / self._alpha + 1e-9) & (bound >= needed)
+        candidates, sizes = candidates[keep], sizes[keep]
         if not len(candidates):
             return NoveltyVerdict(novel=True, score=0.0)
         # Count filter: LCS <= shared tokens (as multisets), so F1 >= t needs shared >= t * (m + n) / 2.
@@ -259,12 +273,14 @@ class NoveltyIndex:
             self._rerank()
 
     def _index_record(self, record: int, elements: list[int]) -> None:
-        postings = self._postings
-        for element in self._ranked_prefix(elements):
+        postings, positions = self._postings, self._positions
+        for position, element in enumerate(self._ranked_prefix(elements)):
             ids = postings.get(element)
             if ids is None:
                 ids = postings[element] = array("i")
+                positions[element] = array("i")
             ids.append(record)
+            positions[element].append(position)
 
     def _rerank(self) -> None:
         """Orders elements by pool frequency (rarest first) and rebuilds the prefix postings."""
@@ -274,6 +290,7 @@ class NoveltyIndex:
         del order
         self._next_new_rank = -1
         self._postings = {}
+        self._positions = {}
         for record in range(len(self._sizes)):
             self._index_record(record, flat[offsets[record] : offsets[record + 1]].tolist())
         self._ranked_at = len(self._sizes)

@@ -104,3 +104,27 @@ def test_empty_text_is_novel_and_not_indexed():
 def test_threshold_is_validated():
     with pytest.raises(ValueError):
         NoveltyIndex(0)
+
+
+def test_index_decisions_equal_the_full_scan_on_templated_instructions():
+    # Shared template words are what make prefix, positional and count filters work hard.
+    rng = random.Random(5)
+    words = [f"w{i}" for i in range(60)]
+    templates = ["Explain how {} relate to each other.", "Write a short poem about {} for children.",
+                 "用一句话总结{}的关系。"]
+
+    def text() -> str:
+        template = rng.choice(templates)
+        if template.startswith("用"):
+            return template.format("".join(rng.choice("山水花鸟风月") for _ in range(rng.randrange(2, 6))))
+        return template.format(" and ".join(rng.sample(words, rng.randrange(1, 4))))
+
+    index = NoveltyIndex(0.7)
+    pool_tokens = []
+    for _ in range(800):
+        candidate = text()
+        verdict = index.add_if_novel(candidate)
+        assert verdict.novel == naive_scan(candidate, pool_tokens).novel, candidate
+        if verdict.novel:
+            pool_tokens.append(rouge_tokens(candidate))
+    assert 10 < len(pool_tokens) < 800
