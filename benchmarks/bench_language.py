@@ -7,13 +7,16 @@ per language and as the mean over the languages the fastText model knows, for ba
 and for the stage, with what each second opinion adds (script, CLD2, lingua) and the published
 figures of other detectors beside them. Throughput: sentences/s of the stage inside Ray (local
 ``ray.init(num_cpus=2)``, the stage's actor pool) against a bare fastText batch ``predict`` over the
-same texts in the same process, printed as a ratio. Nothing here is asserted.
+same texts in the same process, printed as a ratio, on the hard case (those sentences: half of them
+short or ambiguous enough to need a second opinion) and on the common case (real English news
+prompts and Chinese Q&A answers from ``news/`` and ``ruozhiba/``). Nothing here is asserted.
 """
 
 from __future__ import annotations
 
 import argparse
 import csv
+import json
 import os
 import resource
 import sys
@@ -209,7 +212,39 @@ class TimedLanguageFilter(LanguageFilter):
         return result
 
 
-def run_throughput(sentences: dict[str, list[str]], repeat: int) -> None:
+def common_case_texts(data: Path) -> list[str]:
+    """Real documents of the kind sftforge mostly sees: English news prompts, Chinese Q&A answers."""
+    texts = []
+    for path, field in (
+        (data / "news" / "t0_news_prompts.jsonl", "prompt"),
+        (data / "ruozhiba" / "ruozhiba_qa.jsonl", "answer"),
+    ):
+        if path.is_file():
+            with path.open(encoding="utf-8") as handle:
+                texts.extend(json.loads(line)[field] for line in handle if line.strip())
+    return texts
+
+
+def run_in_process(name: str, texts: list[str]) -> None:
+    """CPU cost of the stage's identifier against bare fastText on the same texts, in this process."""
+    identifier = LanguageIdentifier(lingua_preload=True)
+    model = identifier.model
+    identifier.identify(texts[:200])
+    bare = min(bare_predict(model, texts)[1] for _ in range(2))
+    start = time.process_time()
+    found = identifier.identify(texts)
+    seconds = time.process_time() - start
+    decided = defaultdict(int)
+    for item in found:
+        decided[item.decided_by] += 1
+    share = ", ".join(f"{key} {count / len(found):.1%}" for key, count in sorted(decided.items()))
+    print(
+        f"{name}: {len(texts):,} texts, bare fastText {len(texts) / bare:,.0f}/CPU-s, stage identifier "
+        f"{len(texts) / seconds:,.0f}/CPU-s, ratio {bare / seconds:.2f}  ({share})"
+    )
+
+
+def run_throughput(corpora: dict[str, list[str]]) -> None:
     import tempfile
 
     os.environ.setdefault("RAY_AUTH_MODE", "disabled")
@@ -217,22 +252,15 @@ def run_throughput(sentences: dict[str, list[str]], repeat: int) -> None:
     import ray
     import ray.data
 
-    from jobs.runner import apply_stage
+    from jobs.runner import _StageActor, apply_stage
 
-    texts = [text for lines in sentences.values() for text in lines] * repeat
-    table = pa.table(
-        {
-            schema.DOC_ID: [str(i) for i in range(len(texts))],
-            schema.KIND: [schema.KIND_DOCUMENT] * len(texts),
-            schema.TEXT: texts,
-        }
-    )
-    blocks = [table.slice(start, 4096) for start in range(0, table.num_rows, 4096)]
     model = LanguageIdentifier(use_cld2=False, use_lingua=False).model
-    print(f"\n== Throughput inside Ray: {len(texts):,} sentences, ray.init(num_cpus=2), batches of 1024")
-    print("   steady: rows / (last batch done - first batch started), after every worker's setup (wall);")
-    print("   per worker CPU-s: rows / CPU seconds the workers spent in the stage, against bare per CPU-s;")
-    print("   cold: rows / the whole run, actor start and model loading included")
+    print("\n== Throughput inside Ray: ray.init(num_cpus=2), workers of 0.5 CPU, batches of 1024")
+    print(
+        "   steady: each worker's rows / (its last batch done - its first batch started), summed (wall clock);"
+    )
+    print("   per CPU-s: rows / CPU seconds the workers spent in the stage, against bare fastText per CPU-s;")
+    print("   cold: rows / the whole run, actor start and model loading included (wall clock)")
     ray.init(
         num_cpus=2,
         include_dashboard=False,
@@ -243,42 +271,64 @@ def run_throughput(sentences: dict[str, list[str]], repeat: int) -> None:
     context = ray.data.DataContext.get_current()
     context.enable_progress_bars = False
     context.issue_detectors_config.detectors = []
+
+    def pooled(ds, stage, size):
+        # The runner's actor, in a pool of fixed size: both workers load their models at the same time.
+        return ds.map_batches(
+            _StageActor,
+            fn_constructor_args=(stage, None),
+            batch_format="pyarrow",
+            batch_size=1024,
+            compute=ray.data.ActorPoolStrategy(size=size),
+            num_cpus=0.5,
+        )
+
+    runs = [("apply_stage (pool 1..2)", "high"), ("fixed pool of 2", "high"), ("fixed pool of 2", "low")]
     try:
-        for actors in (1, 2):
-            for accuracy_mode in ("high", "low"):
+        for corpus, texts in corpora.items():
+            table = pa.table(
+                {
+                    schema.DOC_ID: [str(i) for i in range(len(texts))],
+                    schema.KIND: [schema.KIND_DOCUMENT] * len(texts),
+                    schema.TEXT: texts,
+                }
+            )
+            blocks = [table.slice(start, 4096) for start in range(0, table.num_rows, 4096)]
+            for pool, mode in runs:
                 config = LanguageConfig(
-                    min_score=0.0,
-                    max_actors=actors,
-                    num_cpus=0.5,
-                    lingua_accuracy=accuracy_mode,
-                    lingua_preload=True,
+                    min_score=0.0, max_actors=2, num_cpus=0.5, lingua_accuracy=mode, lingua_preload=True
                 )
-                bare_seconds = min(bare_predict(model, texts)[1] for _ in range(2))
+                bare_cpu = min(bare_predict(model, texts)[1] for _ in range(2))
                 wall_start = time.perf_counter()
                 bare_predict(model, texts)
-                bare_wall_seconds = time.perf_counter() - wall_start
+                bare_wall = time.perf_counter() - wall_start
                 with tempfile.TemporaryDirectory() as log_dir:
-                    ds = apply_stage(ray.data.from_arrow(blocks), TimedLanguageFilter(config, log_dir))
+                    stage = TimedLanguageFilter(config, log_dir)
+                    source = ray.data.from_arrow(blocks)
+                    ds = apply_stage(source, stage) if pool.startswith("apply") else pooled(source, stage, 2)
                     start = time.perf_counter()
                     rows = ds.count()
                     cold_seconds = time.perf_counter() - start
-                    spans = [
-                        tuple(map(float, line.split()))
+                    workers = [
+                        [tuple(map(float, line.split())) for line in path.read_text().splitlines()]
                         for path in Path(log_dir).glob("*.log")
-                        for line in path.read_text().splitlines()
                     ]
+                spans = [span for worker in workers for span in worker]
                 assert rows == len(texts) == sum(span[2] for span in spans), (rows, len(texts))
-                steady_seconds = max(span[1] for span in spans) - min(span[0] for span in spans)
-                cpu = sum(span[3] for span in spans)
-                bare_rate = len(texts) / bare_seconds
-                steady = len(texts) / steady_seconds
-                cold = len(texts) / cold_seconds
-                bare_wall = len(texts) / bare_wall_seconds
+                # Each worker's own rate from its first batch to its last, summed: workers finish their setup at
+                # different times, and one worker's model loading is not the other's throughput.
+                steady = sum(
+                    sum(span[2] for span in worker)
+                    / (max(span[1] for span in worker) - min(span[0] for span in worker))
+                    for worker in workers
+                )
+                per_cpu = len(texts) / sum(span[3] for span in spans)
                 print(
-                    f"{actors} actor(s) x 0.5 CPU, lingua {accuracy_mode:4}: bare fastText {bare_wall:8,.0f} sent/s "
-                    f"(wall), {bare_rate:8,.0f} per CPU-s | stage steady {steady:8,.0f} sent/s (wall), "
-                    f"RATIO {steady / bare_wall:.2f}; per worker CPU-s {len(texts) / cpu:8,.0f}, "
-                    f"ratio {len(texts) / cpu / bare_rate:.2f} | cold {cold:7,.0f} sent/s, ratio {cold / bare_wall:.2f}"
+                    f"{corpus:16} {pool:23} lingua {mode:4} | bare fastText {len(texts) / bare_wall:8,.0f}/s wall, "
+                    f"{len(texts) / bare_cpu:8,.0f}/CPU-s | stage: {len(workers)} worker(s) busy, steady "
+                    f"{steady:8,.0f}/s, RATIO {steady * bare_wall / len(texts):.2f}; {per_cpu:8,.0f}/CPU-s, "
+                    f"ratio {per_cpu * bare_cpu / len(texts):.2f}; cold {len(texts) / cold_seconds:7,.0f}/s, "
+                    f"ratio {bare_wall / cold_seconds:.2f}"
                 )
     finally:
         ray.shutdown()
@@ -290,7 +340,6 @@ def main() -> None:
     )
     parser.add_argument("--data", type=Path, default=REPO.parent / "shared" / "data")
     parser.add_argument("--quick", action="store_true", help="200 sentences per language")
-    parser.add_argument("--repeat", type=int, default=1, help="copies of the corpus for the throughput run")
     parser.add_argument("--skip-ray", action="store_true")
     parser.add_argument("--skip-accuracy", action="store_true")
     args = parser.parse_args()
@@ -300,8 +349,17 @@ def main() -> None:
     sentences = load_sentences(folder, 200 if args.quick else None)
     if not args.skip_accuracy:
         run_accuracy(sentences, published_accuracy(folder))
+    texts = [text for lines in sentences.values() for text in lines]
+    common = common_case_texts(args.data)
+    print("\n== CPU cost in this process (no Ray)")
+    run_in_process("langid sentences", texts)
+    if common:
+        run_in_process("common case", common)
     if not args.skip_ray:
-        run_throughput(sentences, args.repeat)
+        corpora = {"langid sentences": texts}
+        if common:
+            corpora["common case"] = common
+        run_throughput(corpora)
 
 
 if __name__ == "__main__":

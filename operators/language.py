@@ -8,7 +8,7 @@ first:
 2. CLD2 (``pycld2``, about three times faster than fastText): when it agrees, the label stands;
 3. when they disagree, lingua, built from only the two or three languages they named, settles it
    (its cost grows with the number of languages it weighs; asked about all 75 it is 60 times slower
-   than fastText, asked about three it costs a few fastText predictions); when fastText is close to
+   than fastText, asked about two or three it costs about ten fastText predictions); when fastText is close to
    guessing (below ``trust_cld2_below``), CLD2's answer stands without asking.
 
 Confident texts, the common case, pay for fastText and nothing else.
@@ -316,7 +316,7 @@ class _Lingua:
     """lingua restricted to a few candidate languages: as accurate as its full model where it
     matters, and many times faster, since its cost grows with the number of languages it weighs."""
 
-    def __init__(self, accuracy: Literal["high", "low"], preload: bool = False, cache_size: int = 512):
+    def __init__(self, accuracy: Literal["high", "low"], preload: bool = False, cache_size: int = 2048):
         from lingua import Language, LanguageDetectorBuilder
 
         self._builder = LanguageDetectorBuilder
