@@ -487,19 +487,23 @@ class LanguageFilter(Stage[LanguageConfig]):
         documents = pc.fill_null(pc.not_equal(table.column(schema.KIND), schema.KIND_INSTRUCTION), True)
         is_document = documents.to_pylist()
         field = self.config.text_field
+        prompts, responses = self.sides(table)
         if field == "both":
-            prompts = row_texts(table, "instruction")
-            responses = row_texts(table, "output")
             sides = [i for i, document in enumerate(is_document) if not document]
             found = self.identifier.identify(prompts + [responses[i] for i in sides])
             own, response_of = found[: table.num_rows], dict(zip(sides, found[table.num_rows :]))
         else:
-            texts = row_texts(table, field)
-            if field == "output":  # a document has no response: its text decides
-                prompts = row_texts(table, "instruction")
+            if field == "instruction":
+                texts = prompts
+            elif field == "output":  # a document has no response: its text decides
                 texts = [
-                    prompt if document else text
-                    for text, prompt, document in zip(texts, prompts, is_document)
+                    prompt if document else response
+                    for prompt, response, document in zip(prompts, responses, is_document)
+                ]
+            else:
+                texts = [
+                    prompt if document else "\n".join(part for part in (prompt, response) if part)
+                    for prompt, response, document in zip(prompts, responses, is_document)
                 ]
             own, response_of = self.identifier.identify(texts), {}
         reasons = []
@@ -514,6 +518,24 @@ class LanguageFilter(Stage[LanguageConfig]):
             schema.LANG_SCORE, pa.array([round(f.score, 4) for f in own], type=pa.float64())
         )
         return self.partition(table, reasons)
+
+    @staticmethod
+    def sides(table: pa.Table) -> tuple[list[str], list[str]]:
+        """Returns each row's prompt and response (a document's text, and nothing).
+
+        Multi-turn rows carry ``messages`` instead of instruction and output: their user turns are the
+        prompt and their assistant turns the response.
+        """
+        prompts, responses = row_texts(table, "instruction"), row_texts(table, "output")
+        if schema.MESSAGES in table.column_names:
+            for index, messages in enumerate(table.column(schema.MESSAGES).to_pylist()):
+                if messages and not prompts[index] and not responses[index]:
+                    turns = [(turn.get("role"), turn.get("content") or "") for turn in messages]
+                    prompts[index] = "\n".join(text for role, text in turns if role == schema.ROLE_USER)
+                    responses[index] = "\n".join(
+                        text for role, text in turns if role == schema.ROLE_ASSISTANT
+                    )
+        return prompts, responses
 
     def verdict(self, found: Identification, side: str = "") -> str | None:
         """Returns why a text fails the config, or None when it passes."""

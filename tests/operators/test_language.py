@@ -329,6 +329,35 @@ def test_an_empty_response_is_undetermined():
     assert result.rejected.column(schema.REJECT_REASON).to_pylist() == ["undetermined: empty response"]
 
 
+def test_multi_turn_messages_are_judged_by_their_user_and_assistant_turns():
+    turns = [
+        [
+            {"role": "user", "content": "What is the capital of France?"},
+            {"role": "assistant", "content": "The capital of France is Paris."},
+            {"role": "user", "content": "And of Germany?"},
+            {"role": "assistant", "content": "Berlin is the capital of Germany."},
+        ],
+        [
+            {"role": "user", "content": "What is the capital of France?"},
+            {
+                "role": "assistant",
+                "content": "Die Hauptstadt von Frankreich ist Paris, eine sehr schöne Stadt.",
+            },
+        ],
+    ]
+    table = pa.table(
+        {
+            schema.DOC_ID: ["m0", "m1"],
+            schema.KIND: [schema.KIND_INSTRUCTION] * 2,
+            schema.TEXT: pa.nulls(2, pa.string()),
+            schema.MESSAGES: pa.array(turns, type=schema.MESSAGES_TYPE),
+        }
+    )
+    reasons = reasons_by_id(stage(allowed=("en",))(table))
+    assert reasons["m0"] is None
+    assert reasons["m1"].startswith("language: response de (")
+
+
 def test_documents_and_instruction_rows_share_a_batch():
     table = pa.concat_tables(
         [
