@@ -27,7 +27,7 @@ from operators.augment.provenance import (
     dead_letter_table,
     generated_table,
 )
-from operators.llm import LLMConfig, LLMResult, PromptTemplate
+from operators.llm import LLMConfig, LLMResult
 
 log = logging.getLogger("sftforge.augment")
 
@@ -207,10 +207,6 @@ def llm_dead_letter(method: str, parent_id: str | None, step: str, result: LLMRe
         template=result.template,
         model=result.model,
     )
-
-
-def _template_id(template: PromptTemplate) -> str:
-    return f"{template.name}@{template.version}"
 
 
 def trim_to_target(output: BatchOutput, room: int) -> None:

@@ -140,10 +140,9 @@ _PATTERN_CACHE: dict[tuple[str, ...], re.Pattern | None] = {}
 
 def unsupported_reason(text: str, language: Language, config: InstructionFilterConfig) -> str | None:
     """``unsupported_task`` when the task needs images, files, drawing, browsing ..., else None."""
-    if language == "zh":
-        # Chinese has no spaces between words: plain substrings, plus the English list for mixed text.
-        if any(word in text for word in config.unsupported_zh):
-            return UNSUPPORTED_TASK
+    # Chinese has no spaces between words: plain substrings, plus the English list for mixed text.
+    if language == "zh" and any(word in text for word in config.unsupported_zh):
+        return UNSUPPORTED_TASK
     words = config.unsupported_en
     if words not in _PATTERN_CACHE:
         _PATTERN_CACHE[words] = _keyword_pattern(words)
