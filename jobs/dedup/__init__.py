@@ -1,0 +1,42 @@
+"""Deduplication of a whole Ray Dataset: exact hashes and MinHash LSH, grouped with shuffles.
+
+``apply_dedup(ds, config)`` takes the job's Dataset (live rows, and rows an earlier stage rejected) and
+returns the same rows, each live one kept or rejected by ``exact_dedup`` / ``near_dedup`` with a reason
+naming the kept row, and every live row labelled with its ``cluster_id`` (the kept row's ``doc_id``) so
+that the split keeps a cluster on one side.
+
+No step gathers the data on the driver; every grouping is a shuffle of narrow key rows (``shuffle.py``):
+
+1. keys (``keys.py``): per live row, a node id (digest of ``doc_id`` and lineage), the rank fields, the
+   normalised-text hash and the MinHash signature, in ``map_batches``.
+2. exact (``exact.py``): shuffle on the hash; the best row of each hash group survives.
+3. buckets (``near.py``): the survivors' LSH band keys, shuffled on the key; buckets of two or more rows.
+4. candidates: bucket members get their signatures (co-grouped on the node id), are shuffled on the
+   bucket, paired, checked by estimated Jaccard, and reduced to star edges.
+5. clusters (``components.py``): connected components of the edges, by distributed large-star /
+   small-star rounds, or in one task when the edges are few.
+6. survivors: cluster members shuffled on their component; the best row by the keep rule survives.
+7. decisions (``decisions.py``): one row per dropped row, joined back by broadcast when few, else by a
+   shuffle on the node id.
+
+Every choice depends on the rows alone (ranks end in the node id), never on block layout or worker
+count. Earlier releases' indexes (``index.py``) join steps 2-6 as pinned rows that outrank every new row
+and are never output.
+"""
+
+from jobs.dedup.config import DedupConfig
+from jobs.dedup.index import DedupIndexError, check_index, write_dedup_index
+from jobs.dedup.report import DedupSummary, dedup_report_section
+from jobs.dedup.workflow import DedupRun, apply_dedup, run_dedup
+
+__all__ = [
+    "DedupConfig",
+    "DedupIndexError",
+    "DedupRun",
+    "DedupSummary",
+    "apply_dedup",
+    "check_index",
+    "dedup_report_section",
+    "run_dedup",
+    "write_dedup_index",
+]
