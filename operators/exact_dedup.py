@@ -99,7 +99,7 @@ def exact_reason(survivor_doc_id: str, survivor_location: str | None, source: st
     where = f" at {survivor_location}" if survivor_location else ""
     if source:
         return (
-            f"exact duplicate of doc_id {survivor_doc_id}{where} published in an earlier release "
+            f"exact duplicate of doc_id {survivor_doc_id}{where} kept in an earlier release "
             f"(dedup index {source}); similarity 1.00"
         )
     return f"exact duplicate of kept doc_id {survivor_doc_id}{where}; similarity 1.00 (normalised text identical)"

@@ -79,7 +79,10 @@ def partition_of(values: np.ndarray, num_partitions: int) -> np.ndarray:
     """Maps keys (integers, ``S16`` digests, or strings) to partitions ``0 .. num_partitions - 1``."""
     if values.dtype.kind in "OU":
         values = np.array(
-            [int.from_bytes(hashlib.blake2b(str(v).encode(), digest_size=8).digest(), "little") for v in values],
+            [
+                int.from_bytes(hashlib.blake2b(str(v).encode(), digest_size=8).digest(), "little")
+                for v in values
+            ],
             dtype=np.uint64,
         )
     if values.dtype.kind == "S":

@@ -205,7 +205,7 @@ def near_reason(
     """Reject reason of a row clustered with a survivor."""
     where = f" at {survivor_location}" if survivor_location else ""
     if source:
-        head = f"near duplicate of doc_id {survivor_doc_id}{where} published in an earlier release (dedup index {source})"
+        head = f"near duplicate of doc_id {survivor_doc_id}{where} kept in an earlier release (dedup index {source})"
     else:
         head = f"near duplicate of kept doc_id {survivor_doc_id}{where}"
     tail = f"estimated Jaccard {similarity:.2f}"

@@ -7,8 +7,14 @@ from operators.exact_dedup import ExactDedupConfig, ExactDeduplicator, exact_has
 
 def _documents(texts, doc_ids=None, **extra):
     doc_ids = doc_ids or [f"d{i}" for i in range(len(texts))]
-    return pa.table({schema.DOC_ID: doc_ids, schema.KIND: [schema.KIND_DOCUMENT] * len(texts),
-                     schema.TEXT: texts, **extra})
+    return pa.table(
+        {
+            schema.DOC_ID: doc_ids,
+            schema.KIND: [schema.KIND_DOCUMENT] * len(texts),
+            schema.TEXT: texts,
+            **extra,
+        }
+    )
 
 
 def _kept(result):
@@ -22,7 +28,9 @@ def _same(a: str, b: str, **options) -> bool:
 
 def test_normalisation_options_each_do_one_thing():
     assert _same("Hello World", "hello world") and not _same("Hello World", "hello world", ignore_case=False)
-    assert _same("Hello, world!", "Hello world") and not _same("Hello, world!", "Hello world", ignore_punctuation=False)
+    assert _same("Hello, world!", "Hello world") and not _same(
+        "Hello, world!", "Hello world", ignore_punctuation=False
+    )
     assert _same("Hello   world\n", " Hello world") and not _same("a  b", "a b", ignore_whitespace=False)
     assert _same("in 2023", "in 2024", ignore_digits=True) and not _same("in 2023", "in 2024")
     assert _same("你好，世界！", "你好 世界")
@@ -70,8 +78,11 @@ def test_keep_rules(keep, quality, expected):
 
 
 def test_ties_go_to_the_smallest_doc_id_then_the_earliest_location():
-    table = _documents(["same", "same", "same"], doc_ids=["z", "m", "m"],
-                       **{schema.SOURCE_FILE: ["f.jsonl", "g.jsonl", "f.jsonl"], schema.SOURCE_ROW: [0, 5, 9]})
+    table = _documents(
+        ["same", "same", "same"],
+        doc_ids=["z", "m", "m"],
+        **{schema.SOURCE_FILE: ["f.jsonl", "g.jsonl", "f.jsonl"], schema.SOURCE_ROW: [0, 5, 9]},
+    )
     result = ExactDeduplicator(ExactDedupConfig(), keep="longest")(table)
     kept = result.kept.to_pylist()
     assert [(row[schema.DOC_ID], row[schema.SOURCE_FILE]) for row in kept] == [("m", "f.jsonl")]

@@ -15,11 +15,50 @@ from operators.minhash_dedup import (
     text_signatures,
 )
 
-WORDS = (
-    "river stone market evening letter garden silver window morning engine harbor lantern violet meadow "
-    "copper thunder orchard pencil blanket canyon falcon glacier island jungle kettle ladder marble needle "
-    "oyster pepper quartz rocket saddle tunnel umbrella velvet walnut yellow zephyr anchor bridge candle"
-).split()
+WORDS = [
+    "river",
+    "stone",
+    "market",
+    "evening",
+    "letter",
+    "garden",
+    "silver",
+    "window",
+    "morning",
+    "engine",
+    "harbor",
+    "lantern",
+    "violet",
+    "meadow",
+    "copper",
+    "thunder",
+    "orchard",
+    "pencil",
+    "blanket",
+    "canyon",
+    "falcon",
+    "glacier",
+    "island",
+    "jungle",
+    "kettle",
+    "ladder",
+    "marble",
+    "needle",
+    "oyster",
+    "pepper",
+    "quartz",
+    "rocket",
+    "saddle",
+    "tunnel",
+    "umbrella",
+    "velvet",
+    "walnut",
+    "yellow",
+    "zephyr",
+    "anchor",
+    "bridge",
+    "candle",
+]
 
 ZH = (
     "北京时间昨天晚上，国家航天局宣布新一代运载火箭在文昌发射场成功完成首次飞行试验，"
@@ -41,12 +80,18 @@ def _replace(text: str, position: int, word: str = "EDITED") -> str:
 
 def _table(texts, doc_ids=None, **extra):
     doc_ids = doc_ids or [f"d{i}" for i in range(len(texts))]
-    return pa.table({schema.DOC_ID: doc_ids, schema.KIND: [schema.KIND_DOCUMENT] * len(texts),
-                     schema.TEXT: texts, **extra})
+    return pa.table(
+        {
+            schema.DOC_ID: doc_ids,
+            schema.KIND: [schema.KIND_DOCUMENT] * len(texts),
+            schema.TEXT: texts,
+            **extra,
+        }
+    )
 
 
-def _similarities(texts, config=MinHashConfig()):
-    rows = text_signatures(pa.array(texts), config)
+def _similarities(texts, config: MinHashConfig | None = None):
+    rows = text_signatures(pa.array(texts), config or MinHashConfig())
     return lambda i, j: float(estimated_jaccard(rows[i], rows[j]))
 
 
@@ -57,7 +102,10 @@ def test_english_near_duplicates_are_clustered_and_the_rest_kept():
     assert result.kept.column(schema.DOC_ID).to_pylist() == ["d0", "d2", "d3"]
     for row in result.rejected.to_pylist():
         assert row[schema.CLUSTER_ID] == "d0"
-        assert re.fullmatch(r"near duplicate of kept doc_id d0; estimated Jaccard (0\.[89]\d|1\.00)", row[schema.REJECT_REASON])
+        assert re.fullmatch(
+            r"near duplicate of kept doc_id d0; estimated Jaccard (0\.[89]\d|1\.00)",
+            row[schema.REJECT_REASON],
+        )
 
 
 def test_chinese_near_duplicates_need_character_ngrams():
@@ -93,8 +141,12 @@ def test_a_chain_is_one_cluster_even_where_its_ends_differ():
     texts = [a + " tail", b, c]
     result = MinHashDeduplicator(MinHashConfig(), keep="longest")(_table(texts, ["a", "b", "c"]))
     assert result.kept.column(schema.DOC_ID).to_pylist() == ["a"]
-    reasons = dict(zip(result.rejected.column(schema.DOC_ID).to_pylist(),
-                       result.rejected.column(schema.REJECT_REASON).to_pylist()))
+    reasons = dict(
+        zip(
+            result.rejected.column(schema.DOC_ID).to_pylist(),
+            result.rejected.column(schema.REJECT_REASON).to_pylist(),
+        )
+    )
     assert set(reasons) == {"b", "c"}
     assert "linked to it through other near duplicates" in reasons["c"]
     assert set(result.rejected.column(schema.CLUSTER_ID).to_pylist()) == {"a"}
@@ -119,8 +171,9 @@ def test_without_the_jaccard_check_one_shared_band_is_enough():
 def test_keep_rules(keep, expected):
     base = _text(5)
     texts = [_replace(base, 3), base + " and some more words at the end", _replace(base, 90)]
-    table = _table(texts, ["q", "long", "a"],
-                   **{schema.QUALITY_SCORE: pa.array([0.9, 0.1, None], type=pa.float64())})
+    table = _table(
+        texts, ["q", "long", "a"], **{schema.QUALITY_SCORE: pa.array([0.9, 0.1, None], type=pa.float64())}
+    )
     result = MinHashDeduplicator(MinHashConfig(), keep=keep)(table)
     assert result.kept.column(schema.DOC_ID).to_pylist() == [expected]
 
