@@ -18,6 +18,7 @@ from typing import Any
 import yaml
 from pydantic import Field, ValidationError, field_validator, model_validator
 
+from jobs.dedup.config import DedupConfig
 from operators.base import StageConfig
 from operators.augment.config import AugmentConfig
 from operators.clean import CleanConfig
@@ -63,6 +64,8 @@ class JobConfig(StageConfig):
         ray: Where the job runs.
         clean: HTML, Unicode and boilerplate cleaning (on by default).
         language: Language identification; keeps ``language.allowed`` languages; off unless set.
+        dedup: Exact and MinHash near-duplicate removal, ``cluster_id`` for the split, the release's
+            ``dedup_index``; off unless set (``dedup: {}`` for the defaults).
         augment: LLM augmentation (Self-Instruct, back-translation, paraphrase, QA); off unless set.
         quality: Quality rules, classifier and score; off unless set (``quality: {}`` for the defaults).
         select: Diversity-aware selection of at most ``select.target_size`` instruction rows.
@@ -77,6 +80,7 @@ class JobConfig(StageConfig):
     ray: RayConfig = RayConfig()
     clean: CleanConfig | None = CleanConfig()
     language: LanguageConfig | None = None
+    dedup: DedupConfig | None = None
     augment: AugmentConfig | None = None
     quality: QualityConfig | None = None
     select: SelectConfig | None = None

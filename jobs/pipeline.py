@@ -18,6 +18,7 @@ from typing import Any
 from jobs.accounting import Accounting, reconcile
 from jobs.augment import augment_step
 from jobs.config import JobConfig, RayConfig
+from jobs.dedup.step import dedup_step
 from jobs.llm_step import finish_llm, judge_step, start_llm, stop_llm
 from jobs.quality_step import quality_step
 from jobs.read import read_inputs
@@ -81,6 +82,7 @@ STEPS: list[tuple[str, Step]] = [
     ("clean", _clean),
     ("augment", augment_step),  # before language/dedup/quality: generated rows are filtered like the rest
     ("language", _language),  # after clean (HTML gone), before dedup and the model-based stages
+    ("dedup", dedup_step),  # after language, before quality: scores and the judge are paid once per cluster
     ("quality", quality_step),  # after language and dedup: scores, selects (select.target_size), reports
     ("judge", judge_step),  # after quality: the endpoint is paid only for rows the cheap filters kept
 ]
