@@ -231,6 +231,7 @@ def augment_step(ds, ctx):
     import shutil
 
     from jobs.stats import record
+    from operators.augment.provenance import with_provenance_columns
     from operators.llm import LLMService
 
     config: AugmentConfig | None = getattr(ctx.config, "augment", None)
@@ -270,34 +271,11 @@ def augment_step(ds, ctx):
             shutil.copyfile(part, folder / Path(part).name)
     if not outcome.rows:
         return ds
-    target = _union_schema(ds)
-    generated_rows = ray.data.read_parquet(outcome.parts).map_batches(
-        _conform, fn_kwargs={"target": target}, batch_format="pyarrow"
-    )
-    return ds.map_batches(_conform, fn_kwargs={"target": target}, batch_format="pyarrow").union(
-        generated_rows
-    )
-
-
-def _union_schema(ds) -> pa.Schema:
-    """The columns of the original rows plus the provenance columns, in that order."""
-    fields = list(ds.schema().base_schema) if ds.schema() is not None else list(schema.BASE_SCHEMA)
-    names = {f.name for f in fields}
-    for f in GENERATED_SCHEMA:
-        if f.name not in names:
-            fields.append(f)
-    return pa.schema(fields)
-
-
-def _conform(table: pa.Table, target: pa.Schema) -> pa.Table:
-    columns = []
-    for f in target:
-        if f.name in table.column_names:
-            column = table.column(f.name)
-            columns.append(column if column.type == f.type else column.cast(f.type))
-        else:
-            columns.append(pa.nulls(table.num_rows, f.type))
-    return pa.Table.from_arrays(columns, schema=target)
+    # Both sides carry the base columns and the provenance columns (nulls for the originals); Ray Data
+    # unifies any other difference by column name. Asking ``ds`` for its schema instead would execute
+    # the steps before this one a second time, and count their rows twice.
+    generated_rows = ray.data.read_parquet(outcome.parts, schema=GENERATED_SCHEMA)
+    return ds.map_batches(with_provenance_columns, batch_format="pyarrow").union(generated_rows)
 
 
 def _parent_source(paths: Sequence[str]) -> ParentSource:

@@ -326,33 +326,48 @@ class _JobConfig:
         self.output = type("Output", (), {"dir": str(output_dir)})()
 
 
+def _keep_all_stage(name: str):
+    from operators.base import Stage
+
+    class KeepAll(Stage):
+        def process(self, table):
+            return self.partition(table, [None] * table.num_rows)
+
+    KeepAll.name = name
+    return KeepAll(None)
+
+
 @pytest.mark.ray
-def test_pipeline_step_appends_generated_rows_that_later_stages_see(ray_session, server, tmp_path):
+@pytest.mark.parametrize("with_parents", [True, False])
+def test_pipeline_step_appends_generated_rows_and_earlier_stages_run_once(ray_session, server, tmp_path,
+                                                                          with_parents):
     import ray.data
 
     from jobs.augment import augment_step
     from jobs.runner import apply_stage
-    from operators.base import Stage
+    from jobs.stats import start_stats_actor
 
-    class KeepAll(Stage):
-        name = "keep_all"
-
-        def process(self, table):
-            return self.partition(table, [None] * table.num_rows)
-
-    originals = parent_table()
-    full = pa.Table.from_pylist(originals.to_pylist(), schema=schema.BASE_SCHEMA)
-    ds = ray.data.from_arrow(full)
-    config = AugmentConfig(progress=False, paraphrase={}, self_instruct={"seed_tasks": SEEDS, "target_rows": 4,
-                                                                         "prompts_per_batch": 2})
+    handle, stats = start_stats_actor(f"augment-test-{with_parents}")
+    full = pa.Table.from_pylist(parent_table().to_pylist(), schema=schema.BASE_SCHEMA)
+    ds = apply_stage(ray.data.from_arrow(full), _keep_all_stage("before"), stats_actor=stats)
+    methods = {"self_instruct": {"seed_tasks": SEEDS, "target_rows": 4, "prompts_per_batch": 2}}
+    if with_parents:
+        methods["paraphrase"] = {}
+    config = AugmentConfig(progress=False, **methods)
     ctx = _Context(_JobConfig(config, llm_for(server, tmp_path), tmp_path / "out"), tmp_path / "staging")
-    result = apply_stage(augment_step(ds, ctx), KeepAll(None)).to_arrow_refs()
-    table = pa.concat_tables(ray.get(result))
-    generated_count = ctx.report["augment"]["rows_generated"]
-    assert generated_count == 4 + 3
+    ctx.stats_actor = stats
+    result = apply_stage(augment_step(ds, ctx), _keep_all_stage("after"), stats_actor=stats)
+    table = pa.concat_tables(ray.get(result.to_arrow_refs()), promote_options="default")
+    counters = ray.get(handle.snapshot.remote())
+    ray.kill(handle)
+    generated_count = 4 + (3 if with_parents else 0)
+    assert ctx.report["augment"]["rows_generated"] == generated_count
+    assert counters["generate"]["rows"] == generated_count
+    live = full.num_rows - 1  # one row arrives already rejected
+    assert counters["before"]["in"] == live  # the steps before augmentation ran once
+    assert counters["after"]["in"] == live + generated_count
     assert table.num_rows == full.num_rows + generated_count
     origins = table.column(schema.ORIGIN).to_pylist()
-    assert origins.count("self_instruct") == 4 and origins.count("paraphrase") == 3
+    assert origins.count("self_instruct") == 4 and origins.count("paraphrase") == generated_count - 4
     assert schema.GEN_TEMPLATE in table.column_names
-    assert ctx.report["augment"]["rows_by_method"] == {"self_instruct": 4, "paraphrase": 3}
-    assert list((tmp_path / "staging" / "augment_dead_letter" / "paraphrase").glob("dead-*.parquet"))
+    assert list((tmp_path / "staging" / "augment_dead_letter" / "self_instruct").glob("dead-*.parquet"))
