@@ -74,6 +74,7 @@ METADATA_SCHEMA = pa.schema(
         (schema.SOURCE_ROW, pa.int64()),
         (schema.ORIGIN, pa.string()),
         (schema.PARENT_ID, pa.string()),
+        *schema.PROVENANCE_TYPES.items(),
     ]
 )
 

@@ -35,7 +35,7 @@ def write_demo_inputs(folder: Path) -> dict[str, Path]:
     for index, part in enumerate((documents[:half], documents[half:])):
         pq.write_table(pa.Table.from_pylist(part), docs_dir / f"shard-{index:02d}.parquet")
     paths = {"documents": docs_dir}
-    for name in ("instructions.jsonl", "conversations.jsonl"):
+    for name in ("instructions.jsonl", "conversations.jsonl", "seed_tasks.jsonl"):
         target = folder / name
         target.write_text(resources.files(__package__).joinpath(name).read_text(encoding="utf-8"),
                           encoding="utf-8")
@@ -59,11 +59,21 @@ def demo_config(folder: Path) -> dict[str, Any]:
         "split": {"ratios": {"train": 0.7, "test": 0.3}},
         "ray": {"num_cpus": 2},
         "language": {"allowed": ["en", "zh"]},
+        "dedup": {},
         "quality": {},
         # The bundled SmolLM2-135M through llama.cpp: skipped with one line when the local-llm extra is
         # not installed. A 135M model judges poorly; the threshold only drops what it scores lowest.
         "llm": {"backend": "local", "max_tokens": 200, "max_in_flight": 2, "cache": "llm-cache"},
         "judge": {"threshold": 3, "workers": 1},
+        # Grows the seeds and paraphrases kept pairs through a pivot language; what the small model gets
+        # wrong, the language, dedup, quality and judge stages reject like any other row.
+        "augment": {
+            "progress": False,
+            "work_dir": "augment-work",
+            "self_instruct": {"seed_tasks": "inputs/seed_tasks.jsonl", "target_rows": 8,
+                              "prompts_per_batch": 2, "max_stalled_batches": 3},
+            "round_trip": {"target_rows": 4, "parents_per_batch": 8},
+        },
     }
 
 
