@@ -36,7 +36,6 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from operators import schema
 from operators.augment.config import METHOD_ORDER, AugmentConfig
 from operators.augment.provenance import (
     AUGMENT_DEAD_LETTER_SCHEMA,

@@ -102,7 +102,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as exc:
         _print_error(str(exc))
         return EXIT_USAGE
-    except Exception as exc:  # noqa: BLE001 - the user gets one clear line, not a Ray traceback
+    except Exception as exc:
         cause = unwrap_error(exc)
         if isinstance(cause, (InputError, AccountingError, StageError)):
             _print_error(str(cause))

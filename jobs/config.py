@@ -11,7 +11,7 @@ import hashlib
 import json
 import os
 import re
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -19,8 +19,8 @@ import yaml
 from pydantic import Field, ValidationError, field_validator, model_validator
 
 from jobs.dedup.config import DedupConfig
-from operators.base import StageConfig
 from operators.augment.config import AugmentConfig
+from operators.base import StageConfig
 from operators.clean import CleanConfig
 from operators.diversity import SelectConfig
 from operators.language import LanguageConfig
@@ -113,7 +113,7 @@ class JobConfig(StageConfig):
 
     def release_id(self) -> str:
         """The configured release id, or one made from the current UTC time."""
-        return self.release or datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+        return self.release or datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
 
     def config_hash(self) -> str:
         """sha256 of the canonical JSON form of the config (release id excluded)."""

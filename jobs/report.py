@@ -15,7 +15,7 @@ import pyarrow.parquet as pq
 
 from operators import schema
 
-_DETAIL = re.compile(r"\s*[(\[:;=<>].*$", re.S)
+_DETAIL = re.compile(r"\s*[(\[:;=<>].*$", re.DOTALL)
 _ID_LIKE = re.compile(r"\d|^[0-9a-f]{8,}$")
 
 

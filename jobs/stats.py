@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 
+
 class RunStats:
     """Sums counters per (scope, name). Runs as a Ray actor; plain class for tests."""
 
