@@ -19,6 +19,12 @@ def print_summary(result, console: Console | None = None) -> None:
     for stage in accounting.stages:
         table.add_row(stage.stage, str(stage.rows_in), str(stage.kept), str(stage.rejected))
     console.print(table)
+    augment = (result.report or {}).get("augment")
+    if augment:
+        methods = ", ".join(f"{name} {rows}" for name, rows in augment.get("rows_by_method", {}).items())
+        dead = sum(sum(info.get("dead_lettered", {}).values()) for info in augment.get("methods", {}).values())
+        console.print(f"augment: generated {augment.get('rows_generated', 0)} rows ({methods}); "
+                      f"{dead} generations dead-lettered; generated rows then went through the stages above")
     console.print(
         f"rows read {accounting.rows_read} + generated {accounting.rows_generated} = "
         f"written {accounting.rows_written} + rejected {accounting.rows_rejected}"
