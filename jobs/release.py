@@ -210,7 +210,7 @@ def _record_part(group: str, records: pa.Table, rows: pa.Table) -> pa.Table:
 
 def _reject_part(rows: pa.Table) -> pa.Table:
     """Reject records (``REJECT_SCHEMA``) as JSON lines, ordered by stage then ``doc_id``."""
-    records = _conform(rows, schema.REJECT_SCHEMA)
+    records = schema.conform(rows, schema.REJECT_SCHEMA)
     lines = encode_jsonl(records)
     keys = _sort_keys(REJECTS, records.column(schema.REJECT_STAGE), records.column(schema.DOC_ID))
     targets = pa.array([REJECTS] * records.num_rows, pa.string())
@@ -236,16 +236,6 @@ def _set_column(table: pa.Table, name: str, value: str) -> pa.Table:
         return table.set_column(table.column_names.index(name), name, column)
     return table.append_column(name, column)
 
-
-def _conform(table: pa.Table, target: pa.Schema) -> pa.Table:
-    columns = []
-    for field_ in target:
-        if field_.name in table.column_names:
-            column = table.column(field_.name)
-            columns.append(column if column.type == field_.type else column.cast(field_.type))
-        else:
-            columns.append(pa.nulls(table.num_rows, field_.type))
-    return pa.Table.from_arrays(columns, schema=target)
 
 
 # ---------------------------------------------------------------------------------------------------------

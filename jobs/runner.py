@@ -40,7 +40,7 @@ def run_stage_on_batch(stage: Stage, batch: pa.Table, stats_actor: str | None = 
         stats_actor,
     )
     target = _output_schema(batch.schema, stage)
-    parts = [_conform(part, target) for part in (result.kept, rejected, dead) if part.num_rows]
+    parts = [schema.conform(part, target) for part in (result.kept, rejected, dead) if part.num_rows]
     if not parts:
         return target.empty_table()
     return pa.concat_tables(parts)
@@ -57,16 +57,6 @@ def _output_schema(input_schema: pa.Schema, stage: Stage) -> pa.Schema:
             fields.append(pa.field(column, pa.string()))
     return pa.schema(fields)
 
-
-def _conform(table: pa.Table, target: pa.Schema) -> pa.Table:
-    columns = []
-    for field in target:
-        if field.name in table.column_names:
-            column = table.column(field.name)
-            columns.append(column if column.type == field.type else column.cast(field.type))
-        else:
-            columns.append(pa.nulls(table.num_rows, field.type))
-    return pa.Table.from_arrays(columns, schema=target)
 
 
 class _StageActor:

@@ -206,6 +206,18 @@ JUDGE_TYPES: dict[str, pa.DataType] = {
 ADDED_TYPES.update(JUDGE_TYPES)
 
 
+def conform(table: pa.Table, target: pa.Schema) -> pa.Table:
+    """``table`` with exactly ``target``'s columns, in order: missing ones null, others cast."""
+    columns = []
+    for field in target:
+        if field.name in table.column_names:
+            column = table.column(field.name)
+            columns.append(column if column.type == field.type else column.cast(field.type))
+        else:
+            columns.append(pa.nulls(table.num_rows, field.type))
+    return pa.Table.from_arrays(columns, schema=target)
+
+
 def empty_table(schema: pa.Schema = BASE_SCHEMA) -> pa.Table:
     """Returns a table with no rows and the given schema."""
     return schema.empty_table()
