@@ -2,7 +2,8 @@
 
 For each size in ``--rows`` (default 1,000,000 and 2,000,000): generate the documents inside Ray (no row
 passes through the driver), run ``run_dedup`` with the default config, write the output as Parquet to a
-temporary folder, and report the wall time (generation and writing included), the peak memory of this
+temporary folder, and report the wall time (generation and writing included; after an unreported
+20,000-row warm-up so that worker start-up is not in the first size's time), the peak memory of this
 process and every process it started (Ray's GCS, raylet, workers; proportional set size, so the object
 store's shared pages count once), and the time ratio of each size to the first. The output is checked:
 every planted exact duplicate must be dropped by ``exact_dedup`` and the planted near duplicates by
@@ -205,6 +206,9 @@ def main() -> None:
     results = []
     workdir = Path(tempfile.mkdtemp(prefix="sftforge-dedup-scale-"))
     try:
+        # Warm-up, not reported: worker processes started and modules imported before the timed runs.
+        run_once(ray, 20_000, 4, workdir / "warm-up", 0)
+        shutil.rmtree(workdir / "warm-up", ignore_errors=True)
         for rows in args.rows:
             output = workdir / f"out-{rows}"
             result = run_once(ray, rows, max(2, rows // args.rows_per_block), output, args.single_task_rows)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import uuid
+
 import numpy as np
 import pyarrow as pa
 
@@ -17,11 +19,21 @@ from jobs.dedup.components import (
 from jobs.dedup.config import DedupConfig
 from jobs.dedup.decisions import DECISION_SCHEMA
 from jobs.dedup.keys import HAS_SIGNATURE, SIGNATURE, keys_schema, signature_rows, signature_type
-from jobs.dedup.shuffle import cogroup, lookup, num_partitions, select, shuffle, view
+from jobs.dedup.shuffle import (
+    broadcast_value,
+    cogroup,
+    lookup,
+    num_partitions,
+    select,
+    shuffle,
+    sorted_lookup,
+    view,
+)
 from operators import schema
+from operators.hashing import fixed_binary_array
 from operators.minhash import band_keys, estimated_jaccard
 from operators.minhash_dedup import STAGE_NAME as NEAR_STAGE
-from operators.minhash_dedup import candidate_pairs, connected_labels, near_reason, verify_pairs
+from operators.minhash_dedup import candidate_pairs, near_reason, verify_pairs
 from operators.survivor import (
     INDEX_SOURCE,
     LOCATION,
@@ -33,16 +45,19 @@ from operators.survivor import (
 )
 
 BUCKET = "_dedup_bucket"
-MEMBER_SCHEMA = pa.schema([(BUCKET, pa.uint64()), (NODE, pa.binary(16))])
+PAIR_A = "_dedup_pair_a"
+PAIR_B = "_dedup_pair_b"
+#: Candidate pairs, ``PAIR_A < PAIR_B`` in node order.
+PAIR_SCHEMA = pa.schema([(PAIR_A, pa.binary(16)), (PAIR_B, pa.binary(16))])
 
 
 def candidate_schema(config: DedupConfig) -> pa.Schema:
-    """Rank fields and signature of a row (what clustering needs)."""
+    """Rank fields and signature of a row (what checking pairs and choosing survivors need)."""
     return pa.schema(list(RANK_SCHEMA) + [pa.field(SIGNATURE, signature_type(config))])
 
 
-def _bucket_candidate_schema(config: DedupConfig) -> pa.Schema:
-    return pa.schema([pa.field(BUCKET, pa.uint64())] + list(candidate_schema(config)))
+def _half_checked_schema(config: DedupConfig) -> pa.Schema:
+    return pa.schema(list(PAIR_SCHEMA) + [pa.field(SIGNATURE, signature_type(config))])
 
 
 def _clustered_schema(config: DedupConfig) -> pa.Schema:
@@ -64,49 +79,104 @@ def _band_rows(batch: pa.Table, config: DedupConfig) -> pa.Table:
     )
 
 
-def _shared_buckets(rows: pa.Table) -> pa.Table:
-    """Memberships of the buckets that hold two or more rows, at least one of them new."""
-    keys = rows.column(BUCKET).to_numpy()
-    new = ~rows.column(PINNED).to_numpy(zero_copy_only=False)
-    order = np.argsort(keys, kind="stable")
-    sorted_keys = keys[order]
-    first = np.ones(len(order), dtype=bool)
-    first[1:] = sorted_keys[1:] != sorted_keys[:-1]
-    group = np.cumsum(first) - 1
-    shared = (np.bincount(group)[group] >= 2) & (np.bincount(group, weights=new[order])[group] > 0)
-    chosen = pa.array(order[shared])
+def _bucket_pairs(rows: pa.Table, config: DedupConfig) -> pa.Table:
+    """Candidate pairs of the buckets in ``rows`` (whole buckets), by ``candidate_pairs``'s rule."""
+    nodes, first, member = np.unique(view(rows, NODE), return_index=True, return_inverse=True)
+    pinned = rows.column(PINNED).to_numpy(zero_copy_only=False)[first]
+    pairs = candidate_pairs(rows.column(BUCKET).to_numpy(), member.ravel(), nodes, config.near, pinned)
     return pa.Table.from_arrays(
-        [rows.column(BUCKET).take(chosen), rows.column(NODE).take(chosen)], schema=MEMBER_SCHEMA
+        [fixed_binary_array(nodes[pairs[:, 0]]), fixed_binary_array(nodes[pairs[:, 1]])], schema=PAIR_SCHEMA
     )
 
 
-def _attach_candidates(members: pa.Table, keys: pa.Table, config: DedupConfig) -> pa.Table:
-    at = lookup(view(keys, NODE), view(members, NODE))
-    found = at >= 0
-    picked = keys.take(pa.array(at[found]))
-    target = _bucket_candidate_schema(config)
-    columns = [members.column(BUCKET).filter(pa.array(found))] + [
-        picked.column(name) for name in target.names[1:]
-    ]
-    return pa.Table.from_arrays(columns, schema=target)
+def _pair_nodes(pairs: pa.Table) -> np.ndarray:
+    return np.unique(np.concatenate([view(pairs, PAIR_A), view(pairs, PAIR_B)]))
 
 
-def _checked_edges(rows: pa.Table, config: DedupConfig) -> pa.Table:
-    """The partition's buckets' candidate pairs, checked, as star edges: each row of a partition-local
-    component points at the component's smallest node (``SRC > DST``)."""
-    nodes = view(rows, NODE)
-    unique, first, member = np.unique(nodes, return_index=True, return_inverse=True)
-    signatures = signature_rows(rows.column(SIGNATURE), config.near.num_perm)[first]
-    pinned = rows.column(PINNED).to_numpy(zero_copy_only=False)[first]
-    pairs = candidate_pairs(rows.column(BUCKET).to_numpy(), member.ravel(), unique, config.near, pinned)
-    pairs, _ = verify_pairs(signatures, pairs, config.near)
-    labels = connected_labels(len(unique), pairs)
-    # unique is sorted, so a component's smallest index is its smallest node.
-    smallest = np.full(len(unique), len(unique), dtype=np.int64)
-    np.minimum.at(smallest, labels, np.arange(len(unique)))
-    root = smallest[labels]
-    linked = np.flatnonzero(root != np.arange(len(unique)))
-    return edges_table(unique[linked], unique[root[linked]])
+def _pick_candidates(keys: pa.Table, token: str, refs: list, config: DedupConfig) -> pa.Table:
+    """Key rows of the nodes that some candidate pair names (the pairs broadcast to every task)."""
+
+    def build(tables: list[pa.Table]) -> np.ndarray:
+        return _pair_nodes(pa.concat_tables(tables)) if tables else np.zeros(0, dtype="S16")
+
+    wanted = broadcast_value(token, refs, build)
+    picked = sorted_lookup(wanted, view(keys, NODE)) >= 0
+    return keys.filter(pa.array(picked)).select(candidate_schema(config).names)
+
+
+def _cogroup_candidates(nodes: pa.Table, keys: pa.Table, config: DedupConfig) -> pa.Table:
+    wanted = np.unique(view(nodes, NODE))
+    return keys.filter(pa.array(sorted_lookup(wanted, view(keys, NODE)) >= 0)).select(
+        candidate_schema(config).names
+    )
+
+
+def _as_nodes(pairs: pa.Table) -> pa.Table:
+    return pa.table(
+        {
+            NODE: pa.concat_arrays(
+                [pairs.column(PAIR_A).combine_chunks(), pairs.column(PAIR_B).combine_chunks()]
+            )
+        }
+    )
+
+
+def _attach_first_signature(pairs: pa.Table, candidates: pa.Table, config: DedupConfig) -> pa.Table:
+    a, b = view(pairs, PAIR_A), view(pairs, PAIR_B)
+    order = np.lexsort((b, a))
+    distinct = np.ones(len(order), dtype=bool)
+    distinct[1:] = (a[order][1:] != a[order][:-1]) | (b[order][1:] != b[order][:-1])
+    unique = pairs.take(pa.array(order[distinct]))
+    at = lookup(view(candidates, NODE), view(unique, PAIR_A))
+    return pa.Table.from_arrays(
+        [unique.column(PAIR_A), unique.column(PAIR_B), candidates.column(SIGNATURE).take(pa.array(at))],
+        schema=_half_checked_schema(config),
+    )
+
+
+def _check_pairs(pairs: pa.Table, candidates: pa.Table, config: DedupConfig) -> pa.Table:
+    """Edges (``SRC > DST``) of the pairs whose estimated Jaccard reaches the threshold."""
+    at = lookup(view(candidates, NODE), view(pairs, PAIR_B))
+    first = signature_rows(pairs.column(SIGNATURE), config.near.num_perm)
+    second = signature_rows(candidates.column(SIGNATURE), config.near.num_perm)[at]
+    keep = np.ones(pairs.num_rows, dtype=bool)
+    if config.near.check_jaccard:
+        keep = estimated_jaccard(first, second) >= config.near.threshold
+    return edges_table(view(pairs, PAIR_B)[keep], view(pairs, PAIR_A)[keep])
+
+
+def _decide_from_pairs(pairs: pa.Table, candidates: pa.Table, config: DedupConfig) -> pa.Table:
+    """Checked pairs -> clusters -> survivors, in memory (candidates: key rows of the pairs' nodes)."""
+    if not pairs.num_rows:
+        return DECISION_SCHEMA.empty_table()
+    nodes = view(candidates, NODE)
+    order = np.argsort(nodes, kind="stable")
+    candidates = candidates.take(pa.array(order))
+    signatures = signature_rows(candidates.column(SIGNATURE), config.near.num_perm)
+    a = sorted_lookup(nodes[order], view(pairs, PAIR_A))
+    b = sorted_lookup(nodes[order], view(pairs, PAIR_B))
+    index_pairs, _ = verify_pairs(signatures, np.stack([a, b], axis=1), config.near)
+    if not len(index_pairs):
+        return DECISION_SCHEMA.empty_table()
+    sorted_nodes = nodes[order]
+    labelled = label_components(sorted_nodes[index_pairs[:, 1]], sorted_nodes[index_pairs[:, 0]])
+    return _choose_survivors(_attach_root(labelled, candidates, config), config)
+
+
+def cluster_decisions(survivors: pa.Table, config: DedupConfig) -> pa.Table:
+    """Steps 3-6 on one table in memory: the same functions the distributed path runs per partition."""
+    pairs = _bucket_pairs(_band_rows(survivors, config), config)
+    return _decide_from_pairs(pairs, survivors.select(candidate_schema(config).names), config)
+
+
+def _decide_in_one_task(pair_refs: list, candidate_refs: list, config: DedupConfig) -> pa.Table:
+    import ray
+
+    pairs = [table for table in ray.get(list(pair_refs)) if table.num_rows]
+    candidates = [table for table in ray.get(list(candidate_refs)) if table.num_rows]
+    if not pairs:
+        return DECISION_SCHEMA.empty_table()
+    return _decide_from_pairs(pa.concat_tables(pairs), pa.concat_tables(candidates), config)
 
 
 def _attach_root(members: pa.Table, candidates: pa.Table, config: DedupConfig) -> pa.Table:
@@ -135,7 +205,7 @@ def _choose_survivors(rows: pa.Table, config: DedupConfig) -> pa.Table:
     )
     reasons = [
         near_reason(doc_ids[s], where[s], float(similarity[d]), config.near.threshold, sources[s])
-        for d, s in zip(dropped.tolist(), kept.tolist())
+        for d, s in zip(dropped.tolist(), kept.tolist(), strict=True)
     ]
     return pa.Table.from_arrays(
         [
@@ -150,37 +220,16 @@ def _choose_survivors(rows: pa.Table, config: DedupConfig) -> pa.Table:
     )
 
 
-def cluster_decisions(survivors: pa.Table, config: DedupConfig) -> pa.Table:
-    """Steps 3-6 on one table in memory: the same functions the distributed path runs per partition."""
-    members = _shared_buckets(_band_rows(survivors, config))
-    columns = candidate_schema(config).names
-    candidates = _attach_candidates(members, survivors.select(columns), config)
-    edges = _checked_edges(candidates, config)
-    return _decide_clusters(edges, candidates.select(columns), config)
-
-
-def _decide_clusters(edges: pa.Table, candidates: pa.Table, config: DedupConfig) -> pa.Table:
-    if not edges.num_rows:
-        return DECISION_SCHEMA.empty_table()
-    labelled = label_components(view(edges, SRC), view(edges, DST))
-    return _choose_survivors(_attach_root(labelled, candidates, config), config)
-
-
-def _decide_clusters_in_one_task(edge_refs: list, candidate_refs: list, config: DedupConfig) -> pa.Table:
-    import ray
-
-    edges = [table for table in ray.get(list(edge_refs)) if table.num_rows]
-    candidates = [table for table in ray.get(list(candidate_refs)) if table.num_rows]
-    if not edges:
-        return DECISION_SCHEMA.empty_table()
-    columns = candidate_schema(config).names
-    return _decide_clusters(pa.concat_tables(edges), pa.concat_tables(candidates).select(columns), config)
-
-
 def near_decisions(survivors, total_rows: int, config: DedupConfig, lap=lambda step: None):
     """Decisions of near dedup over the exact survivors' key rows, by shuffles (``None`` when nothing is
-    dropped). Clusters are formed in one task when the candidate rows number at most
-    ``config.single_task_rows``, else by distributed connected components.
+    dropped). Steps on few rows (at most ``config.single_task_rows``) run as one task.
+
+    1. band rows shuffled on the bucket key -> candidate pairs (node ids only);
+    2. the pairs' nodes' key rows (signatures), picked from the survivors by broadcasting the pairs
+       (or co-grouping them when there are many);
+    3. pairs checked by estimated Jaccard: co-grouped on one end to attach its signature, then on the
+       other to compare;
+    4. connected components of the checked edges, survivors per component.
 
     ``lap(step)`` is called after each step (for timings).
     """
@@ -191,50 +240,92 @@ def near_decisions(survivors, total_rows: int, config: DedupConfig, lap=lambda s
     partitions = num_partitions(total_rows, 4 * config.near.num_perm + 120, config.partition_bytes)
     band_partitions = num_partitions(total_rows * bands, 40, config.partition_bytes)
     band_rows = survivors.map_batches(_band_rows, fn_kwargs={"config": config}, batch_format="pyarrow")
-    members = shuffle(band_rows, BUCKET, band_partitions, _shared_buckets).materialize()
-    lap("near.buckets")
-    if not members.count():
+    pairs = shuffle(band_rows, BUCKET, band_partitions, _bucket_pairs, config=config).materialize()
+    num_pairs = pairs.count()
+    lap("near.pairs")
+    if not num_pairs:
         return None
     columns = candidate_schema(config).names
     key_schema = pa.schema([field for field in keys_schema(config) if field.name in columns])
-    key_rows = survivors.map_batches(select, fn_kwargs={"columns": columns}, batch_format="pyarrow")
-    candidates = cogroup(
-        members,
-        key_rows,
-        NODE,
-        NODE,
-        MEMBER_SCHEMA,
-        key_schema,
-        partitions,
-        _attach_candidates,
-        config=config,
-    ).materialize()
-    lap("near.candidates")
-    edges = shuffle(candidates, BUCKET, partitions, _checked_edges, config=config).materialize()
-    lap("near.edges")
-    num_edges = edges.count()
-    if not num_edges:
-        return None
-    if candidates.count() <= config.single_task_rows:
-        task = ray.remote(num_cpus=1)(_decide_clusters_in_one_task)
-        ref = task.remote(edges.to_arrow_refs(), candidates.to_arrow_refs(), config)
-        decisions = ray.data.from_arrow_refs([ref]).materialize()
+    if num_pairs <= config.broadcast_rows:
+        candidates = survivors.map_batches(
+            _pick_candidates,
+            fn_kwargs={"token": uuid.uuid4().hex, "refs": pairs.to_arrow_refs(), "config": config},
+            batch_format="pyarrow",
+        ).materialize()
     else:
-        labelled = distributed_components(edges, partitions)
-        candidate_rows = candidates.map_batches(
-            select, fn_kwargs={"columns": columns}, batch_format="pyarrow"
-        )
-        clustered = cogroup(
-            labelled,
-            candidate_rows,
+        nodes = pairs.map_batches(_as_nodes, batch_format="pyarrow")
+        candidates = cogroup(
+            nodes,
+            survivors.map_batches(select, fn_kwargs={"columns": columns}, batch_format="pyarrow"),
             NODE,
             NODE,
-            COMPONENT_SCHEMA,
+            pa.schema([(NODE, pa.binary(16))]),
             key_schema,
             partitions,
-            _attach_root,
+            _cogroup_candidates,
             config=config,
+        ).materialize()
+    lap("near.candidates")
+    if num_pairs <= config.single_task_rows and candidates.count() <= config.single_task_rows:
+        task = ray.remote(num_cpus=1)(_decide_in_one_task)
+        ref = task.remote(pairs.to_arrow_refs(), candidates.to_arrow_refs(), config)
+        decisions = ray.data.from_arrow_refs([ref]).materialize()
+        lap("near.clusters")
+        return decisions
+    half = cogroup(
+        pairs,
+        candidates,
+        PAIR_A,
+        NODE,
+        PAIR_SCHEMA,
+        key_schema,
+        partitions,
+        _attach_first_signature,
+        config=config,
+    )
+    edges = cogroup(
+        half,
+        candidates,
+        PAIR_B,
+        NODE,
+        _half_checked_schema(config),
+        key_schema,
+        partitions,
+        _check_pairs,
+        config=config,
+    ).materialize()
+    num_edges = edges.count()
+    lap("near.edges")
+    if not num_edges:
+        return None
+    if num_edges <= config.single_task_rows:
+        labelled = ray.data.from_arrow_refs(
+            [ray.remote(num_cpus=1)(_label_in_one_task).remote(edges.to_arrow_refs())]
         )
-        decisions = shuffle(clustered, ROOT, partitions, _choose_survivors, config=config).materialize()
+    else:
+        labelled = distributed_components(edges, partitions)
+    clustered = cogroup(
+        labelled,
+        candidates,
+        NODE,
+        NODE,
+        COMPONENT_SCHEMA,
+        key_schema,
+        partitions,
+        _attach_root,
+        config=config,
+    )
+    decisions = shuffle(clustered, ROOT, partitions, _choose_survivors, config=config).materialize()
     lap("near.clusters")
     return decisions
+
+
+def _label_in_one_task(edge_refs: list) -> pa.Table:
+    import ray
+
+    tables = [table for table in ray.get(list(edge_refs)) if table.num_rows]
+    if not tables:
+        return COMPONENT_SCHEMA.empty_table()
+    edges = pa.concat_tables(tables)
+    return label_components(view(edges, SRC), view(edges, DST))

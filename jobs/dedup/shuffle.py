@@ -170,24 +170,33 @@ def column_total(ds, column: str) -> int:
     return int(sum(ray.get([task.remote(ref, column) for ref in ds.to_arrow_refs()])))
 
 
-_BROADCAST_CACHE: dict[str, tuple[np.ndarray, pa.Table]] = {}
+_BROADCAST_CACHE: dict[str, Any] = {}
+
+
+def broadcast_value(token: str, refs: list, build):
+    """``build(tables)`` of the blocks ``refs``, computed once per worker process and kept for the
+    tasks that follow (keyed by ``token``, one value at a time): how a small table is joined to a large
+    dataset without shuffling the large one."""
+    if token not in _BROADCAST_CACHE:
+        import ray
+
+        tables = [table for table in ray.get(list(refs)) if table.num_rows]
+        value = build(tables)
+        _BROADCAST_CACHE.clear()
+        _BROADCAST_CACHE[token] = value
+    return _BROADCAST_CACHE[token]
 
 
 def broadcast_table(token: str, refs: list, key: str, target: pa.Schema) -> tuple[np.ndarray, pa.Table]:
-    """The blocks ``refs`` as one table sorted on ``key`` (and the sorted keys), fetched once per
-    worker process: how a small table is joined to a large dataset without shuffling the large one."""
-    cached = _BROADCAST_CACHE.get(token)
-    if cached is None:
-        import ray
+    """The blocks ``refs`` as one table sorted on ``key``, and its sorted keys (see ``broadcast_value``)."""
 
-        tables = [conform(table, target) for table in ray.get(list(refs)) if table.num_rows]
-        table = pa.concat_tables(tables) if tables else target.empty_table()
+    def build(tables: list[pa.Table]) -> tuple[np.ndarray, pa.Table]:
+        table = pa.concat_tables([conform(t, target) for t in tables]) if tables else target.empty_table()
         keys = view(table, key)
         order = np.argsort(keys, kind="stable")
-        cached = (keys[order], table.take(pa.array(order, type=pa.int64())))
-        _BROADCAST_CACHE.clear()
-        _BROADCAST_CACHE[token] = cached
-    return cached
+        return keys[order], table.take(pa.array(order, type=pa.int64()))
+
+    return broadcast_value(token, refs, build)
 
 
 def sorted_lookup(sorted_keys: np.ndarray, wanted: np.ndarray) -> np.ndarray:

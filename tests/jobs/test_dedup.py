@@ -169,6 +169,11 @@ def runs(ray_session):
     # joined back by a shuffle instead of a broadcast.
     forced = config.model_copy(update={"single_task_rows": 0, "broadcast_rows": 0})
     seven_blocks = _run(ray_session, table, 7, forced)
+    # Shuffles for the exact step and the buckets, broadcasts for the small joins, clusters in one task.
+    mixed = _run(ray_session, table, 4, config.model_copy(update={"single_task_rows": 40}))
+    assert mixed[1].select(list(KEY) + [schema.REJECT_REASON]).equals(
+        one_block[1].select(list(KEY) + [schema.REJECT_REASON])
+    )
     return table, config, one_block, seven_blocks
 
 
