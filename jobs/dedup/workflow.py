@@ -126,11 +126,13 @@ def _one_task(fn, *args):
     return ray.data.from_arrow_refs([ray.remote(num_cpus=1)(fn).remote(*args)])
 
 
-def _distributed_decisions(keys, total: int, config: DedupConfig, partitions: int, lap):
+def _distributed_decisions(run: DedupRun, total: int, config: DedupConfig, partitions: int, lap):
     exact_drops = None
-    survivors = keys
+    survivors = run.keys
     if config.exact.enabled:
-        grouped = exact_groups(keys, partitions, config).materialize()
+        grouped = exact_groups(run.keys, partitions, config).materialize()
+        # The grouped rows hold every key row: keep them instead, so one copy stays in memory.
+        run.keys = grouped
         exact_drops = grouped.map_batches(exact_decisions, batch_format="pyarrow").materialize()
         survivors = grouped.map_batches(survivors_of, fn_kwargs={"config": config}, batch_format="pyarrow")
         lap("exact")
@@ -192,21 +194,20 @@ def run_dedup(
     partitions = num_partitions(total, key_bytes(config), config.partition_bytes)
     lap("keys")
 
+    run = DedupRun(None, source, config, rows_in, keys=keys, partitions=partitions, timings=timings)
+    del keys
     if total <= config.single_task_rows:
-        decisions = _one_task(_decide_in_one_task, keys.to_arrow_refs(), config)
+        decisions = _one_task(_decide_in_one_task, run.keys.to_arrow_refs(), config)
     else:
-        decisions = _distributed_decisions(keys, total, config, partitions, lap)
-    num_decisions = 0
+        decisions = _distributed_decisions(run, total, config, partitions, lap)
     if decisions is not None:
-        decisions = decisions.map_batches(
-            conform, fn_kwargs={"target": DECISION_SCHEMA}, batch_format="pyarrow"
-        )
-        decisions = decisions.materialize()
-        num_decisions = decisions.count()
+        decisions = decisions.map_batches(conform, fn_kwargs={"target": DECISION_SCHEMA}, batch_format="pyarrow")
+        run.decisions = decisions.materialize()
+        run.num_decisions = run.decisions.count()
     lap("decisions")
-    log.info("dedup: %d rows in, %d dropped; seconds per step %s", rows_in, num_decisions, timings)
-    out = attach_decisions(source, decisions, num_decisions, config, stats_actor)
-    return DedupRun(out, source, config, rows_in, decisions, num_decisions, keys, partitions, timings)
+    log.info("dedup: %d rows in, %d dropped; seconds per step %s", rows_in, run.num_decisions, timings)
+    run.dataset = attach_decisions(source, run.decisions, run.num_decisions, config, stats_actor)
+    return run
 
 
 def _new_rows(batch: pa.Table) -> pa.Table:

@@ -34,6 +34,7 @@ def test_normalisation_options_each_do_one_thing():
     assert _same("Hello   world\n", " Hello world") and not _same("a  b", "a b", ignore_whitespace=False)
     assert _same("in 2023", "in 2024", ignore_digits=True) and not _same("in 2023", "in 2024")
     assert _same("你好，世界！", "你好 世界")
+    assert _same("a\u3000b\u00a0c\t d", "a b c d") and _same("line one\n\nline two", "line one line two")
     assert normalize(pa.array(["  A,  b!  "]), ExactDedupConfig()).to_pylist() == ["a b"]
 
 
