@@ -60,8 +60,22 @@ class ExactDedupConfig(StageConfig):
 
 
 def dedup_texts(table: pa.Table, key: Literal["all", "instruction"]) -> pa.Array:
-    """The text each row is compared on."""
-    return pa.array(row_texts(table, "content" if key == "all" else "instruction"), type=pa.string())
+    """The text each row is compared on.
+
+    A document's text; an instruction pair's instruction, input and output (``all``) or instruction and
+    input (``instruction``). A multi-turn conversation is compared on every turn (``all``) or every
+    system and user turn (``instruction``): its instruction and output columns hold only the first
+    question and the last answer, which two different conversations may share.
+    """
+    texts = row_texts(table, "content" if key == "all" else "instruction")
+    if schema.MESSAGES in table.column_names and table.column(schema.MESSAGES).null_count < table.num_rows:
+        roles = None if key == "all" else {schema.ROLE_SYSTEM, schema.ROLE_USER}
+        for row, turns in enumerate(table.column(schema.MESSAGES).to_pylist()):
+            if turns:
+                texts[row] = "\n".join(
+                    turn.get("content") or "" for turn in turns if roles is None or turn.get("role") in roles
+                )
+    return pa.array(texts, type=pa.string())
 
 
 def normalize(texts: pa.Array, config: ExactDedupConfig) -> pa.Array:

@@ -112,3 +112,28 @@ def test_accounting_every_row_is_kept_or_rejected_once():
     assert result.kept.num_rows == 7 and result.rejected.num_rows == 43
     kept_ids = set(_kept(result))
     assert set(result.rejected.column(schema.CLUSTER_ID).to_pylist()) <= kept_ids
+
+
+def test_conversations_are_compared_on_every_turn():
+    def conversation(*turns):
+        roles = ["user", "assistant"] * len(turns)
+        return [{"role": role, "content": content} for role, content in zip(roles, turns)]
+
+    messages = [
+        conversation("Hi", "Hello! How can I help?", "Tell me a joke", "Goodbye!"),
+        conversation("Hi", "Hello! How can I help?", "What is 2+2?", "Goodbye!"),
+        conversation("hi", "Hello, how can I help", "Tell me a joke", "Goodbye"),
+    ]
+    table = pa.table(
+        {
+            schema.DOC_ID: ["c1", "c2", "c3"],
+            schema.KIND: [schema.KIND_INSTRUCTION] * 3,
+            # What the reader fills in: the first question and the last answer.
+            schema.INSTRUCTION: ["Hi", "Hi", "hi"],
+            schema.OUTPUT: ["Goodbye!", "Goodbye!", "Goodbye"],
+            schema.MESSAGES: pa.array(messages, type=schema.MESSAGES_TYPE),
+        }
+    )
+    result = ExactDeduplicator(ExactDedupConfig(), keep="smallest_doc_id")(table)
+    assert _kept(result) == ["c1", "c2"]
+    assert result.rejected.column(schema.CLUSTER_ID).to_pylist() == ["c1"]
