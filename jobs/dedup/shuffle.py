@@ -19,21 +19,11 @@ import pyarrow.compute as pc
 
 from operators import schema
 from operators.hashing import fixed_binary_view, partition_of
+from operators.schema import conform
 
 PART = "_dedup_part"
 SIDE = "_dedup_side"
 
-
-def conform(table: pa.Table, target: pa.Schema) -> pa.Table:
-    """``table`` with exactly ``target``'s columns, in order (missing ones null, others cast)."""
-    columns = []
-    for field in target:
-        if field.name in table.column_names:
-            column = table.column(field.name)
-            columns.append(column if column.type == field.type else column.cast(field.type))
-        else:
-            columns.append(pa.nulls(table.num_rows, field.type))
-    return pa.Table.from_arrays(columns, schema=target)
 
 
 def view(table: pa.Table, column: str) -> np.ndarray:

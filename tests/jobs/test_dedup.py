@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import random
 import re
 
 import numpy as np
@@ -26,62 +25,14 @@ from operators.exact_dedup import ExactDeduplicator
 from operators.hashing import partition_of
 from operators.minhash_dedup import MinHashDeduplicator
 from operators.split import SplitConfig, Splitter
+from tests.support.words import random_text as _text
 
-WORDS = [
-    "river",
-    "stone",
-    "market",
-    "evening",
-    "letter",
-    "garden",
-    "silver",
-    "window",
-    "morning",
-    "engine",
-    "harbor",
-    "lantern",
-    "violet",
-    "meadow",
-    "copper",
-    "thunder",
-    "orchard",
-    "pencil",
-    "blanket",
-    "canyon",
-    "falcon",
-    "glacier",
-    "island",
-    "jungle",
-    "kettle",
-    "ladder",
-    "marble",
-    "needle",
-    "oyster",
-    "pepper",
-    "quartz",
-    "rocket",
-    "saddle",
-    "tunnel",
-    "umbrella",
-    "velvet",
-    "walnut",
-    "yellow",
-    "zephyr",
-    "anchor",
-    "bridge",
-    "candle",
-]
 ZH = (
     "北京时间昨天晚上，国家航天局宣布新一代运载火箭在文昌发射场成功完成首次飞行试验，"
     "这标志着我国在重型运载能力方面迈出了关键一步。专家表示，这次试验验证了多项新技术，"
     "包括新型发动机、轻量化箭体结构以及智能化测试发射控制系统，为后续载人登月任务打下了基础。"
 )
 KEY = ("doc_id", "source_file", "source_row")
-
-
-def _text(seed: int, length: int = 120) -> str:
-    rng = random.Random(seed)
-    return " ".join(rng.choice(WORDS) for _ in range(length))
 
 
 def _replace(text: str, *positions: int) -> str:

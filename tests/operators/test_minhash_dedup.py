@@ -1,4 +1,3 @@
-import random
 import re
 
 import numpy as np
@@ -14,62 +13,13 @@ from operators.minhash_dedup import (
     connected_labels,
     text_signatures,
 )
-
-WORDS = [
-    "river",
-    "stone",
-    "market",
-    "evening",
-    "letter",
-    "garden",
-    "silver",
-    "window",
-    "morning",
-    "engine",
-    "harbor",
-    "lantern",
-    "violet",
-    "meadow",
-    "copper",
-    "thunder",
-    "orchard",
-    "pencil",
-    "blanket",
-    "canyon",
-    "falcon",
-    "glacier",
-    "island",
-    "jungle",
-    "kettle",
-    "ladder",
-    "marble",
-    "needle",
-    "oyster",
-    "pepper",
-    "quartz",
-    "rocket",
-    "saddle",
-    "tunnel",
-    "umbrella",
-    "velvet",
-    "walnut",
-    "yellow",
-    "zephyr",
-    "anchor",
-    "bridge",
-    "candle",
-]
+from tests.support.words import random_text as _text
 
 ZH = (
     "北京时间昨天晚上，国家航天局宣布新一代运载火箭在文昌发射场成功完成首次飞行试验，"
     "这标志着我国在重型运载能力方面迈出了关键一步。专家表示，这次试验验证了多项新技术，"
     "包括新型发动机、轻量化箭体结构以及智能化测试发射控制系统，为后续载人登月任务打下了基础。"
 )
-
-
-def _text(seed: int, length: int = 120) -> str:
-    rng = random.Random(seed)
-    return " ".join(rng.choice(WORDS) for _ in range(length))
 
 
 def _replace(text: str, position: int, word: str = "EDITED") -> str:
