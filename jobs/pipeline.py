@@ -24,7 +24,7 @@ from jobs.quality_step import quality_step
 from jobs.read import read_inputs
 from jobs.release import ReleaseWriter
 from jobs.report import write_report
-from jobs.runner import apply_stage
+from jobs.runner import ActorBudget, apply_stage
 from jobs.stats import start_stats_actor
 from operators.clean import TextCleaner
 from operators.language import LanguageFilter
@@ -45,6 +45,9 @@ class RunContext:
         report: Sections of the run report, one per step that has something to say.
         manifest: Extra manifest entries (LLM ledger, dedup index paths, ...).
         stage_order: Names of the stages that ran, in order, for accounting.
+        llm: The run's started ``LLMService`` (``jobs.llm_step``), or None.
+        actor_budget: Which actor pools start at full size (``jobs.runner.ActorBudget``); None starts
+            every pool with one actor.
     """
 
     config: JobConfig
@@ -54,12 +57,13 @@ class RunContext:
     report: dict[str, Any] = field(default_factory=dict)
     manifest: dict[str, Any] = field(default_factory=dict)
     stage_order: list[str] = field(default_factory=list)
-    llm: Any = None  # the run's started LLMService (jobs.llm_step), or None
+    llm: Any = None
+    actor_budget: ActorBudget | None = None
 
     def apply(self, ds, stage):
         """Applies a batch stage and records it for accounting."""
         self.stage_order.append(stage.name)
-        return apply_stage(ds, stage, stats_actor=self.stats_actor)
+        return apply_stage(ds, stage, stats_actor=self.stats_actor, budget=self.actor_budget)
 
 
 Step = Callable[[Any, RunContext], Any]
@@ -147,7 +151,10 @@ def run_job(config: JobConfig, config_source: str | None = None) -> RunResult:
     try:
         llm = start_llm(config, run_id)  # the local model, limits and ledger live until the release is written
         ds, input_files = read_inputs(config.inputs, stats_actor=stats_name)
-        ctx = RunContext(config, release_id, stats_name, Path(writer.staging_dir), llm=llm)
+        ctx = RunContext(
+            config, release_id, stats_name, Path(writer.staging_dir), llm=llm,
+            actor_budget=ActorBudget.for_cluster(),
+        )
         ctx.stage_order.append("read")
         for _name, step in STEPS:
             ds = step(ds, ctx)

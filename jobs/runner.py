@@ -11,7 +11,7 @@ import pyarrow.compute as pc
 
 from jobs.stats import record
 from operators import schema
-from operators.base import Stage
+from operators.base import Resources, Stage
 
 
 def run_stage_on_batch(stage: Stage, batch: pa.Table, stats_actor: str | None = None) -> pa.Table:
@@ -74,23 +74,68 @@ def _run_task(batch: pa.Table, stage: Stage, stats_actor: str | None) -> pa.Tabl
     return run_stage_on_batch(stage, batch, stats_actor)
 
 
-def apply_stage(ds, stage: Stage, stats_actor: str | None = None, batch_size: int | None = 1024):
+class ActorBudget:
+    """Decides which actor pools start at full size: those the cluster can hold all at once.
+
+    Ray Data grows a pool from its initial size only when work queues up behind busy actors, which on
+    a small cluster it rarely sees: a pool of 1..2 model workers then runs on one. Starting every pool
+    at full size is no better: the pools of one streaming job live side by side, and when idle
+    actors hold every CPU the read tasks never get one (a silent deadlock on 2 cores). So pools start
+    full, in pipeline order, while their CPUs fit in the cluster less ``reserve_cpus`` kept for reads
+    and task stages; the rest start with one actor and may grow.
+
+    Args:
+        cpus: CPUs of the cluster.
+        reserve_cpus: CPUs never given to pools at start.
+    """
+
+    def __init__(self, cpus: float, reserve_cpus: float = 1.0):
+        self.left = max(0.0, cpus - reserve_cpus)
+
+    @classmethod
+    def for_cluster(cls, reserve_cpus: float = 1.0) -> ActorBudget:
+        """The budget of the cluster Ray is connected to."""
+        import ray
+
+        return cls(float(ray.cluster_resources().get("CPU", 0.0)), reserve_cpus)
+
+    def initial_actors(self, resources: Resources) -> int:
+        """Returns how many actors a pool with ``resources`` starts with, and books their CPUs."""
+        size = max(1, resources.max_actors)
+        if size * resources.num_cpus <= self.left + 1e-9:
+            self.left -= size * resources.num_cpus
+            return size
+        self.left = max(0.0, self.left - resources.num_cpus)
+        return 1
+
+
+def apply_stage(
+    ds,
+    stage: Stage,
+    stats_actor: str | None = None,
+    batch_size: int | None = 1024,
+    budget: ActorBudget | None = None,
+):
     """Returns ``ds`` with ``stage`` applied to every batch.
 
     Stages whose ``resources.actors`` is set run in an actor pool with fractional CPUs (see
     ``operators.base.Resources``); others run as plain tasks. With ``stats_actor`` (the name of the run's
-    ``jobs.stats`` actor), every batch reports its rows in, kept and rejected.
+    ``jobs.stats`` actor), every batch reports its rows in, kept and rejected. With ``budget`` (one per
+    job, shared by its stages), a pool the cluster has room for starts at full size; without, at one
+    actor.
     """
     import ray.data
 
     resources = stage.resources
     if resources.actors:
+        size = max(1, resources.max_actors)
+        initial = budget.initial_actors(resources) if budget is not None else 1
         return ds.map_batches(
             _StageActor,
             fn_constructor_args=(stage, stats_actor),
             batch_format="pyarrow",
             batch_size=batch_size,
-            compute=ray.data.ActorPoolStrategy(min_size=1, max_size=max(1, resources.max_actors)),
+            compute=ray.data.ActorPoolStrategy(min_size=1, max_size=size, initial_size=initial),
             num_cpus=resources.num_cpus,
         )
     return ds.map_batches(

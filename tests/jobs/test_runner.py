@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pyarrow as pa
 import pytest
 
-from jobs.runner import apply_stage, run_stage_on_batch
+from jobs.runner import ActorBudget, apply_stage, run_stage_on_batch
 from operators import schema
-from operators.base import MissingColumnError, Stage, StageConfig, StageResult
+from operators.base import MissingColumnError, Resources, Stage, StageConfig, StageResult
 
 
 class _ShortConfig(StageConfig):
@@ -81,3 +83,62 @@ def test_apply_stage_on_ray_counts_every_row(ray_session):
     counts = ray.get(handle.snapshot.remote())["short"]
     assert counts == {"in": 300, "kept": 200, "rejected": 100}
     ray.kill(handle)
+
+
+def test_actor_budget_starts_pools_full_while_they_fit_and_keeps_a_cpu_for_reads():
+    budget = ActorBudget(cpus=2.0)  # one CPU for pools, one kept for read tasks
+    language = Resources(num_cpus=0.5, actors=True, max_actors=2)
+    quality = Resources(num_cpus=0.5, actors=True, max_actors=2)
+    assert budget.initial_actors(language) == 2
+    assert budget.initial_actors(quality) == 1  # 1.0 CPU would leave the reads nothing
+    assert budget.left == 0.0
+
+
+def test_actor_budget_on_a_large_cluster_starts_every_pool_full():
+    budget = ActorBudget(cpus=64.0)
+    sizes = [budget.initial_actors(Resources(num_cpus=1.0, actors=True, max_actors=8)) for _ in range(3)]
+    assert sizes == [8, 8, 8] and budget.left == pytest.approx(39.0)
+
+
+def test_actor_budget_too_small_for_one_full_pool_starts_one_actor():
+    assert ActorBudget(cpus=1.0).initial_actors(Resources(num_cpus=0.5, actors=True, max_actors=2)) == 1
+
+
+class _PidConfig(StageConfig):
+    folder: str
+
+
+class _RecordPid(Stage[_PidConfig]):
+    """Marks each worker that loads it, as a model stage would load its model."""
+
+    name = "pid"
+    requires = (schema.DOC_ID,)
+
+    def __init__(self, config: _PidConfig):
+        super().__init__(config)
+        self.resources = Resources(num_cpus=0.5, actors=True, max_actors=2)
+
+    def setup(self) -> None:
+        import os
+
+        Path(self.config.folder, str(os.getpid())).touch()
+
+    def process(self, table: pa.Table) -> StageResult:
+        import time
+
+        time.sleep(0.05)  # long enough that a second worker, once started, is handed batches
+        return self.partition(table, [None] * table.num_rows)
+
+
+@pytest.mark.ray
+@pytest.mark.parametrize(("budget", "workers"), [(None, {1, 2}), (2.0, {2})])
+def test_apply_stage_pool_starts_with_the_actors_the_budget_allows(ray_session, tmp_path, budget, workers):
+    import ray
+
+    ds = ray.data.from_arrow(_table([f"text {i}" for i in range(4000)])).repartition(40)
+    stage = _RecordPid(_PidConfig(folder=str(tmp_path)))
+    out = apply_stage(ds, stage, batch_size=100, budget=None if budget is None else ActorBudget(budget))
+    assert out.count() == 4000
+    # Without a budget the pool starts with one worker (Ray may grow it); with room for both, both
+    # start at once and share the batches.
+    assert len(list(tmp_path.iterdir())) in workers
