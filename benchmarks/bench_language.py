@@ -244,7 +244,8 @@ def run_in_process(name: str, texts: list[str]) -> None:
     )
 
 
-def run_throughput(corpora: dict[str, list[str]]) -> None:
+def run_throughput(corpora: dict[str, list[str]], repeats: int = 3) -> None:
+    import statistics
     import tempfile
 
     os.environ.setdefault("RAY_AUTH_MODE", "disabled")
@@ -252,15 +253,15 @@ def run_throughput(corpora: dict[str, list[str]]) -> None:
     import ray
     import ray.data
 
-    from jobs.runner import _StageActor, apply_stage
+    from jobs.runner import ActorBudget, apply_stage
 
     model = LanguageIdentifier(use_cld2=False, use_lingua=False).model
-    print("\n== Throughput inside Ray: ray.init(num_cpus=2), workers of 0.5 CPU, batches of 1024")
-    print(
-        "   steady: each worker's rows / (its last batch done - its first batch started), summed (wall clock);"
-    )
-    print("   per CPU-s: rows / CPU seconds the workers spent in the stage, against bare fastText per CPU-s;")
-    print("   cold: rows / the whole run, actor start and model loading included (wall clock)")
+    print("\n== Throughput inside Ray: ray.init(num_cpus=2), the job's path (apply_stage with the job's actor")
+    print("   budget: on 2 CPUs the pool of 2 workers of 0.5 CPU starts full), blocks and batches of 1024 rows.")
+    print("   Each repeat measures bare fastText (one batch predict, wall clock) just before and just after the")
+    print("   stage and divides by their mean. steady: each worker's rows / (its last batch done - its first")
+    print("   batch started), summed; per CPU-s: rows / CPU seconds the workers spent in the stage; cold: rows /")
+    print("   the whole run, actor start and model loading included. Medians over the repeats.")
     ray.init(
         num_cpus=2,
         include_dashboard=False,
@@ -272,18 +273,11 @@ def run_throughput(corpora: dict[str, list[str]]) -> None:
     context.enable_progress_bars = False
     context.issue_detectors_config.detectors = []
 
-    def pooled(ds, stage, size):
-        # The runner's actor, in a pool of fixed size: both workers load their models at the same time.
-        return ds.map_batches(
-            _StageActor,
-            fn_constructor_args=(stage, None),
-            batch_format="pyarrow",
-            batch_size=1024,
-            compute=ray.data.ActorPoolStrategy(size=size),
-            num_cpus=0.5,
-        )
+    def bare_rates(texts: list[str]) -> tuple[float, float]:
+        start = time.perf_counter()
+        cpu = bare_predict(model, texts)[1]
+        return len(texts) / (time.perf_counter() - start), len(texts) / cpu
 
-    runs = [("apply_stage (pool 1..2)", "high"), ("fixed pool of 2", "high"), ("fixed pool of 2", "low")]
     try:
         for corpus, texts in corpora.items():
             table = pa.table(
@@ -293,42 +287,48 @@ def run_throughput(corpora: dict[str, list[str]]) -> None:
                     schema.TEXT: texts,
                 }
             )
-            blocks = [table.slice(start, 4096) for start in range(0, table.num_rows, 4096)]
-            for pool, mode in runs:
+            blocks = [table.slice(start, 1024) for start in range(0, table.num_rows, 1024)]
+            for mode in ("high", "low"):
                 config = LanguageConfig(
                     min_score=0.0, max_actors=2, num_cpus=0.5, lingua_accuracy=mode, lingua_preload=True
                 )
-                bare_cpu = min(bare_predict(model, texts)[1] for _ in range(2))
-                wall_start = time.perf_counter()
-                bare_predict(model, texts)
-                bare_wall = time.perf_counter() - wall_start
-                with tempfile.TemporaryDirectory() as log_dir:
-                    stage = TimedLanguageFilter(config, log_dir)
-                    source = ray.data.from_arrow(blocks)
-                    ds = apply_stage(source, stage) if pool.startswith("apply") else pooled(source, stage, 2)
-                    start = time.perf_counter()
-                    rows = ds.count()
-                    cold_seconds = time.perf_counter() - start
-                    workers = [
-                        [tuple(map(float, line.split())) for line in path.read_text().splitlines()]
-                        for path in Path(log_dir).glob("*.log")
-                    ]
-                spans = [span for worker in workers for span in worker]
-                assert rows == len(texts) == sum(span[2] for span in spans), (rows, len(texts))
-                # Each worker's own rate from its first batch to its last, summed: workers finish their setup at
-                # different times, and one worker's model loading is not the other's throughput.
-                steady = sum(
-                    sum(span[2] for span in worker)
-                    / (max(span[1] for span in worker) - min(span[0] for span in worker))
-                    for worker in workers
-                )
-                per_cpu = len(texts) / sum(span[3] for span in spans)
+                ratios, per_cpu_ratios, cold_ratios, steady_rates, bare_walls, busy = [], [], [], [], [], []
+                for _ in range(repeats):
+                    before_wall, before_cpu = bare_rates(texts)
+                    with tempfile.TemporaryDirectory() as log_dir:
+                        stage = TimedLanguageFilter(config, log_dir)
+                        ds = apply_stage(ray.data.from_arrow(blocks), stage, budget=ActorBudget.for_cluster())
+                        start = time.perf_counter()
+                        rows = ds.count()
+                        cold_seconds = time.perf_counter() - start
+                        workers = [
+                            [tuple(map(float, line.split())) for line in path.read_text().splitlines()]
+                            for path in Path(log_dir).glob("*.log")
+                        ]
+                    after_wall, after_cpu = bare_rates(texts)
+                    bare_wall, bare_cpu = (before_wall + after_wall) / 2, (before_cpu + after_cpu) / 2
+                    spans = [span for worker in workers for span in worker]
+                    assert rows == len(texts) == sum(span[2] for span in spans), (rows, len(texts))
+                    # Workers finish their setup at different times: one worker's model loading is not the
+                    # other's throughput.
+                    steady = sum(
+                        sum(span[2] for span in worker)
+                        / (max(span[1] for span in worker) - min(span[0] for span in worker))
+                        for worker in workers
+                    )
+                    per_cpu = len(texts) / sum(span[3] for span in spans)
+                    steady_rates.append(steady)
+                    bare_walls.append(bare_wall)
+                    busy.append(len(workers))
+                    ratios.append(steady / bare_wall)
+                    per_cpu_ratios.append(per_cpu / bare_cpu)
+                    cold_ratios.append(len(texts) / cold_seconds / bare_wall)
                 print(
-                    f"{corpus:16} {pool:23} lingua {mode:4} | bare fastText {len(texts) / bare_wall:8,.0f}/s wall, "
-                    f"{len(texts) / bare_cpu:8,.0f}/CPU-s | stage: {len(workers)} worker(s) busy, steady "
-                    f"{steady:8,.0f}/s, RATIO {steady * bare_wall / len(texts):.2f}; {per_cpu:8,.0f}/CPU-s, "
-                    f"ratio {per_cpu * bare_cpu / len(texts):.2f}; cold {len(texts) / cold_seconds:7,.0f}/s, "
-                    f"ratio {bare_wall / cold_seconds:.2f}"
+                    f"{corpus:16} lingua {mode:4} | bare fastText {statistics.median(bare_walls):8,.0f}/s | stage: "
+                    f"{max(busy)} worker(s) busy, steady {statistics.median(steady_rates):8,.0f}/s, "
+                    f"RATIO {statistics.median(ratios):.2f} (repeats {', '.join(f'{r:.2f}' for r in ratios)}); "
+                    f"per CPU-s ratio {statistics.median(per_cpu_ratios):.2f}; "
+                    f"cold ratio {statistics.median(cold_ratios):.2f}"
                 )
     finally:
         ray.shutdown()

@@ -192,41 +192,50 @@ class LanguageIdentifier:
 
     def identify(self, texts: list[str | None]) -> list[Identification]:
         """Returns the language of every text, in order."""
-        prepared = [prepare_text(text, self.window_chars, self.max_windows) for text in texts]
-        batch = [window for item in prepared for window in item.windows]
+        prepared = self._prepare(texts)
+        batch = [window for item in prepared for window in ((item,) if type(item) is str else item.windows)]
         if not batch:
             return [Identification(UNDETERMINED, 0.0, item.undetermined) for item in prepared]
         try:
             labels, probabilities = self.model.predict(batch, k=2, on_unicode_error="replace")
         except (TypeError, UnicodeError):  # lone surrogates (Arrow never holds them; Python strings can)
-            prepared = [Prepared(tuple(map(_scrub, item.windows)), item.undetermined) for item in prepared]
-            batch = [window for item in prepared for window in item.windows]
+            prepared = [
+                _scrub(item) if type(item) is str else Prepared(tuple(map(_scrub, item.windows)), item.undetermined)
+                for item in prepared
+            ]
+            batch = [window for item in prepared for window in ((item,) if type(item) is str else item.windows)]
             labels, probabilities = self.model.predict(batch, k=2, on_unicode_error="replace")
         codes, below, short = self.codes, self.second_opinion_below, self.short_text_chars
+        unsure = _CJK | FAMILY_LABELS
         results = []
         position = 0
         for item in prepared:
-            windows = item.windows
-            if not windows:
-                results.append(Identification(UNDETERMINED, 0.0, item.undetermined))
-                continue
-            if len(windows) == 1:
+            if type(item) is str:  # one window, the common case: no tuples built
                 code, score = codes[labels[position][0]], float(probabilities[position][0])
-                ranked = None
                 position += 1
+                if score >= below and len(item) >= short and code not in unsure:
+                    results.append(Identification(code, min(1.0, score)))
+                    continue
+                windows, ranked = (item,), None
             else:
-                end = position + len(windows)
-                ranked = self._vote(windows, labels[position:end], probabilities[position:end])
-                code, score = ranked[0]
-                position = end
-            if score < below or (len(windows) == 1 and len(windows[0]) < short):
-                confident = False
-            elif code in _CJK or code in FAMILY_LABELS:
-                # Han, Kana and Hangul settle a CJK label for free; "sh" is a family, not a language.
-                confident = True
-            else:
-                results.append(Identification(code, min(1.0, score)))
-                continue
+                windows = item.windows
+                if not windows:
+                    results.append(Identification(UNDETERMINED, 0.0, item.undetermined))
+                    continue
+                if len(windows) == 1:
+                    code, score = codes[labels[position][0]], float(probabilities[position][0])
+                    ranked = None
+                    position += 1
+                else:
+                    end = position + len(windows)
+                    ranked = self._vote(windows, labels[position:end], probabilities[position:end])
+                    code, score = ranked[0]
+                    position = end
+                if score >= below and not (len(windows) == 1 and len(windows[0]) < short) and code not in unsure:
+                    results.append(Identification(code, min(1.0, score)))
+                    continue
+            # Han, Kana and Hangul settle a confident CJK label for free; "sh" is a family, not a language.
+            confident = score >= below and not (len(windows) == 1 and len(windows[0]) < short)
             if ranked is None:
                 index = position - 1
                 ranked = [
@@ -235,6 +244,35 @@ class LanguageIdentifier:
                 ]
             results.append(self._second_opinion(windows, ranked, confident))
         return results
+
+    def _prepare(self, texts: list[str | None]) -> list[str | Prepared]:
+        """``prepare_text`` for a batch: a single window as a plain string, anything else as ``Prepared``.
+
+        Most texts are one window with a letter and no URL; Arrow's string kernels find those and
+        clean them for the whole batch at once (newlines, case, outer spaces). The rest, and every
+        text of a batch Arrow cannot hold, go through ``prepare_text``.
+        """
+        window_chars, max_windows = self.window_chars, self.max_windows
+        try:
+            array = pa.array(texts, type=pa.large_string())
+        except (pa.ArrowException, UnicodeError):
+            return [prepare_text(text, window_chars, max_windows) for text in texts]
+        fits = pc.indices_nonzero(pc.fill_null(pc.less_equal(pc.utf8_length(array), window_chars), False))
+        candidates = array.take(fits)
+        simple = pc.and_(
+            pc.match_substring_regex(candidates, r"\pL"),
+            pc.invert(pc.match_substring_regex(candidates, r"://|www\.|@")),
+        )
+        cleaned = pc.utf8_trim_whitespace(
+            pc.utf8_lower(pc.replace_substring_regex(candidates.filter(simple), r"[\r\n]", " "))
+        )
+        result: list[str | Prepared | None] = [None] * len(texts)
+        for index, window in zip(fits.filter(simple).to_pylist(), cleaned.to_pylist()):
+            result[index] = window
+        for index, item in enumerate(result):
+            if item is None:
+                result[index] = prepare_text(texts[index], window_chars, max_windows)
+        return result  # type: ignore[return-value]
 
     def _vote(self, windows, labels, probabilities) -> list[tuple[str, float]]:
         """Averages the windows' predictions, weighted by window length."""

@@ -105,6 +105,17 @@ def test_newlines_never_reach_fasttext():
     assert result.kept.column(schema.LANG).to_pylist() == ["en"]
 
 
+def test_the_batch_preparation_matches_prepare_text():
+    texts = [
+        ENGLISH, " Two lines\nof TEXT \r\n", CHINESE, "Ärger über Öl", "ΚΑΛΗΜΕΡΑ κόσμε", "12345", "", None, "  ",
+        "mail me: someone@example.com today", "see www.example.org", "x" * 1500, "\u00a0Ünïcödé\u2003",
+    ]
+    lid = identifier()
+    for text, item in zip(texts, lid._prepare(texts), strict=True):
+        expected = prepare_text(text, lid.window_chars, lid.max_windows)
+        assert (item,) == expected.windows if isinstance(item, str) else item == expected, text
+
+
 def test_urls_do_not_make_a_text_english():
     text = "委员会将于明年春天发布报告 https://example.com/report/final-version-english www.example.org"
     assert identifier().identify([text])[0].lang == "zh"
