@@ -4,9 +4,11 @@
 
 1. Throughput. The test server (a separate process, so that it does not share a GIL with the client)
    answers each request after L seconds and processes at most C at once, so no client can do better
-   than C / L requests/s. The engine runs with ``max_in_flight = C``; beside it, in the same process,
-   a bare ``openai.AsyncOpenAI`` loop with a semaphore of C (no cache, limits, retries or validation)
-   shows what the engine's machinery costs.
+   than C / L requests/s. One engine runs with ``max_in_flight = C``; two engines in two processes
+   with C/2 each run as an LLM stage's actor pool does; beside them, a bare ``openai.AsyncOpenAI``
+   loop with a semaphore of C (no cache, limits, retries or validation) shows what the engine's
+   machinery costs. At C=256 one Python process is the limit: the server answers in synchronised
+   waves of C, and each wave waits for the client's CPU (the SDK's request building is most of it).
 2. Cache. The same requests again with a response cache: new requests received by the server.
 3. Faults. 10% of prompts get a fault, the kinds in equal shares (429 with Retry-After, 500, 400, 401,
    hang past the timeout, malformed JSON, truncated body, dropped connection, garbled reply); 500s
@@ -21,6 +23,7 @@ import argparse
 import asyncio
 import importlib.util
 import json
+import multiprocessing
 import os
 import sys
 import tempfile
@@ -84,33 +87,69 @@ async def bare_client(url: str, model: str, prompts: list[str], in_flight: int, 
     return tokens
 
 
+def _engine_worker(url: str, in_flight: int, count: int, tag: str, barrier, spans) -> None:
+    """One worker process of the two-worker row: warms its connections, waits for the other, runs."""
+    with LLMEngine(engine_config(url, in_flight)) as engine:
+        engine.run(requests_for(in_flight, f"warm-{tag}"))
+        barrier.wait()
+        start = time.perf_counter()
+        results = engine.run(requests_for(count, tag))
+        spans.put((start, time.perf_counter(), all(result.ok for result in results)))
+
+
+def engines_in_processes(url: str, level: int, count: int, processes: int) -> float:
+    """Requests/s of ``processes`` engines in their own processes, ``level / processes`` in flight each.
+
+    This is how the pipeline runs an LLM stage: an actor pool, one engine per worker process.
+    """
+    context = multiprocessing.get_context("fork")
+    barrier, spans = context.Barrier(processes), context.Queue()
+    workers = [
+        context.Process(target=_engine_worker, args=(url, level // processes, count // processes, f"p{i}", barrier, spans))
+        for i in range(processes)
+    ]
+    for worker in workers:
+        worker.start()
+    finished = [spans.get(timeout=600) for _ in workers]
+    for worker in workers:
+        worker.join()
+    assert all(ok for _, _, ok in finished)
+    return count / (max(end for _, end, _ in finished) - min(start for start, _, _ in finished))
+
+
 def bench_throughput(quick: bool) -> None:
     latency = 1.0
     levels = (8, 64, 256) if quick else (8, 32, 64, 128, 256)
-    rounds = 3 if quick else 5
-    print(f"\n== throughput: server latency L={latency:g}s, server concurrency C, {rounds} rounds of C requests")
+    rounds = 4 if quick else 10
+    print(f"\n== throughput: server latency L={latency:g}s, server concurrency C, {rounds} rounds of C requests, "
+          "connections warm")
     print(f"load average before: {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs (the ratios need the client to get"
           " its CPU: see 'ms CPU/req')")
-    print(f"{'C':>5} {'ideal req/s':>12} {'engine req/s':>13} {'engine/ideal':>13} {'bare req/s':>11} "
-          f"{'bare/ideal':>11} {'engine ms CPU/req':>18} {'bare ms CPU/req':>16}")
+    print("  engine: one engine, C in flight; 2 workers: two engine processes, C/2 in flight each (an LLM stage's")
+    print("  actor pool); bare: openai.AsyncOpenAI alone, C in flight (no cache, limits, retries or validation)")
+    print(f"{'C':>5} {'ideal req/s':>12} {'engine/ideal':>13} {'2 workers/ideal':>16} {'bare/ideal':>11} "
+          f"{'engine ms CPU/req':>18} {'bare ms CPU/req':>16}")
     for level in levels:
         count = level * rounds
         ideal = level / latency
         with ServerProcess(latency=latency, concurrency=level) as server:
             prompts = [request.variables["text"] for request in requests_for(count, f"bare{level}")]
+            asyncio.run(bare_client(server.url, "test-model", prompts[:level], level))
             start, cpu = time.perf_counter(), time.process_time()
             asyncio.run(bare_client(server.url, "test-model", prompts, level))
             bare_rate = count / (time.perf_counter() - start)
             bare_cpu = (time.process_time() - cpu) / count * 1000
             with LLMEngine(engine_config(server.url, level)) as engine:
+                engine.run(requests_for(level, f"warm{level}"))
                 start, cpu = time.perf_counter(), time.process_time()
                 results = engine.run(requests_for(count, f"engine{level}"))
                 engine_rate = count / (time.perf_counter() - start)
                 engine_cpu = (time.process_time() - cpu) / count * 1000
             assert all(result.ok for result in results)
+            pool_rate = engines_in_processes(server.url, level, count, 2)
         print(
-            f"{level:>5} {ideal:>12.1f} {engine_rate:>13.1f} {engine_rate / ideal:>13.3f} "
-            f"{bare_rate:>11.1f} {bare_rate / ideal:>11.3f} {engine_cpu:>18.2f} {bare_cpu:>16.2f}"
+            f"{level:>5} {ideal:>12.1f} {engine_rate / ideal:>13.3f} {pool_rate / ideal:>16.3f} "
+            f"{bare_rate / ideal:>11.3f} {engine_cpu:>18.2f} {bare_cpu:>16.2f}"
         )
 
 
