@@ -102,7 +102,7 @@ def engines_in_processes(url: str, level: int, count: int, processes: int) -> fl
 
     This is how the pipeline runs an LLM stage: an actor pool, one engine per worker process.
     """
-    context = multiprocessing.get_context("fork")
+    context = multiprocessing.get_context("spawn")  # fork would copy locks held by the parent's threads
     barrier, spans = context.Barrier(processes), context.Queue()
     workers = [
         context.Process(target=_engine_worker, args=(url, level // processes, count // processes, f"p{i}", barrier, spans))
@@ -230,16 +230,26 @@ def bench_local(quick: bool, data: Path) -> None:
     with LLMService(config, run_id="bench-local") as service:
         url, model = service.config.base_url, service.config.model
         rows = []
-        for round_ in range(2):  # alternate, so that neither side always runs on a warmer machine
+        requests = [LLMRequest(id=str(i), template=template, variables={"prompt": p}) for i, p in enumerate(prompts)]
+
+        def run_bare() -> tuple[int, float]:
             start = time.perf_counter()
-            bare_tokens = asyncio.run(bare_client(url, model, prompts, 2, max_tokens))
-            bare_time = time.perf_counter() - start
+            tokens = asyncio.run(bare_client(url, model, prompts, 2, max_tokens))
+            return tokens, time.perf_counter() - start
+
+        def run_engine() -> tuple[list, float]:
             with LLMEngine(service.config, stage="bench") as engine:
                 start = time.perf_counter()
-                results = engine.run(
-                    [LLMRequest(id=str(i), template=template, variables={"prompt": p}) for i, p in enumerate(prompts)]
-                )
-                engine_time = time.perf_counter() - start
+                found = engine.run(requests)
+                return found, time.perf_counter() - start
+
+        for round_ in range(2):  # alternate, so that neither side always runs on a warmer machine
+            if round_ % 2 == 0:
+                bare_tokens, bare_time = run_bare()
+                results, engine_time = run_engine()
+            else:
+                results, engine_time = run_engine()
+                bare_tokens, bare_time = run_bare()
             engine_tokens = sum(result.completion_tokens for result in results)
             rows.append((bare_tokens / bare_time, engine_tokens / engine_time))
             reasons = Counter(result.reason or "answered" for result in results)
