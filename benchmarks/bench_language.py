@@ -244,7 +244,9 @@ def run_in_process(name: str, texts: list[str]) -> None:
     )
 
 
-def run_throughput(corpora: dict[str, list[str]], repeats: int = 3) -> None:
+def run_throughput(
+    corpora: dict[str, list[str]], repeats: int = 3, block_rows: int = 8192, modes: tuple[str, ...] = ("high", "low")
+) -> None:
     import statistics
     import tempfile
 
@@ -257,7 +259,7 @@ def run_throughput(corpora: dict[str, list[str]], repeats: int = 3) -> None:
 
     model = LanguageIdentifier(use_cld2=False, use_lingua=False).model
     print("\n== Throughput inside Ray: ray.init(num_cpus=2), the job's path (apply_stage with the job's actor")
-    print("   budget: on 2 CPUs the pool of 2 workers of 0.5 CPU starts full), blocks and batches of 1024 rows.")
+    print(f"   budget: on 2 CPUs the pool of 2 workers of 0.5 CPU starts full), blocks and batches of {block_rows} rows.")
     print("   Each repeat measures bare fastText (one batch predict, wall clock) just before and just after the")
     print("   stage and divides by their mean. steady: each worker's rows / (its last batch done - its first")
     print("   batch started), summed; per CPU-s: rows / CPU seconds the workers spent in the stage; cold: rows /")
@@ -287,8 +289,8 @@ def run_throughput(corpora: dict[str, list[str]], repeats: int = 3) -> None:
                     schema.TEXT: texts,
                 }
             )
-            blocks = [table.slice(start, 1024) for start in range(0, table.num_rows, 1024)]
-            for mode in ("high", "low"):
+            blocks = [table.slice(start, block_rows) for start in range(0, table.num_rows, block_rows)]
+            for mode in modes:
                 config = LanguageConfig(
                     min_score=0.0, max_actors=2, num_cpus=0.5, lingua_accuracy=mode, lingua_preload=True
                 )
@@ -297,7 +299,9 @@ def run_throughput(corpora: dict[str, list[str]], repeats: int = 3) -> None:
                     before_wall, before_cpu = bare_rates(texts)
                     with tempfile.TemporaryDirectory() as log_dir:
                         stage = TimedLanguageFilter(config, log_dir)
-                        ds = apply_stage(ray.data.from_arrow(blocks), stage, budget=ActorBudget.for_cluster())
+                        ds = apply_stage(
+                            ray.data.from_arrow(blocks), stage, batch_size=block_rows, budget=ActorBudget.for_cluster()
+                        )
                         start = time.perf_counter()
                         rows = ds.count()
                         cold_seconds = time.perf_counter() - start
@@ -342,6 +346,11 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="200 sentences per language")
     parser.add_argument("--skip-ray", action="store_true")
     parser.add_argument("--skip-accuracy", action="store_true")
+    parser.add_argument("--skip-in-process", action="store_true")
+    parser.add_argument("--block-rows", type=int, default=LanguageConfig().batch_rows,
+                        help="rows per block and per batch in Ray (default: the stage's batch_rows)")
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--lingua", choices=("high", "low", "both"), default="both")
     args = parser.parse_args()
     folder = args.data / "langid_sentences"
     if not folder.is_dir():
@@ -351,15 +360,17 @@ def main() -> None:
         run_accuracy(sentences, published_accuracy(folder))
     texts = [text for lines in sentences.values() for text in lines]
     common = common_case_texts(args.data)
-    print("\n== CPU cost in this process (no Ray)")
-    run_in_process("langid sentences", texts)
-    if common:
-        run_in_process("common case", common)
+    if not args.skip_in_process:
+        print("\n== CPU cost in this process (no Ray)")
+        run_in_process("langid sentences", texts)
+        if common:
+            run_in_process("common case", common)
     if not args.skip_ray:
         corpora = {"langid sentences": texts}
         if common:
             corpora["common case"] = common
-        run_throughput(corpora)
+        modes = ("high", "low") if args.lingua == "both" else (args.lingua,)
+        run_throughput(corpora, args.repeats, args.block_rows, modes)
 
 
 if __name__ == "__main__":

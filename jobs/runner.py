@@ -113,7 +113,7 @@ def apply_stage(
     ds,
     stage: Stage,
     stats_actor: str | None = None,
-    batch_size: int | None = 1024,
+    batch_size: int | None = None,
     budget: ActorBudget | None = None,
 ):
     """Returns ``ds`` with ``stage`` applied to every batch.
@@ -122,11 +122,12 @@ def apply_stage(
     ``operators.base.Resources``); others run as plain tasks. With ``stats_actor`` (the name of the run's
     ``jobs.stats`` actor), every batch reports its rows in, kept and rejected. With ``budget`` (one per
     job, shared by its stages), a pool the cluster has room for starts at full size; without, at one
-    actor.
+    actor. ``batch_size`` overrides the stage's ``resources.batch_rows``.
     """
     import ray.data
 
     resources = stage.resources
+    batch_size = batch_size or resources.batch_rows
     if resources.actors:
         size = max(1, resources.max_actors)
         initial = budget.initial_actors(resources) if budget is not None else 1

@@ -34,11 +34,15 @@ class Resources:
             every core, which deadlocks Ray Data on small machines (the read task never gets a CPU).
         actors: Whether the stage runs in an actor pool (it loads a model or a client once per worker).
         max_actors: Upper bound on the actor pool size.
+        batch_rows: Rows per call. Ray Data costs a fixed few tens of milliseconds per batch on a busy
+            small cluster, so a stage that spends microseconds per row wants large batches; one that
+            spends seconds per row (an LLM call) wants batches small enough to spread over its workers.
     """
 
     num_cpus: float = 1.0
     actors: bool = False
     max_actors: int = 1
+    batch_rows: int = 1024
 
 
 class StageError(Exception):

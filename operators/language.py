@@ -435,6 +435,8 @@ class LanguageConfig(StageConfig):
             memory at once) instead of each language on first use.
         window_chars, max_windows: Long texts are judged on this many windows of this many characters.
         num_cpus, max_actors: CPUs per worker and the size of the actor pool.
+        batch_rows: Rows per call. Ray's fixed cost per batch is several times the stage's own on a
+            batch of 1,024 short sentences; 8,192 brings the stage within reach of bare fastText.
     """
 
     allowed: tuple[str, ...] | None = None
@@ -451,6 +453,7 @@ class LanguageConfig(StageConfig):
     max_windows: int = Field(3, ge=1)
     num_cpus: float = Field(0.5, gt=0.0)
     max_actors: int = Field(2, ge=1)
+    batch_rows: int = Field(8192, ge=1)
 
     @field_validator("allowed")
     @classmethod
@@ -499,7 +502,9 @@ class LanguageFilter(Stage[LanguageConfig]):
 
     def __init__(self, config: LanguageConfig):
         super().__init__(config)
-        self.resources = Resources(num_cpus=config.num_cpus, actors=True, max_actors=config.max_actors)
+        self.resources = Resources(
+            num_cpus=config.num_cpus, actors=True, max_actors=config.max_actors, batch_rows=config.batch_rows
+        )
         self._admitted = admitted(config.allowed) if config.allowed else None
         self._allowed_text = ", ".join(config.allowed) if config.allowed else ""
         self.identifier: LanguageIdentifier | None = None

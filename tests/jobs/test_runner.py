@@ -142,3 +142,36 @@ def test_apply_stage_pool_starts_with_the_actors_the_budget_allows(ray_session, 
     # Without a budget the pool starts with one worker (Ray may grow it); with room for both, both
     # start at once and share the batches.
     assert len(list(tmp_path.iterdir())) in workers
+
+
+class _BatchSizeConfig(StageConfig):
+    folder: str
+    batch_rows: int
+
+
+class _RecordBatchSize(Stage[_BatchSizeConfig]):
+    """Writes the size of every batch it is called on."""
+
+    name = "sizes"
+    requires = (schema.DOC_ID,)
+
+    def __init__(self, config: _BatchSizeConfig):
+        super().__init__(config)
+        self.resources = Resources(num_cpus=0.5, batch_rows=config.batch_rows)
+
+    def process(self, table: pa.Table) -> StageResult:
+        import uuid
+
+        Path(self.config.folder, f"{table.num_rows}-{uuid.uuid4().hex}").touch()
+        return self.partition(table, [None] * table.num_rows)
+
+
+@pytest.mark.ray
+def test_apply_stage_feeds_a_stage_batches_of_its_own_size(ray_session, tmp_path):
+    import ray
+
+    ds = ray.data.from_arrow(_table([f"text {i}" for i in range(1000)])).repartition(4)
+    out = apply_stage(ds, _RecordBatchSize(_BatchSizeConfig(folder=str(tmp_path), batch_rows=120)))
+    assert out.count() == 1000
+    sizes = sorted(int(path.name.split("-")[0]) for path in tmp_path.iterdir())
+    assert sum(sizes) == 1000 and max(sizes) == 120 and sizes.count(120) >= 6
