@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import csv
 import json
+import logging
 import os
 import resource
 import sys
@@ -271,6 +272,7 @@ def run_throughput(
         configure_logging=False,
         logging_level="ERROR",
     )
+    logging.getLogger("ray.data").setLevel(logging.WARNING)  # one "execution finished" line per repeat
     context = ray.data.DataContext.get_current()
     context.enable_progress_bars = False
     context.issue_detectors_config.detectors = []
