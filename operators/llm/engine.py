@@ -436,8 +436,9 @@ class LLMEngine:
         try:
             async with asyncio.timeout(timeout):
                 # The SDK's generic ``post`` (its documented way to call any endpoint) keeps its auth,
-                # errors and timeouts but skips the per-call TypedDict transform and model
-                # construction, which cost more CPU than everything else at hundreds of calls a second.
+                # errors and timeouts (the client's default) but skips the per-call TypedDict transform
+                # and model construction, which cost more CPU than everything else at hundreds of calls
+                # a second.
                 response = await client.post(self._url, cast_to=httpx2.Response, body=payload)
         except openai.APIStatusError as error:
             raise self._status_failure(error) from None
@@ -593,7 +594,9 @@ class LLMEngine:
             )
             # The SDK's platform headers (OS, architecture, runtime versions) tell the endpoint nothing it
             # needs and cost a fifth of the client's CPU per request: httpx2 scans every header per lookup.
-            telemetry = {name: openai.Omit() for name in client.default_headers if name.lower().startswith("x-stainless")}
+            telemetry = {
+                name: openai.Omit() for name in client.default_headers if name.lower().startswith("x-stainless")
+            }
             self._client = client.with_options(default_headers=telemetry) if telemetry else client
             self._url = str(self._client.base_url).rstrip("/") + "/chat/completions"
         return self._client
