@@ -436,7 +436,9 @@ class LanguageConfig(StageConfig):
         window_chars, max_windows: Long texts are judged on this many windows of this many characters.
         num_cpus, max_actors: CPUs per worker and the size of the actor pool.
         batch_rows: Rows per call. Ray's fixed cost per batch is several times the stage's own on a
-            batch of 1,024 short sentences; 8,192 brings the stage within reach of bare fastText.
+            batch of 1,024 short sentences; 8,192 brings the stage within reach of bare fastText. A
+            batch holds whole rows: lower it for corpora of long documents (books, 8,192 rows of which
+            would not fit a worker's memory).
     """
 
     allowed: tuple[str, ...] | None = None
