@@ -117,6 +117,11 @@ def prepare_text(text: str | None, window_chars: int = 1000, max_windows: int = 
     return Prepared(undetermined="no letters")
 
 
+def _windows(item: str | Prepared) -> tuple[str, ...]:
+    """The windows of an item of ``LanguageIdentifier._prepare``."""
+    return (item,) if type(item) is str else item.windows
+
+
 def _scrub(text: str) -> str:
     return text.encode("utf-8", "replace").decode("utf-8")
 
@@ -193,7 +198,7 @@ class LanguageIdentifier:
     def identify(self, texts: list[str | None]) -> list[Identification]:
         """Returns the language of every text, in order."""
         prepared = self._prepare(texts)
-        batch = [window for item in prepared for window in ((item,) if type(item) is str else item.windows)]
+        batch = [window for item in prepared for window in _windows(item)]
         if not batch:
             return [Identification(UNDETERMINED, 0.0, item.undetermined) for item in prepared]
         try:
@@ -203,7 +208,7 @@ class LanguageIdentifier:
                 _scrub(item) if type(item) is str else Prepared(tuple(map(_scrub, item.windows)), item.undetermined)
                 for item in prepared
             ]
-            batch = [window for item in prepared for window in ((item,) if type(item) is str else item.windows)]
+            batch = [window for item in prepared for window in _windows(item)]
             labels, probabilities = self.model.predict(batch, k=2, on_unicode_error="replace")
         codes, below, short = self.codes, self.second_opinion_below, self.short_text_chars
         unsure = _CJK | FAMILY_LABELS
@@ -212,41 +217,33 @@ class LanguageIdentifier:
         for item in prepared:
             if type(item) is str:  # one window, the common case: no tuples built
                 code, score = codes[labels[position][0]], float(probabilities[position][0])
+                ranked = None
                 position += 1
-                if score >= below and len(item) >= short and code not in unsure:
-                    results.append(Identification(code, min(1.0, score)))
-                    continue
-                windows, ranked = (item,), None
-            else:
-                windows = item.windows
-                if not windows:
-                    results.append(Identification(UNDETERMINED, 0.0, item.undetermined))
-                    continue
-                if len(windows) == 1:
-                    code, score = codes[labels[position][0]], float(probabilities[position][0])
-                    ranked = None
-                    position += 1
-                else:
-                    end = position + len(windows)
-                    ranked = self._vote(windows, labels[position:end], probabilities[position:end])
-                    code, score = ranked[0]
-                    position = end
-                if score >= below and not (len(windows) == 1 and len(windows[0]) < short) and code not in unsure:
-                    results.append(Identification(code, min(1.0, score)))
-                    continue
+                confident = score >= below and len(item) >= short
+            elif not item.windows:
+                results.append(Identification(UNDETERMINED, 0.0, item.undetermined))
+                continue
+            else:  # several windows (``_prepare`` hands a single window over as a string)
+                end = position + len(item.windows)
+                ranked = self._vote(item.windows, labels[position:end], probabilities[position:end])
+                code, score = ranked[0]
+                position = end
+                confident = score >= below
             # Han, Kana and Hangul settle a confident CJK label for free; "sh" is a family, not a language.
-            confident = score >= below and not (len(windows) == 1 and len(windows[0]) < short)
+            if confident and code not in unsure:
+                results.append(Identification(code, min(1.0, score)))
+                continue
             if ranked is None:
                 index = position - 1
                 ranked = [
                     (codes[label], min(1.0, float(p)))
                     for label, p in zip(labels[index], probabilities[index])
                 ]
-            results.append(self._second_opinion(windows, ranked, confident))
+            results.append(self._second_opinion(_windows(item), ranked, confident))
         return results
 
     def _prepare(self, texts: list[str | None]) -> list[str | Prepared]:
-        """``prepare_text`` for a batch: a single window as a plain string, anything else as ``Prepared``.
+        """``prepare_text`` for a batch: a single window as a plain string, none or several as ``Prepared``.
 
         Most texts are one window with a letter and no URL; Arrow's string kernels find those and
         clean them for the whole batch at once (newlines, case, outer spaces). The rest, and every
@@ -256,7 +253,7 @@ class LanguageIdentifier:
         try:
             array = pa.array(texts, type=pa.large_string())
         except (pa.ArrowException, UnicodeError):
-            return [prepare_text(text, window_chars, max_windows) for text in texts]
+            array = pa.array([None] * len(texts), type=pa.large_string())  # every text through prepare_text
         fits = pc.indices_nonzero(pc.fill_null(pc.less_equal(pc.utf8_length(array), window_chars), False))
         candidates = array.take(fits)
         simple = pc.and_(
@@ -271,7 +268,8 @@ class LanguageIdentifier:
             result[index] = window
         for index, item in enumerate(result):
             if item is None:
-                result[index] = prepare_text(texts[index], window_chars, max_windows)
+                item = prepare_text(texts[index], window_chars, max_windows)
+                result[index] = item.windows[0] if len(item.windows) == 1 else item
         return result  # type: ignore[return-value]
 
     def _vote(self, windows, labels, probabilities) -> list[tuple[str, float]]:

@@ -114,6 +114,8 @@ def test_the_batch_preparation_matches_prepare_text():
     for text, item in zip(texts, lid._prepare(texts), strict=True):
         expected = prepare_text(text, lid.window_chars, lid.max_windows)
         assert (item,) == expected.windows if isinstance(item, str) else item == expected, text
+    # A batch Arrow cannot hold (a lone surrogate) is prepared text by text, in the same shapes.
+    assert lid._prepare(["broken \ud800 text", ENGLISH])[1] == ENGLISH.lower()
 
 
 def test_urls_do_not_make_a_text_english():
