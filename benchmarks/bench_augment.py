@@ -30,8 +30,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 import pyarrow as pa
-
-from operators.augment.novelty import NoveltyIndex, naive_scan, rouge_tokens
+from sftforge.operators.augment.novelty import NoveltyIndex, naive_scan, rouge_tokens
 
 EN_TEMPLATES = [
     "Summarize the following text in one sentence: {s}",
@@ -151,11 +150,12 @@ def bench_novelty(sizes: list[int], data: Path, candidates_per_size: int) -> Non
 
 
 def bench_generation(parents: int, latency: float, concurrency: int) -> None:
-    from jobs.augment import run_augment
-    from operators import schema
-    from operators.augment import AugmentConfig
-    from operators.llm import LLMConfig
-    from operators.records import content_id
+    from sftforge.jobs.augment.driver import run_augment
+    from sftforge.operators import schema
+    from sftforge.operators.augment import AugmentConfig
+    from sftforge.operators.llm_client import LLMConfig
+    from sftforge.operators.read.records import content_id
+
     from tests.support.openai_server import ServerProcess
 
     rng = random.Random(0)
@@ -174,8 +174,8 @@ def bench_generation(parents: int, latency: float, concurrency: int) -> None:
     with ServerProcess(latency=latency, concurrency=concurrency) as server, tempfile.TemporaryDirectory() as tmp:
         runs = [("no cache", None, "a"), ("cache, cold", f"{tmp}/cache", "b"), ("cache, warm (re-run)", f"{tmp}/cache", "c")]
         # Baseline: the same requests through the engine alone, in one call (no batches, no parsing).
-        from operators.augment import paraphrase
-        from operators.llm import LLMEngine
+        from sftforge.operators.augment import paraphrase
+        from sftforge.operators.llm_client import LLMEngine
 
         llm = LLMConfig(base_url=server.url, api_key_env=None, model="bench", max_in_flight=concurrency, timeout_s=60)
         requests = [paraphrase.paraphrase_request(f"{i}", row[schema.INSTRUCTION], "en", 3, temperature=0.7)

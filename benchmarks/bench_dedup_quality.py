@@ -47,13 +47,13 @@ import pyarrow as pa
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from jobs.dedup.config import DedupConfig
-from jobs.dedup.decisions import CLUSTER
-from jobs.dedup.keys import extract_keys
-from jobs.dedup.workflow import decide
-from operators import schema
-from operators.shingles import tokenize
-from operators.survivor import NODE
+from sftforge.jobs.dedup.decisions import CLUSTER
+from sftforge.jobs.dedup.workflow import decide
+from sftforge.operators import schema
+from sftforge.operators.dedup.config import DedupConfig
+from sftforge.operators.dedup.keys import extract_keys
+from sftforge.operators.dedup.shingles import tokenize
+from sftforge.operators.dedup.survivor import NODE
 
 REVERSE_TEMPLATES = {
     "cnn_dailymail_3_0_0_generate_story",

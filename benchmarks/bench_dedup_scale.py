@@ -6,8 +6,8 @@ temporary folder, and report the wall time (generation and writing included; aft
 20,000-row warm-up so that worker start-up is not in the first size's time), the peak memory of this
 process and every process it started (Ray's GCS, raylet, workers; proportional set size, so the object
 store's shared pages count once), and the time ratio of each size to the first. The output is checked:
-every planted exact duplicate must be dropped by ``exact_dedup`` and the planted near duplicates by
-``near_dedup`` (all rows accounted for).
+every planted exact duplicate must be dropped by ``dedup.exact`` and the planted near duplicates by
+``dedup.near`` (all rows accounted for).
 
 Documents: 170 words drawn from a 20,000-word Zipf vocabulary (about 1,000 characters). Every 10th row
 (``i % 10 == 3``) is an exact duplicate of row ``i - 3`` up to case and punctuation; every 10th row
@@ -38,7 +38,7 @@ sys.path.insert(0, str(ROOT))
 
 from typing import Self
 
-from operators import schema
+from sftforge.operators import schema
 
 VOCABULARY = 20_000
 WORDS_PER_DOC = 170
@@ -61,7 +61,7 @@ _CACHE: dict[str, tuple[pa.Array, np.ndarray]] = {}
 
 
 def _uniform(seeds: np.ndarray) -> np.ndarray:
-    from operators.hashing import fmix64
+    from sftforge.operators.dedup.hashing import fmix64
 
     return (fmix64(seeds.astype(np.uint64)) >> np.uint64(11)).astype(np.float64) * 2.0**-53
 
@@ -159,14 +159,14 @@ def _stage_counts(batch: pa.Table) -> pa.Table:
     return pa.table(
         {
             "rows": [batch.num_rows],
-            "exact": [int(np.count_nonzero(stage == "exact_dedup"))],
-            "near": [int(np.count_nonzero(stage == "near_dedup"))],
+            "exact": [int(np.count_nonzero(stage == "dedup.exact"))],
+            "near": [int(np.count_nonzero(stage == "dedup.near"))],
         }
     )
 
 
 def run_once(ray, rows: int, blocks: int, output: Path, single_task_rows: int | None) -> dict:
-    from jobs.dedup import DedupConfig, run_dedup
+    from sftforge.jobs.dedup import DedupConfig, run_dedup
 
     config = DedupConfig() if single_task_rows is None else DedupConfig(single_task_rows=single_task_rows)
     started = time.perf_counter()

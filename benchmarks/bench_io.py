@@ -59,8 +59,8 @@ def run_baseline(paths: list[Path], out: Path) -> int:
 
 
 def run_pipeline(folder: Path, out: Path, release: str) -> int:
-    from jobs.config import JobConfig
-    from jobs.pipeline import run_job
+    from sftforge.jobs.config import JobConfig
+    from sftforge.jobs.pipeline import run_job
 
     config = JobConfig.model_validate({
         "release": release,

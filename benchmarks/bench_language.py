@@ -29,10 +29,14 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 import pyarrow as pa
-
-from operators import schema
-from operators.language import LanguageConfig, LanguageFilter, LanguageIdentifier, default_model_path
-from operators.language_codes import label_to_code
+from sftforge.operators import schema
+from sftforge.operators.language.codes import label_to_code
+from sftforge.operators.language.identify import (
+    LanguageConfig,
+    LanguageFilter,
+    LanguageIdentifier,
+    default_model_path,
+)
 
 
 def load_sentences(folder: Path, per_language: int | None) -> dict[str, list[str]]:
@@ -255,8 +259,7 @@ def run_throughput(
     os.environ.setdefault("RAY_ENABLE_UV_RUN_RUNTIME_ENV", "0")
     import ray
     import ray.data
-
-    from jobs.runner import ActorBudget, apply_stage
+    from sftforge.jobs.runner import ActorBudget, apply_stage
 
     model = LanguageIdentifier(use_cld2=False, use_lingua=False).model
     print("\n== Throughput inside Ray: ray.init(num_cpus=2), the job's path (apply_stage with the job's actor")

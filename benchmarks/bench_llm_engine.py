@@ -35,8 +35,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 import openai
-
-from operators.llm import (
+from sftforge.operators.llm_client import (
     LLMConfig,
     LLMEngine,
     LLMRequest,
@@ -45,6 +44,7 @@ from operators.llm import (
     PromptTemplate,
     RetryPolicy,
 )
+
 from tests.support.openai_server import FAULT_KINDS, SERVER_ERROR, ServerProcess
 
 ECHO = PromptTemplate(name="bench.echo", version="1", messages=(("user", "Repeat after me: {text}"),))

@@ -28,8 +28,8 @@ import pyarrow as pa
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from operators.minhash import signatures
-from operators.shingles import shingle_hashes
+from sftforge.operators.dedup.minhash import signatures
+from sftforge.operators.dedup.shingles import shingle_hashes
 
 NUM_PERM = 128
 NGRAM = 5

@@ -28,10 +28,10 @@ import pyarrow as pa
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from operators import schema  # noqa: E402
-from operators.base import Stage, StageConfig, StageResult  # noqa: E402
-from operators.quality import QualityConfig, QualityScorer  # noqa: E402
-from operators.quality_report import rule_names  # noqa: E402
+from sftforge.operators import schema  # noqa: E402
+from sftforge.operators.base import Stage, StageConfig, StageResult  # noqa: E402
+from sftforge.operators.quality.report import rule_names  # noqa: E402
+from sftforge.operators.quality.scorer import QualityConfig, QualityScorer  # noqa: E402
 
 LABELLED = ROOT / "benchmarks" / "data" / "quality_labelled.jsonl"
 
@@ -191,8 +191,7 @@ class PassThrough(Stage[PassThroughConfig]):
 def throughput(rows: list[dict], count: int, repeats: int) -> None:
     import ray
     import ray.data
-
-    from jobs.runner import apply_stage
+    from sftforge.jobs.runner import apply_stage
 
     table = to_table([dict(row, id=f"t{i}") for i, row in enumerate(rows[i % len(rows)] for i in range(count))])
     mix = Counter(table.column(schema.KIND).to_pylist())

@@ -6,7 +6,7 @@ Builds JSONL and Parquet shards of ~1 KB English documents (cut from the news pr
 answers (ruozhiba) in a temporary folder, then times, side by side in this process:
 
 * ``pyarrow.json.read_json`` / ``pyarrow.parquet.read_table`` (the floor: no validation, no ids);
-* ``operators.reader.read_unit`` (validation, ids, lineage, rejected rows);
+* ``sftforge.operators.read.reader.read_unit`` (validation, ids, lineage, rejected rows);
 * ``TextCleaner`` on the read rows, plain and with every document wrapped in HTML.
 
 Each figure is the best of a few repeats; the ratios are what to compare between runs.
@@ -28,9 +28,9 @@ import pyarrow.parquet as pq
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from operators import schema
-from operators.clean import TextCleaner
-from operators.reader import InputSpec, plan_read_units, read_unit
+from sftforge.operators import schema
+from sftforge.operators.clean.cleaner import TextCleaner
+from sftforge.operators.read.reader import InputSpec, plan_read_units, read_unit
 
 
 def best_rate(rows: int, action, repeats: int) -> float:

@@ -61,7 +61,7 @@ def reconcile(
 
     Args:
         counters: The run's counters (``jobs.stats.RunStats.snapshot``): ``read`` has ``rows``; each stage
-            has ``in``, ``kept`` and ``rejected``; ``generate`` has ``rows``.
+            has ``in``, ``kept`` and ``rejected``; ``augment`` has ``rows``.
         stage_order: Stages that ran, in order (only those that reported counters are checked).
         rows_written: Rows in the release's split outputs.
         rejected_by_stage: Rows found in ``rejects/`` per stage.
@@ -70,7 +70,7 @@ def reconcile(
         AccountingError: With every mismatch found, numbers included.
     """
     rows_read = int(counters.get("read", {}).get("rows", 0))
-    rows_generated = int(counters.get("generate", {}).get("rows", 0))
+    rows_generated = int(counters.get("augment", {}).get("rows", 0))
     rows_rejected = sum(rejected_by_stage.values())
     problems = []
     stages = []

@@ -21,7 +21,7 @@ def _print_error(message: str) -> None:
 
 
 def _load(path: str, overrides: Sequence[str]):
-    from jobs.config import load_config
+    from sftforge.jobs.config import load_config
 
     return load_config(path, list(overrides))
 
@@ -34,8 +34,8 @@ def _cmd_validate(args: argparse.Namespace) -> int:
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
-    from jobs.pipeline import run_job
-    from jobs.summary import print_summary
+    from sftforge.jobs.pipeline import run_job
+    from sftforge.jobs.summary import print_summary
 
     config = _load(args.config, args.set)
     result = run_job(config, config_source=os.path.abspath(args.config))
@@ -44,7 +44,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
-    from jobs.demo import run_demo
+    from sftforge.jobs.demo import run_demo
 
     run_demo(args.output, overrides=args.set)
     return 0
@@ -76,7 +76,7 @@ def build_parser() -> argparse.ArgumentParser:
                       help="override a value of the demo's config (repeatable)")
     demo.set_defaults(handler=_cmd_demo)
 
-    from jobs import train_quality
+    from sftforge.jobs import train_quality
 
     train = commands.add_parser("train-quality", help="train the fastText quality classifier (quality.classifier)")
     train_quality.add_arguments(train)
@@ -86,11 +86,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``sftforge`` console script."""
-    from jobs.accounting import AccountingError
-    from jobs.config import ConfigError
-    from jobs.read import unwrap_error
-    from operators.base import StageError
-    from operators.reader import InputError
+    from sftforge.jobs.accounting import AccountingError
+    from sftforge.jobs.config import ConfigError
+    from sftforge.jobs.read import unwrap_error
+    from sftforge.operators.base import StageError
+    from sftforge.operators.read.reader import InputError
 
     parser = build_parser()
     args = parser.parse_args(argv)

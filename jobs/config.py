@@ -17,19 +17,18 @@ from typing import Any
 
 import yaml
 from pydantic import Field, ValidationError, field_validator, model_validator
-
-from jobs.dedup.config import DedupConfig
-from operators.augment.config import AugmentConfig
-from operators.base import StageConfig
-from operators.clean import CleanConfig
-from operators.diversity import SelectConfig
-from operators.language import LanguageConfig
-from operators.llm import LLMConfig
-from operators.llm_judge import JudgeConfig
-from operators.quality import QualityConfig
-from operators.reader import InputSpec
-from operators.sft_writer import OutputConfig
-from operators.split import SplitConfig
+from sftforge.operators.augment.config import AugmentConfig
+from sftforge.operators.base import StageConfig
+from sftforge.operators.clean.cleaner import CleanConfig
+from sftforge.operators.dedup.config import DedupConfig
+from sftforge.operators.judge.judge import JudgeConfig
+from sftforge.operators.language.identify import LanguageConfig
+from sftforge.operators.llm_client import LLMConfig
+from sftforge.operators.quality.diversity import SelectConfig
+from sftforge.operators.quality.scorer import QualityConfig
+from sftforge.operators.read.reader import InputSpec
+from sftforge.operators.split.splitter import SplitConfig
+from sftforge.operators.write.formats import OutputConfig
 
 _RELEASE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 

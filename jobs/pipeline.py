@@ -1,8 +1,8 @@
 """The job: read -> stages -> split -> write -> account -> publish.
 
-``STEPS`` is the ordered list of steps between reading and splitting. A step takes the Dataset (live and
-already-rejected rows together) and the run context, and returns the next Dataset; a step whose config
-key is ``None`` returns its input unchanged.
+``STEPS`` is the ordered list of step classes between reading and splitting (the shape of a step is in
+``sftforge.jobs.steps.base``). A step whose config key is ``None`` is not built; the accounting checks
+the stages the built steps declare.
 """
 
 from __future__ import annotations
@@ -10,86 +10,62 @@ from __future__ import annotations
 import logging
 import os
 import uuid
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from jobs.accounting import Accounting, reconcile
-from jobs.augment import augment_step
-from jobs.config import JobConfig, RayConfig
-from jobs.dedup.step import dedup_step
-from jobs.llm_step import finish_llm, judge_step, start_llm, stop_llm
-from jobs.quality_step import quality_step
-from jobs.read import read_inputs
-from jobs.release import ReleaseWriter
-from jobs.report import write_report
-from jobs.runner import ActorBudget, apply_stage
-from jobs.stats import start_stats_actor
-from operators.clean import TextCleaner
-from operators.language import LanguageFilter
-from operators.split import Splitter
+from sftforge.jobs.accounting import Accounting, reconcile
+from sftforge.jobs.augment.step import AugmentStep
+from sftforge.jobs.config import JobConfig, RayConfig
+from sftforge.jobs.dedup.step import DedupStep
+from sftforge.jobs.read import read_inputs
+from sftforge.jobs.release.report import write_report
+from sftforge.jobs.release.writer import ReleaseWriter
+from sftforge.jobs.runner import ActorBudget
+from sftforge.jobs.stats import start_stats_actor
+from sftforge.jobs.steps.base import RunContext, StageStep, Step
+from sftforge.jobs.steps.judge import JudgeStep
+from sftforge.jobs.steps.llm import finish_llm, start_llm, stop_llm
+from sftforge.jobs.steps.quality import QualityStep, SelectStep
+from sftforge.operators.clean.cleaner import TextCleaner
+from sftforge.operators.language.identify import LanguageFilter
+from sftforge.operators.read.records import READ_STAGE
+from sftforge.operators.split.splitter import Splitter
 
 log = logging.getLogger("sftforge")
 
 
-@dataclass
-class RunContext:
-    """What steps share during one run.
+class CleanStep(StageStep):
+    """HTML, Unicode, control characters, boilerplate, whitespace."""
 
-    Attributes:
-        config: The validated job config.
-        release_id: The release being written.
-        stats_actor: Name of the run's counters actor (pass it to ``apply_stage``).
-        staging_dir: The release's staging folder; files a step writes there are published with it.
-        report: Sections of the run report, one per step that has something to say.
-        manifest: Extra manifest entries (LLM ledger, dedup index paths, ...).
-        stage_order: Names of the stages that ran, in order, for accounting.
-        llm: The run's started ``LLMService`` (``jobs.llm_step``), or None.
-        actor_budget: Which actor pools start at full size (``jobs.runner.ActorBudget``); None starts
-            every pool with one actor.
-    """
-
-    config: JobConfig
-    release_id: str
-    stats_actor: str
-    staging_dir: Path
-    report: dict[str, Any] = field(default_factory=dict)
-    manifest: dict[str, Any] = field(default_factory=dict)
-    stage_order: list[str] = field(default_factory=list)
-    llm: Any = None
-    actor_budget: ActorBudget | None = None
-
-    def apply(self, ds, stage):
-        """Applies a batch stage and records it for accounting."""
-        self.stage_order.append(stage.name)
-        return apply_stage(ds, stage, stats_actor=self.stats_actor, budget=self.actor_budget)
+    key = "clean"
+    stages = (TextCleaner.name,)
+    stage_class = TextCleaner
 
 
-Step = Callable[[Any, RunContext], Any]
+class LanguageStep(StageStep):
+    """fastText language identification with a second opinion for unsure or short texts."""
+
+    key = "language"
+    stages = (LanguageFilter.name,)
+    stage_class = LanguageFilter
 
 
-def _clean(ds, ctx: RunContext):
-    if ctx.config.clean is None:
-        return ds
-    return ctx.apply(ds, TextCleaner(ctx.config.clean))
-
-
-def _language(ds, ctx: RunContext):
-    if ctx.config.language is None:
-        return ds
-    return ctx.apply(ds, LanguageFilter(ctx.config.language))
-
-
-#: The steps between reading and splitting, in order. Each issue's stage adds its step here.
-STEPS: list[tuple[str, Step]] = [
-    ("clean", _clean),
-    ("augment", augment_step),  # before language/dedup/quality: generated rows are filtered like the rest
-    ("language", _language),  # after clean (HTML gone), before dedup and the model-based stages
-    ("dedup", dedup_step),  # after language, before quality: scores and the judge are paid once per cluster
-    ("quality", quality_step),  # after language and dedup: scores, selects (select.target_size), reports
-    ("judge", judge_step),  # after quality: the endpoint is paid only for rows the cheap filters kept
+#: The steps between reading and splitting, in order. A new step class goes here.
+STEPS: list[type[Step]] = [
+    CleanStep,
+    AugmentStep,  # before language/dedup/quality: generated rows are filtered like the rest
+    LanguageStep,  # after clean (HTML gone), before dedup and the model-based stages
+    DedupStep,  # after language, before quality: scores and the judge are paid once per cluster
+    QualityStep,  # after language and dedup: the cheap filters before the paid ones
+    SelectStep,  # after quality: selection ranks by quality score
+    JudgeStep,  # after quality: the endpoint is paid only for rows the cheap filters kept
 ]
+
+
+def stage_order(steps: list[Step]) -> list[str]:
+    """Every stage name of a run in pipeline order, as the accounting checks them."""
+    return [READ_STAGE, *(name for step in steps for name in step.stages), Splitter.name]
 
 
 @dataclass(frozen=True)
@@ -137,8 +113,8 @@ def run_job(config: JobConfig, config_source: str | None = None) -> RunResult:
         config_source: The config file the job came from, recorded in the manifest.
 
     Raises:
-        operators.reader.InputError: An input file cannot be used.
-        jobs.accounting.AccountingError: Rows went missing; nothing is published.
+        sftforge.operators.read.reader.InputError: An input file cannot be used.
+        sftforge.jobs.accounting.AccountingError: Rows went missing; nothing is published.
     """
     import ray
 
@@ -155,17 +131,27 @@ def run_job(config: JobConfig, config_source: str | None = None) -> RunResult:
             config, release_id, stats_name, Path(writer.staging_dir), llm=llm,
             actor_budget=ActorBudget.for_cluster(),
         )
-        ctx.stage_order.append("read")
-        for _name, step in STEPS:
-            ds = step(ds, ctx)
+        steps = [step_class(config) for step_class in STEPS if step_class.enabled(config)]
+        for step in steps:
+            ds = step.run(ds, ctx)
         ds = ctx.apply(ds, Splitter(config.split))
         counts = writer.write(ds)
-        finish_llm(llm, ctx)  # ledger, cache hits/misses -> manifest["llm"] and report["llm"]
+        sections: dict[str, Any] = {}
+        extra_manifest: dict[str, Any] = {}
+        for step in steps:
+            outcome = step.outcome()
+            if outcome.report:
+                sections[step.key] = dict(outcome.report)
+            extra_manifest.update(outcome.manifest)
+        llm_outcome = finish_llm(llm, sections.get(JudgeStep.key))
+        if llm_outcome.report:
+            sections["llm"] = dict(llm_outcome.report)
+        extra_manifest.update(llm_outcome.manifest)
         counters = ray.get(stats_handle.snapshot.remote())
         accounting = reconcile(
-            counters, ctx.stage_order, counts.total_written, counts.rejected_by_stage
+            counters, stage_order(steps), counts.total_written, counts.rejected_by_stage
         )
-        report = write_report(ctx.staging_dir, release_id, accounting.as_dict(), ctx.report,
+        report = write_report(ctx.staging_dir, release_id, accounting.as_dict(), sections,
                               counts.rows_by_split)
         manifest = {
             "release": release_id,
@@ -176,8 +162,8 @@ def run_job(config: JobConfig, config_source: str | None = None) -> RunResult:
             "inputs": input_files,
             "accounting": accounting.as_dict(),
             "rejections": report["rejections"],
-            "report": ctx.report,
-            **ctx.manifest,
+            "report": sections,
+            **extra_manifest,
         }
         release_dir = writer.publish(manifest)
     except BaseException:
@@ -186,4 +172,4 @@ def run_job(config: JobConfig, config_source: str | None = None) -> RunResult:
     finally:
         ray.kill(stats_handle)
         stop_llm(llm)
-    return RunResult(Path(release_dir), release_id, accounting, ctx.report)
+    return RunResult(Path(release_dir), release_id, accounting, sections)

@@ -2,7 +2,7 @@
 
 Planning (listing files, reading Parquet footers) happens on the driver, so a missing path or a corrupt
 Parquet file stops the job with an ``InputError`` before any task starts. Each read unit then becomes
-one Ray task that streams its batches (see ``operators.reader``), and reports the rows it produced to
+one Ray task that streams its batches (see ``sftforge.operators.read.reader``), and reports the rows it produced to
 the run's counters, so that the end-of-run accounting does not have to trust the data it checks.
 """
 
@@ -14,10 +14,9 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict
 
 import pyarrow as pa
-
-from jobs import stats
-from operators import schema
-from operators.reader import (
+from sftforge.jobs import stats
+from sftforge.operators import schema
+from sftforge.operators.read.reader import (
     InputError,
     InputFile,
     InputSpec,
@@ -26,7 +25,7 @@ from operators.reader import (
     read_unit,
     units_for_files,
 )
-from operators.records import READ_STAGE
+from sftforge.operators.read.records import READ_STAGE
 
 #: Counter scope with one entry per input file: rows read from it.
 READ_FILES_SCOPE = "read_files"

@@ -8,10 +8,9 @@ from __future__ import annotations
 
 import pyarrow as pa
 import pyarrow.compute as pc
-
-from jobs.stats import record
-from operators import schema
-from operators.base import Resources, Stage
+from sftforge.jobs.stats import record
+from sftforge.operators import schema
+from sftforge.operators.base import Resources, Stage
 
 
 def run_stage_on_batch(stage: Stage, batch: pa.Table, stats_actor: str | None = None) -> pa.Table:

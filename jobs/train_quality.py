@@ -6,7 +6,7 @@ Labelled examples come from either
   keep/reject), and the usual text columns (``instruction``/``input``/``output``, ``messages`` or
   ``conversations``, or ``text``); or
 - an earlier release: rows written to its splits are good, rows in its ``rejects/`` are bad when a
-  stage that judges quality rejected them (``quality`` and ``llm_judge`` by default; duplicates and
+  stage that judges quality rejected them (``quality`` and ``judge`` by default; duplicates and
   wrong-language rows say nothing about quality).
 
 The examples are shuffled with a seed, a held-out share is kept apart, the model is trained on the
@@ -28,9 +28,8 @@ from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.parquet as pq
-
-from operators import schema
-from operators.quality_classifier import (
+from sftforge.operators import schema
+from sftforge.operators.quality.classifier import (
     LABEL_BAD,
     LABEL_GOOD,
     LABEL_PREFIX,
@@ -43,7 +42,7 @@ from operators.quality_classifier import (
 
 GOOD_VALUES = frozenset({"good", "1", "true", "keep", "kept", "pos", "positive", "yes"})
 BAD_VALUES = frozenset({"bad", "0", "false", "reject", "rejected", "neg", "negative", "no"})
-DEFAULT_BAD_STAGES = ("quality", "llm_judge")
+DEFAULT_BAD_STAGES = ("quality", "judge")
 _REJECTS = "rejects"
 
 

@@ -15,8 +15,7 @@ from typing import ClassVar, Generic, TypeVar
 import pyarrow as pa
 import pyarrow.compute as pc
 from pydantic import BaseModel, ConfigDict
-
-from operators import schema
+from sftforge.operators import schema
 
 
 class StageConfig(BaseModel):

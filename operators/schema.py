@@ -11,6 +11,7 @@ nothing is ever dropped silently: the runner routes them to ``rejects/`` at the 
 from __future__ import annotations
 
 import pyarrow as pa
+import pyarrow.compute as pc
 
 # Identity and lineage.
 DOC_ID = "doc_id"
@@ -221,3 +222,10 @@ def conform(table: pa.Table, target: pa.Schema) -> pa.Table:
 def empty_table(schema: pa.Schema = BASE_SCHEMA) -> pa.Table:
     """Returns a table with no rows and the given schema."""
     return schema.empty_table()
+
+
+def live_rows(batch: pa.Table) -> pa.Table:
+    """Rows no earlier stage rejected."""
+    if REJECT_STAGE in batch.column_names:
+        return batch.filter(pc.is_null(batch.column(REJECT_STAGE)))
+    return batch

@@ -5,8 +5,7 @@ from __future__ import annotations
 from typing import Literal
 
 import pyarrow as pa
-
-from operators import schema
+from sftforge.operators import schema
 
 TextField = Literal["content", "instruction", "output"]
 

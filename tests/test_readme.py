@@ -7,8 +7,7 @@ from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.parquet as pq
-
-from jobs.config import load_config
+from sftforge.jobs.config import load_config
 
 README = Path(__file__).resolve().parents[1] / "README.md"
 

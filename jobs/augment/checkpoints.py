@@ -1,6 +1,6 @@
 """Checkpoints of the augmentation driver: finished batches on disk, and what each method produced.
 
-See ``jobs.augment`` for the layout of the work directory and how a run resumes.
+See ``sftforge.jobs.augment.driver`` for the layout of the work directory and how a run resumes.
 """
 
 from __future__ import annotations
@@ -17,17 +17,16 @@ from typing import Any, Protocol
 
 import pyarrow as pa
 import pyarrow.parquet as pq
-
-from operators.augment import (
+from sftforge.operators.augment import (
     filters,
 )
-from operators.augment.provenance import (
+from sftforge.operators.augment.provenance import (
     DeadLetter,
     GeneratedRow,
     dead_letter_table,
     generated_table,
 )
-from operators.llm import LLMConfig, LLMResult
+from sftforge.operators.llm_client import LLMConfig, LLMResult
 
 log = logging.getLogger("sftforge.augment")
 
@@ -99,7 +98,7 @@ def _atomic_write_parquet(table: pa.Table, path: Path) -> None:
 
 
 class ProgressSink(Protocol):
-    """Where methods report rows as they finish batches (``jobs.augment.ProgressBoard``)."""
+    """Where methods report rows as they finish batches (``sftforge.jobs.augment.driver.ProgressBoard``)."""
 
     def advance(self, method: str, rows: int) -> None: ...
 

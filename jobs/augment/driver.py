@@ -35,17 +35,16 @@ from typing import Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq
-
-from operators.augment.config import METHOD_ORDER, AugmentConfig
-from operators.augment.provenance import (
+from sftforge.operators.augment.config import METHOD_ORDER, AugmentConfig
+from sftforge.operators.augment.provenance import (
     AUGMENT_DEAD_LETTER_SCHEMA,
     GENERATED_SCHEMA,
 )
-from operators.llm import LLMConfig, LLMEngine
+from sftforge.operators.llm_client import LLMConfig, LLMEngine
 
 log = logging.getLogger("sftforge.augment")
-from jobs.augment_checkpoints import AugmentOutcome
-from jobs.augment_methods import (
+from sftforge.jobs.augment.checkpoints import AugmentOutcome
+from sftforge.jobs.augment.methods import (
     InstructionBacktranslationMethod,
     ParaphraseMethod,
     QAGenerationMethod,
@@ -213,70 +212,6 @@ def read_dead_letters(outcome: AugmentOutcome) -> Iterator[pa.Table]:
         yield pq.read_table(part, schema=AUGMENT_DEAD_LETTER_SCHEMA)
 
 
-def augment_step(ds, ctx):
-    """The pipeline step: generates rows and returns ``ds`` with them appended (union).
-
-    Place it after cleaning and before language, dedup and quality, so that generated rows are
-    filtered like every other row and deduplicated against the originals too. The per-row methods read
-    their parents from ``ds``; ``ds`` is materialised first so that the stages before this step run
-    (and count their rows) once. Generated rows are counted under ``generate`` in the run's counters
-    (``rows`` in total and ``rows_<method>``), the funnel goes to the run report under ``augment``, and
-    the dead letters are published with the release under ``augment_dead_letter/<method>/``.
-
-    The LLM comes from ``ctx.llm`` (a started ``LLMService``) when the pipeline has one, else from
-    ``ctx.config.llm`` with a service started for this step.
-    """
-    import contextlib
-    import shutil
-
-    from jobs.stats import record
-    from operators.augment.provenance import with_provenance_columns
-    from operators.llm import LLMService
-
-    config: AugmentConfig | None = getattr(ctx.config, "augment", None)
-    if config is None or not config.methods():
-        return ds
-    service = getattr(ctx, "llm", None)
-    llm_config = getattr(ctx.config, "llm", None)
-    if service is None and llm_config is None:
-        line = "augment skipped: no 'llm' endpoint is configured"
-        log.warning(line)
-        ctx.report["augment"] = {"skipped": line}
-        return ds
-    import ray.data
-
-    needs_parents = any(name != "self_instruct" for name in config.methods())
-    if needs_parents:
-        ds = ds.materialize()
-    work_dir = config.work_dir or str(Path(ctx.config.output.dir) / "_augment")
-    opened = contextlib.nullcontext(service) if service is not None else LLMService(
-        llm_config, run_id=f"augment-{ctx.release_id}")
-    with opened as llm:
-        if not llm.available:
-            ctx.report["augment"] = {"skipped": llm.skip_reason}
-            log.warning(llm.skip_reason)
-            return ds
-        parents = (lambda: ds.iter_batches(batch_format="pyarrow", batch_size=1024)) if needs_parents else None
-        outcome = run_augment(config, llm.config, work_dir, parents)
-        if service is None:
-            ctx.manifest["augment_llm"] = llm.report()
-    counts = {"rows": outcome.rows, **{f"rows_{method}": rows for method, rows in outcome.rows_by_method().items()}}
-    record("generate", counts, ctx.stats_actor)
-    ctx.report["augment"] = outcome.report()
-    for method, method_outcome in outcome.methods.items():
-        folder = Path(ctx.staging_dir) / "augment_dead_letter" / method
-        folder.mkdir(parents=True, exist_ok=True)
-        for part in method_outcome.dead_parts:
-            shutil.copyfile(part, folder / Path(part).name)
-    if not outcome.rows:
-        return ds
-    # Both sides carry the base columns and the provenance columns (nulls for the originals); Ray Data
-    # unifies any other difference by column name. Asking ``ds`` for its schema instead would execute
-    # the steps before this one a second time, and count their rows twice.
-    generated_rows = ray.data.read_parquet(outcome.parts, schema=GENERATED_SCHEMA)
-    return ds.map_batches(with_provenance_columns, batch_format="pyarrow").union(generated_rows)
-
-
 def _parent_source(paths: Sequence[str]) -> ParentSource:
     import pyarrow.dataset as pads
 
@@ -290,7 +225,7 @@ def _parent_source(paths: Sequence[str]) -> ParentSource:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m jobs.augment``: runs augmentation alone, outside a pipeline run.
+    """``python -m sftforge.jobs.augment.driver``: runs augmentation alone, outside a pipeline run.
 
     Parent rows (for the per-row methods) come from Parquet or JSONL files in the base schema, such as
     a release's outputs. Prints the report as JSON.
@@ -298,10 +233,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     import argparse
 
     import yaml
+    from sftforge.operators.llm_client import LLMService
 
-    from operators.llm import LLMService
-
-    parser = argparse.ArgumentParser(prog="python -m jobs.augment", description=main.__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m sftforge.jobs.augment.driver", description=main.__doc__.splitlines()[0])
     parser.add_argument("--config", required=True, help="YAML or JSON file of an AugmentConfig")
     parser.add_argument("--llm", required=True, help="YAML or JSON file of an LLMConfig")
     parser.add_argument("--work-dir", required=True, help="checkpoint folder (resumes when it holds batches)")

@@ -19,29 +19,28 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-
-from operators import schema
-from operators.augment import (
+from sftforge.operators import schema
+from sftforge.operators.augment import (
     back_translation,
     filters,
     instruction_backtranslation,
     paraphrase,
     qa_generation,
 )
-from operators.augment import self_instruct as si
-from operators.augment.novelty import NoveltyIndex
-from operators.augment.prompts import resolve
-from operators.augment.provenance import (
+from sftforge.operators.augment import self_instruct as si
+from sftforge.operators.augment.novelty import NoveltyIndex
+from sftforge.operators.augment.prompts import resolve
+from sftforge.operators.augment.provenance import (
     DeadLetter,
     GeneratedRow,
     dead_letter_table,
     generated_table,
 )
-from operators.llm import BUDGET_EXHAUSTED, LLMConfig, LLMEngine, LLMRequest, PromptTemplate
-from operators.llm.request import TRUNCATED
+from sftforge.operators.llm_client import BUDGET_EXHAUSTED, LLMConfig, LLMEngine, LLMRequest, PromptTemplate
+from sftforge.operators.llm_client.request import TRUNCATED
 
 log = logging.getLogger("sftforge.augment")
-from jobs.augment_checkpoints import (
+from sftforge.jobs.augment.checkpoints import (
     STATE_SCHEMA_PARENTS,
     STATE_SCHEMA_SELF_INSTRUCT,
     BatchOutput,
@@ -556,7 +555,7 @@ class InstructionBacktranslationMethod(RowMethod):
         self, config: instruction_backtranslation.InstructionBacktranslationConfig, llm: LLMConfig, work_dir: Path,
         seed_tasks: str | None,
     ):
-        from operators.llm_judge import JudgeConfig, LLMJudge
+        from sftforge.operators.judge.judge import JudgeConfig, LLMJudge
 
         seeds = si.load_seed_tasks(seed_tasks) if seed_tasks else []
         super().__init__(config, llm, work_dir, extra=file_digest(seed_tasks) if seed_tasks else "")
@@ -630,7 +629,7 @@ class InstructionBacktranslationMethod(RowMethod):
                 output.budget_exhausted |= result.reason == BUDGET_EXHAUSTED
                 output.drop(llm_dead_letter(method, p.doc_id, "self_curate", result))
             else:
-                from operators.llm_judge import judgement_score
+                from sftforge.operators.judge.judge import judgement_score
 
                 score = judgement_score(result.data, config.score)
                 output.drop(DeadLetter(method, p.doc_id, "self_curate", filters.BELOW_THRESHOLD,
@@ -640,7 +639,7 @@ class InstructionBacktranslationMethod(RowMethod):
 
 
 def _judge_templates(language: str) -> tuple[PromptTemplate, ...]:
-    from operators.llm_judge import JUDGE_TEMPLATE_EN, JUDGE_TEMPLATE_ZH
+    from sftforge.operators.judge.judge import JUDGE_TEMPLATE_EN, JUDGE_TEMPLATE_ZH
 
     return (JUDGE_TEMPLATE_ZH if language == "zh" else JUDGE_TEMPLATE_EN,)
 

@@ -1,7 +1,7 @@
 """Deduplication of a whole Ray Dataset: exact hashes and MinHash LSH, grouped with shuffles.
 
 ``apply_dedup(ds, config)`` takes the job's Dataset (live rows, and rows an earlier stage rejected) and
-returns the same rows, each live one kept or rejected by ``exact_dedup`` / ``near_dedup`` with a reason
+returns the same rows, each live one kept or rejected by ``dedup.exact`` / ``dedup.near`` with a reason
 naming the kept row, and every live row labelled with its ``cluster_id`` (the kept row's ``doc_id``) so
 that the split keeps a cluster on one side.
 
@@ -26,10 +26,10 @@ gives the same result without the shuffles' scheduling cost. Earlier releases' i
 join steps 2-6 as pinned rows that outrank every new row and are never output.
 """
 
-from jobs.dedup.config import DedupConfig
-from jobs.dedup.index import DedupIndexError, check_index, write_dedup_index
-from jobs.dedup.report import DedupSummary, dedup_report_section
-from jobs.dedup.workflow import DedupRun, apply_dedup, run_dedup
+from sftforge.jobs.dedup.index import DedupIndexError, check_index, write_dedup_index
+from sftforge.jobs.dedup.report import DedupSummary, dedup_report_section
+from sftforge.jobs.dedup.workflow import DedupRun, apply_dedup, run_dedup
+from sftforge.operators.dedup.config import DedupConfig
 
 __all__ = [
     "DedupConfig",

@@ -16,9 +16,8 @@ import logging
 
 import numpy as np
 import pyarrow as pa
-
-from jobs.dedup.shuffle import column_total, select, shuffle, view
-from operators.hashing import fixed_binary_array
+from sftforge.jobs.dedup.shuffle import column_total, select, shuffle, view
+from sftforge.operators.dedup.hashing import fixed_binary_array
 
 log = logging.getLogger("sftforge.dedup")
 

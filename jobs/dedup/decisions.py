@@ -11,15 +11,14 @@ import uuid
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-
-from jobs.dedup.config import DedupConfig
-from jobs.dedup.shuffle import broadcast_table, cogroup, conform, num_partitions, sorted_lookup, view
-from jobs.stats import record
-from operators import schema
-from operators.exact_dedup import STAGE_NAME as EXACT_STAGE
-from operators.hashing import fixed_binary_view
-from operators.minhash_dedup import STAGE_NAME as NEAR_STAGE
-from operators.survivor import NODE, node_ids
+from sftforge.jobs.dedup.shuffle import broadcast_table, cogroup, conform, num_partitions, sorted_lookup, view
+from sftforge.jobs.stats import record
+from sftforge.operators import schema
+from sftforge.operators.dedup.config import DedupConfig
+from sftforge.operators.dedup.exact import STAGE_NAME as EXACT_STAGE
+from sftforge.operators.dedup.hashing import fixed_binary_view
+from sftforge.operators.dedup.near import STAGE_NAME as NEAR_STAGE
+from sftforge.operators.dedup.survivor import NODE, node_ids
 
 STAGE = "_dedup_stage"
 REASON = "_dedup_reason"

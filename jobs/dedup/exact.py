@@ -5,15 +5,21 @@ from __future__ import annotations
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-
-from jobs.dedup.config import DedupConfig
-from jobs.dedup.decisions import CLUSTER, DECISION_SCHEMA, KEPT_EARLIER, REASON, SIMILARITY, STAGE
-from jobs.dedup.keys import EXACT_HASH, keys_schema
-from jobs.dedup.shuffle import conform, lookup, shuffle, view
-from operators import schema
-from operators.exact_dedup import STAGE_NAME as EXACT_STAGE
-from operators.exact_dedup import exact_reason
-from operators.survivor import INDEX_SOURCE, LOCATION, NODE, PINNED, group_survivors, rank_positions
+from sftforge.jobs.dedup.decisions import CLUSTER, DECISION_SCHEMA, KEPT_EARLIER, REASON, SIMILARITY, STAGE
+from sftforge.jobs.dedup.shuffle import conform, lookup, shuffle, view
+from sftforge.operators import schema
+from sftforge.operators.dedup.config import DedupConfig
+from sftforge.operators.dedup.exact import STAGE_NAME as EXACT_STAGE
+from sftforge.operators.dedup.exact import exact_reason
+from sftforge.operators.dedup.keys import EXACT_HASH, keys_schema
+from sftforge.operators.dedup.survivor import (
+    INDEX_SOURCE,
+    LOCATION,
+    NODE,
+    PINNED,
+    group_survivors,
+    rank_positions,
+)
 
 EXACT_OF = "_dedup_exact_of"
 EXACT_DECISION_SCHEMA = pa.schema(list(DECISION_SCHEMA) + [pa.field(EXACT_OF, pa.binary(16))])

@@ -14,13 +14,19 @@ from typing import Any
 
 import numpy as np
 import pyarrow as pa
-
-from jobs.dedup.config import INDEX_PARAMS, INDEX_ROWS, DedupConfig
-from jobs.dedup.keys import EXACT_HASH, HAS_SIGNATURE, SIGNATURE, extract_keys, keys_schema, signature_rows
-from operators import schema
-from operators.hashing import digest128, digests_array
-from operators.minhash import has_signature
-from operators.survivor import INDEX_SOURCE, LENGTH, LOCATION, NODE, PINNED, QUALITY
+from sftforge.operators import schema
+from sftforge.operators.dedup.config import INDEX_PARAMS, INDEX_ROWS, DedupConfig
+from sftforge.operators.dedup.hashing import digest128, digests_array
+from sftforge.operators.dedup.keys import (
+    EXACT_HASH,
+    HAS_SIGNATURE,
+    SIGNATURE,
+    extract_keys,
+    keys_schema,
+    signature_rows,
+)
+from sftforge.operators.dedup.minhash import has_signature
+from sftforge.operators.dedup.survivor import INDEX_SOURCE, LENGTH, LOCATION, NODE, PINNED, QUALITY
 
 FORMAT = 1
 

@@ -6,8 +6,7 @@ import uuid
 
 import numpy as np
 import pyarrow as pa
-
-from jobs.dedup.components import (
+from sftforge.jobs.dedup.components import (
     COMPONENT_SCHEMA,
     DST,
     ROOT,
@@ -16,10 +15,8 @@ from jobs.dedup.components import (
     edges_table,
     label_components,
 )
-from jobs.dedup.config import DedupConfig
-from jobs.dedup.decisions import DECISION_SCHEMA
-from jobs.dedup.keys import HAS_SIGNATURE, SIGNATURE, keys_schema, signature_rows, signature_type
-from jobs.dedup.shuffle import (
+from sftforge.jobs.dedup.decisions import DECISION_SCHEMA
+from sftforge.jobs.dedup.shuffle import (
     broadcast_value,
     cogroup,
     lookup,
@@ -29,12 +26,20 @@ from jobs.dedup.shuffle import (
     sorted_lookup,
     view,
 )
-from operators import schema
-from operators.hashing import fixed_binary_array
-from operators.minhash import band_keys, estimated_jaccard
-from operators.minhash_dedup import STAGE_NAME as NEAR_STAGE
-from operators.minhash_dedup import candidate_pairs, near_reason, verify_pairs
-from operators.survivor import (
+from sftforge.operators import schema
+from sftforge.operators.dedup.config import DedupConfig
+from sftforge.operators.dedup.hashing import fixed_binary_array
+from sftforge.operators.dedup.keys import (
+    HAS_SIGNATURE,
+    SIGNATURE,
+    keys_schema,
+    signature_rows,
+    signature_type,
+)
+from sftforge.operators.dedup.minhash import band_keys, estimated_jaccard
+from sftforge.operators.dedup.near import STAGE_NAME as NEAR_STAGE
+from sftforge.operators.dedup.near import candidate_pairs, near_reason, verify_pairs
+from sftforge.operators.dedup.survivor import (
     INDEX_SOURCE,
     LOCATION,
     NODE,

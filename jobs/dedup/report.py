@@ -8,13 +8,11 @@ from typing import Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
-
-from jobs.dedup.decisions import CLUSTER, KEPT_EARLIER, REASON, SIMILARITY, STAGE
-from jobs.dedup.shuffle import live_rows
-from operators import schema
-from operators.exact_dedup import STAGE_NAME as EXACT_STAGE
-from operators.minhash_dedup import STAGE_NAME as NEAR_STAGE
-from operators.survivor import NODE, node_ids
+from sftforge.jobs.dedup.decisions import CLUSTER, KEPT_EARLIER, REASON, SIMILARITY, STAGE
+from sftforge.operators import schema
+from sftforge.operators.dedup.exact import STAGE_NAME as EXACT_STAGE
+from sftforge.operators.dedup.near import STAGE_NAME as NEAR_STAGE
+from sftforge.operators.dedup.survivor import NODE, node_ids
 
 #: Lower bounds of the cluster-size histogram's bins.
 HISTOGRAM_BINS = (1, 2, 3, 5, 10, 100, 1000)
@@ -98,7 +96,7 @@ def _example_candidates(batch: pa.Table) -> pa.Table:
 
 
 def _example_rows(batch: pa.Table, kept_ids: list[str], removed_nodes: list[bytes]) -> pa.Table:
-    live = live_rows(batch)
+    live = schema.live_rows(batch)
     columns = [
         c
         for c in (schema.DOC_ID, schema.TEXT, schema.INSTRUCTION, schema.INPUT, schema.OUTPUT)
@@ -153,8 +151,7 @@ def summarize(
     """Counts, cluster sizes and example pairs from the decisions and the input (scanned once for the
     example rows). Never executes the output Dataset, whose tasks report the accounting counters."""
     import ray
-
-    from jobs.dedup.shuffle import shuffle
+    from sftforge.jobs.dedup.shuffle import shuffle
 
     if decisions is None or not num_decisions:
         return DedupSummary(rows_in, 0, 0, 0, {1: rows_in} if rows_in > 0 else {}, [])

@@ -16,10 +16,8 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-
-from operators import schema
-from operators.hashing import fixed_binary_view, partition_of
-from operators.schema import conform
+from sftforge.operators.dedup.hashing import fixed_binary_view, partition_of
+from sftforge.operators.schema import conform
 
 PART = "_dedup_part"
 SIDE = "_dedup_side"
@@ -32,13 +30,6 @@ def view(table: pa.Table, column: str) -> np.ndarray:
     if pa.types.is_fixed_size_binary(values.type):
         return fixed_binary_view(values)
     return values.to_numpy()
-
-
-def live_rows(batch: pa.Table) -> pa.Table:
-    """Rows no earlier stage rejected."""
-    if schema.REJECT_STAGE in batch.column_names:
-        return batch.filter(pc.is_null(batch.column(schema.REJECT_STAGE)))
-    return batch
 
 
 def lookup(keys: np.ndarray, wanted: np.ndarray) -> np.ndarray:

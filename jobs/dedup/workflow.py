@@ -10,10 +10,8 @@ from typing import Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
-
-from jobs.dedup.config import DedupConfig
-from jobs.dedup.decisions import DECISION_SCHEMA, attach_decisions
-from jobs.dedup.exact import (
+from sftforge.jobs.dedup.decisions import DECISION_SCHEMA, attach_decisions
+from sftforge.jobs.dedup.exact import (
     EXACT_DECISION_SCHEMA,
     EXACT_OF,
     exact_decisions,
@@ -22,12 +20,21 @@ from jobs.dedup.exact import (
     resolve_exact,
     survivors_of,
 )
-from jobs.dedup.index import check_index, pinned_keys, read_params, save_index
-from jobs.dedup.keys import extract_keys, key_bytes, keys_schema
-from jobs.dedup.near import cluster_decisions, near_decisions
-from jobs.dedup.report import DedupSummary, summarize
-from jobs.dedup.shuffle import broadcast_table, cogroup, conform, lookup, num_partitions, select, view
-from operators.survivor import NODE, PINNED
+from sftforge.jobs.dedup.index import check_index, pinned_keys, read_params, save_index
+from sftforge.jobs.dedup.near import cluster_decisions, near_decisions
+from sftforge.jobs.dedup.report import DedupSummary, summarize
+from sftforge.jobs.dedup.shuffle import (
+    broadcast_table,
+    cogroup,
+    conform,
+    lookup,
+    num_partitions,
+    select,
+    view,
+)
+from sftforge.operators.dedup.config import DedupConfig
+from sftforge.operators.dedup.keys import extract_keys, key_bytes, keys_schema
+from sftforge.operators.dedup.survivor import NODE, PINNED
 
 log = logging.getLogger("sftforge.dedup")
 
@@ -161,10 +168,10 @@ def run_dedup(
         ds: The job's Dataset: live rows and already-rejected rows (``reject_stage`` set).
         config: What to compare and how.
         against: Dedup indexes of earlier releases; ``None`` uses ``config.against``.
-        stats_actor: The run's counters actor, for accounting (``exact_dedup`` and ``near_dedup``).
+        stats_actor: The run's counters actor, for accounting (``dedup.exact`` and ``dedup.near``).
 
     Raises:
-        jobs.dedup.index.DedupIndexError: An index is unreadable or made with other parameters.
+        sftforge.jobs.dedup.index.DedupIndexError: An index is unreadable or made with other parameters.
     """
     against = list(dict.fromkeys(config.against if against is None else against))
     timings: dict[str, float] = {}
@@ -249,7 +256,7 @@ def apply_dedup(ds, config: DedupConfig, against: list[str] | None = None, stats
     Dataset in: the job's rows, live (``reject_stage`` null) and already rejected. Dataset out: the same
     rows, none added or lost, with ``cluster_id`` added. Already-rejected rows pass through untouched
     (their ``cluster_id`` stays null). Each live row is either kept, or rejected with ``reject_stage``
-    ``exact_dedup`` / ``near_dedup`` and a ``reject_reason`` that names the kept row's ``doc_id`` and the
+    ``dedup.exact`` / ``dedup.near`` and a ``reject_reason`` that names the kept row's ``doc_id`` and the
     estimated similarity; its ``cluster_id`` is the kept row's ``doc_id``, and a kept row's is its own.
     Survivors and cluster ids do not depend on block layout or worker count. Rows that duplicate a row
     of an earlier release's index (``against``) are rejected with a reason naming that row and index.

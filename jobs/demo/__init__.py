@@ -79,9 +79,9 @@ def demo_config(folder: Path) -> dict[str, Any]:
 
 def run_demo(output: str | Path, overrides: list[str] | None = None):
     """Writes the demo inputs and config under ``output``, runs the job and prints a summary."""
-    from jobs.config import load_config
-    from jobs.pipeline import run_job
-    from jobs.summary import print_summary
+    from sftforge.jobs.config import load_config
+    from sftforge.jobs.pipeline import run_job
+    from sftforge.jobs.summary import print_summary
 
     folder = Path(output).resolve()
     write_demo_inputs(folder / "inputs")

@@ -12,8 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pyarrow.parquet as pq
-
-from operators import schema
+from sftforge.operators import schema
 
 _DETAIL = re.compile(r"\s*[(\[:;=<>].*$", re.DOTALL)
 _ID_LIKE = re.compile(r"\d|^[0-9a-f]{8,}$")

@@ -21,7 +21,7 @@ Rows are written in a total order (target, split, ``doc_id``, then the record's 
 rows give byte-identical files whatever the number of blocks, workers or machines. The work is spread
 as follows: Ray workers format every row and encode it as its JSON line (``prepare_batch``, the costly
 part, streamed); the driver, which writes every byte anyway, sorts the lines by key in C++ within a
-memory budget (``jobs.external_sort``, spilling sorted runs to disk beyond it) instead of shuffling them
+memory budget (``sftforge.jobs.release.external_sort``, spilling sorted runs to disk beyond it) instead of shuffling them
 through the object store, then streams them into shards: JSONL bytes as they are, and the same bytes
 parsed back into Arrow (C++) for Parquet. Files are written by the driver, so ``output.dir`` only has to
 exist where the job's driver runs.
@@ -44,10 +44,9 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.json as pj
-
-from jobs.external_sort import ExternalSorter
-from jobs.manifest import package_versions, redact
-from jobs.staging import (
+from sftforge.jobs.release.external_sort import ExternalSorter
+from sftforge.jobs.release.manifest import package_versions, redact
+from sftforge.jobs.release.staging import (
     LATEST_TMP_PREFIX,
     REPLACED_PREFIX,
     STAGING_PREFIX,
@@ -58,9 +57,8 @@ from jobs.staging import (
     take_staging_lock,
     write_durably,
 )
-from operators import schema
-from operators.jsonl import encode_jsonl, jsonl_bytes
-from operators.sft_writer import (
+from sftforge.operators import schema
+from sftforge.operators.write.formats import (
     DOCUMENTS,
     METADATA_SCHEMA,
     RECORD_SCHEMAS,
@@ -71,6 +69,7 @@ from operators.sft_writer import (
     document_mask,
     file_sha256,
 )
+from sftforge.operators.write.jsonl import encode_jsonl, jsonl_bytes
 
 log = logging.getLogger("sftforge.release")
 

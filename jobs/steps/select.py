@@ -2,7 +2,7 @@
 
 Selection is global: which rows of a cluster survive depends on every other row of that cluster. So
 this step materialises the Dataset, gathers three small columns of the live instruction rows (id,
-cluster, score) on the driver, chooses with ``operators.diversity.choose_diverse``, and applies the
+cluster, score) on the driver, chooses with ``sftforge.operators.quality.diversity.choose_diverse``, and applies the
 choice as an ordinary stage (``DiversitySelector``), which rejects the rows not chosen with
 ``not selected (cluster write/poem, rank 7)`` and keeps the run's accounting exact.
 """
@@ -15,11 +15,10 @@ from collections.abc import Callable
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-
-from jobs.runner import apply_stage
-from operators import schema
-from operators.base import Stage, StageResult
-from operators.diversity import (
+from sftforge.jobs.runner import apply_stage
+from sftforge.operators import schema
+from sftforge.operators.base import Stage, StageResult
+from sftforge.operators.quality.diversity import (
     SelectConfig,
     choose_diverse,
     cluster_keys,
@@ -30,7 +29,7 @@ from operators.diversity import (
 log = logging.getLogger("sftforge")
 
 #: Name of the stage in ``reject_stage``, accounting and the report.
-SELECT_STAGE = "diversity"
+SELECT_STAGE = "select"
 _KEYS_SCHEMA = pa.schema([(schema.DOC_ID, pa.string()), ("cluster", pa.string()), ("score", pa.float64())])
 _UNSELECTED_SCHEMA = pa.schema([(schema.DOC_ID, pa.string()), ("cluster", pa.string()), ("rank", pa.int64())])
 

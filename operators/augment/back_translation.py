@@ -13,14 +13,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from pydantic import Field, field_validator, model_validator
-
-from operators.augment import filters
-from operators.augment.chrf import chrf
-from operators.augment.filters import Language
-from operators.augment.prompts import LANGUAGE_NAMES, TemplateOverride, check_overrides
-from operators.augment.replies import strip_wrappers
-from operators.base import StageConfig
-from operators.llm import LLMRequest, PromptTemplate
+from sftforge.operators.augment import filters
+from sftforge.operators.augment.chrf import chrf
+from sftforge.operators.augment.filters import Language
+from sftforge.operators.augment.prompts import LANGUAGE_NAMES, TemplateOverride, check_overrides
+from sftforge.operators.augment.replies import strip_wrappers
+from sftforge.operators.base import StageConfig
+from sftforge.operators.llm_client import LLMRequest, PromptTemplate
 
 METHOD = "round_trip"
 

@@ -5,13 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 
 from pydantic import model_validator
-
-from operators.augment.back_translation import RoundTripConfig
-from operators.augment.instruction_backtranslation import InstructionBacktranslationConfig
-from operators.augment.paraphrase import ParaphraseConfig
-from operators.augment.qa_generation import QAGenerationConfig
-from operators.augment.self_instruct import SelfInstructConfig
-from operators.base import StageConfig
+from sftforge.operators.augment.back_translation import RoundTripConfig
+from sftforge.operators.augment.instruction_backtranslation import InstructionBacktranslationConfig
+from sftforge.operators.augment.paraphrase import ParaphraseConfig
+from sftforge.operators.augment.qa_generation import QAGenerationConfig
+from sftforge.operators.augment.self_instruct import SelfInstructConfig
+from sftforge.operators.base import StageConfig
 
 
 class AugmentConfig(StageConfig):

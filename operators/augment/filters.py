@@ -12,9 +12,8 @@ from collections.abc import Sequence
 from typing import Literal
 
 from pydantic import Field
-
-from operators.base import StageConfig
-from operators.text import cjk_ratio
+from sftforge.operators.base import StageConfig
+from sftforge.operators.text import cjk_ratio
 
 Language = Literal["en", "zh"]
 LANGUAGES: tuple[Language, ...] = ("en", "zh")

@@ -5,7 +5,7 @@ good answer to. The paper fine-tunes a "backward" model on (response, instructio
 data; here the same pairs are shown to the model as few-shot examples, which needs no training and
 works with any endpoint. The pair is (generated instruction, document).
 
-**Self-curate.** Each candidate pair is scored 1-5 by the LLM judge (``operators.llm_judge``, the same
+**Self-curate.** Each candidate pair is scored 1-5 by the LLM judge (``sftforge.operators.judge.judge``, the same
 prompts and schema as the judge stage) and kept when its score is at or above the threshold (the paper
 keeps the pairs rated 5, or 4 and 5, of its 5-point scale).
 
@@ -19,13 +19,12 @@ from collections.abc import Mapping, Sequence
 from typing import Literal
 
 from pydantic import Field, model_validator
-
-from operators.augment import filters
-from operators.augment.filters import InstructionFilterConfig, Language
-from operators.augment.prompts import TemplateOverride, check_overrides, one_line
-from operators.augment.replies import strip_wrappers
-from operators.base import StageConfig
-from operators.llm import LLMRequest, PromptTemplate
+from sftforge.operators.augment import filters
+from sftforge.operators.augment.filters import InstructionFilterConfig, Language
+from sftforge.operators.augment.prompts import TemplateOverride, check_overrides, one_line
+from sftforge.operators.augment.replies import strip_wrappers
+from sftforge.operators.base import StageConfig
+from sftforge.operators.llm_client import LLMRequest, PromptTemplate
 
 METHOD = "instruction_backtranslation"
 

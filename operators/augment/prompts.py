@@ -12,9 +12,8 @@ from collections.abc import Iterable, Mapping
 from typing import Literal
 
 from pydantic import Field
-
-from operators.base import StageConfig
-from operators.llm import PromptTemplate
+from sftforge.operators.base import StageConfig
+from sftforge.operators.llm_client import PromptTemplate
 
 Role = Literal["system", "user", "assistant"]
 

@@ -12,10 +12,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import pyarrow as pa
-
-from operators import schema
-from operators.llm import PromptTemplate
-from operators.records import content_id
+from sftforge.operators import schema
+from sftforge.operators.llm_client import PromptTemplate
+from sftforge.operators.read.records import content_id
 
 #: Generated rows: every base column, then the provenance columns.
 GENERATED_SCHEMA = pa.schema(list(schema.BASE_SCHEMA) + [pa.field(k, t) for k, t in schema.PROVENANCE_TYPES.items()])

@@ -20,13 +20,12 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from pydantic import Field, model_validator
-
-from operators.augment import filters
-from operators.augment.filters import Language
-from operators.augment.novelty import rouge_tokens
-from operators.augment.prompts import TemplateOverride, check_overrides
-from operators.base import StageConfig
-from operators.llm import LLMRequest, PromptTemplate
+from sftforge.operators.augment import filters
+from sftforge.operators.augment.filters import Language
+from sftforge.operators.augment.novelty import rouge_tokens
+from sftforge.operators.augment.prompts import TemplateOverride, check_overrides
+from sftforge.operators.base import StageConfig
+from sftforge.operators.llm_client import LLMRequest, PromptTemplate
 
 METHOD = "qa_generation"
 LETTERS = ("A", "B", "C", "D")

@@ -16,7 +16,7 @@ One round, as in the paper:
 5. **Filter instances**: empty outputs, input equal to output, exact duplicates, and inputs that got
    different outputs are dropped.
 
-The module is pure: it builds ``LLMRequest`` s and parses replies. ``jobs.augment`` runs the rounds.
+The module is pure: it builds ``LLMRequest`` s and parses replies. ``sftforge.jobs.augment.driver`` runs the rounds.
 """
 
 from __future__ import annotations
@@ -29,14 +29,18 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from pydantic import Field, model_validator
-
-from operators.augment import filters
-from operators.augment.filters import InstructionFilterConfig, Language
-from operators.augment.novelty import NoveltyIndex, rouge_l_text
-from operators.augment.prompts import TemplateOverride, check_overrides, one_line
-from operators.augment.replies import empty_if_placeholder, labelled_records, numbered_items, strip_wrappers
-from operators.base import StageConfig
-from operators.llm import LLMRequest, PromptTemplate
+from sftforge.operators.augment import filters
+from sftforge.operators.augment.filters import InstructionFilterConfig, Language
+from sftforge.operators.augment.novelty import NoveltyIndex, rouge_l_text
+from sftforge.operators.augment.prompts import TemplateOverride, check_overrides, one_line
+from sftforge.operators.augment.replies import (
+    empty_if_placeholder,
+    labelled_records,
+    numbered_items,
+    strip_wrappers,
+)
+from sftforge.operators.base import StageConfig
+from sftforge.operators.llm_client import LLMRequest, PromptTemplate
 
 METHOD = "self_instruct"
 

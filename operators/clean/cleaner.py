@@ -26,9 +26,8 @@ from collections.abc import Callable, Iterator
 import pyarrow as pa
 import pyarrow.compute as pc
 from pydantic import Field, field_validator
-
-from operators import schema
-from operators.base import Resources, Stage, StageConfig, StageResult
+from sftforge.operators import schema
+from sftforge.operators.base import Resources, Stage, StageConfig, StageResult
 
 EMPTY_AFTER_CLEAN = "empty_after_clean"
 

@@ -5,11 +5,10 @@ from __future__ import annotations
 import os
 
 from pydantic import Field, field_validator
-
-from operators.base import StageConfig
-from operators.exact_dedup import ExactDedupConfig
-from operators.minhash_dedup import MinHashConfig
-from operators.survivor import KeepRule
+from sftforge.operators.base import StageConfig
+from sftforge.operators.dedup.exact import ExactDedupConfig
+from sftforge.operators.dedup.near import MinHashConfig
+from sftforge.operators.dedup.survivor import KeepRule
 
 INDEX_PARAMS = "params.json"
 INDEX_ROWS = "rows"

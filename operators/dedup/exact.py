@@ -17,11 +17,10 @@ from typing import ClassVar, Literal
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-
-from operators import schema
-from operators.base import Stage, StageConfig, StageResult
-from operators.hashing import digests_array, fixed_binary_view
-from operators.survivor import (
+from sftforge.operators import schema
+from sftforge.operators.base import Stage, StageConfig, StageResult
+from sftforge.operators.dedup.hashing import digests_array, fixed_binary_view
+from sftforge.operators.dedup.survivor import (
     LOCATION,
     KeepRule,
     group_survivors,
@@ -30,9 +29,9 @@ from operators.survivor import (
     text_lengths,
     with_column,
 )
-from operators.text import row_texts
+from sftforge.operators.text import row_texts
 
-STAGE_NAME = "exact_dedup"
+STAGE_NAME = "dedup.exact"
 #: Whitespace (ASCII and Unicode separators) that is not already a single space.
 _WHITESPACE = r"[\s\p{Z}]{2,}|[^ \PZ]|[\t\n\v\f\r]"
 

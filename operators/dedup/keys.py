@@ -7,14 +7,12 @@ from __future__ import annotations
 
 import numpy as np
 import pyarrow as pa
-
-from jobs.dedup.config import DedupConfig
-from jobs.dedup.shuffle import live_rows
-from operators import schema
-from operators.exact_dedup import dedup_texts, exact_hashes
-from operators.minhash import has_signature
-from operators.minhash_dedup import text_signatures
-from operators.survivor import RANK_SCHEMA, rank_table, text_lengths
+from sftforge.operators import schema
+from sftforge.operators.dedup.config import DedupConfig
+from sftforge.operators.dedup.exact import dedup_texts, exact_hashes
+from sftforge.operators.dedup.minhash import has_signature
+from sftforge.operators.dedup.near import text_signatures
+from sftforge.operators.dedup.survivor import RANK_SCHEMA, rank_table, text_lengths
 
 EXACT_HASH = schema.DEDUP_EXACT_HASH
 SIGNATURE = schema.DEDUP_SIGNATURE
@@ -51,7 +49,7 @@ def signature_rows(column: pa.Array | pa.ChunkedArray, num_perm: int) -> np.ndar
 
 def extract_keys(batch: pa.Table, config: DedupConfig) -> pa.Table:
     """Key rows of the batch's live rows."""
-    live = live_rows(batch)
+    live = schema.live_rows(batch)
     target = keys_schema(config)
     if not live.num_rows:
         return target.empty_table()

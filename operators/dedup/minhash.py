@@ -13,9 +13,8 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 import numpy as np
-
-from operators.hashing import fmix32, fmix64
-from operators.shingles import Shingles
+from sftforge.operators.dedup.hashing import fmix32, fmix64
+from sftforge.operators.dedup.shingles import Shingles
 
 #: Signature value of a document without shingles (datasketch's empty value); such documents never
 #: take part in near-duplicate detection.

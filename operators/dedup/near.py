@@ -20,13 +20,18 @@ from typing import ClassVar, Literal
 import numpy as np
 import pyarrow as pa
 from pydantic import Field
-
-from operators import schema
-from operators.base import Stage, StageConfig, StageResult
-from operators.exact_dedup import dedup_texts
-from operators.minhash import band_keys, estimated_jaccard, has_signature, lsh_bands, signatures
-from operators.shingles import shingle_hashes
-from operators.survivor import (
+from sftforge.operators import schema
+from sftforge.operators.base import Stage, StageConfig, StageResult
+from sftforge.operators.dedup.exact import dedup_texts
+from sftforge.operators.dedup.minhash import (
+    band_keys,
+    estimated_jaccard,
+    has_signature,
+    lsh_bands,
+    signatures,
+)
+from sftforge.operators.dedup.shingles import shingle_hashes
+from sftforge.operators.dedup.survivor import (
     LOCATION,
     KeepRule,
     group_survivors,
@@ -38,7 +43,7 @@ from operators.survivor import (
     with_column,
 )
 
-STAGE_NAME = "near_dedup"
+STAGE_NAME = "dedup.near"
 
 #: Pairs whose signatures are compared in one vectorised step (bounds memory on huge buckets).
 _PAIRS_PER_STEP = 1 << 16

@@ -25,9 +25,8 @@ from functools import lru_cache
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-
-from operators.hashing import fmix64
-from operators.text import is_cjk
+from sftforge.operators.dedup.hashing import fmix64
+from sftforge.operators.text import is_cjk
 
 SEPARATOR, WORD, CJK = 0, 1, 2
 

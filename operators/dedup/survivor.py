@@ -13,9 +13,8 @@ from typing import Literal
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-
-from operators import schema
-from operators.hashing import digest128, digests_array, fixed_binary_view
+from sftforge.operators import schema
+from sftforge.operators.dedup.hashing import digest128, digests_array, fixed_binary_view
 
 #: ``highest_quality``: highest ``quality_score`` (when the column exists; rows without a score come
 #: after scored ones), then the longest text; ``longest``: the longest text; ``smallest_doc_id``: the

@@ -20,11 +20,10 @@ from typing import Any, ClassVar, Literal
 
 import pyarrow as pa
 from pydantic import Field
-
-from operators import schema
-from operators.base import Resources, Stage, StageConfig, StageResult
-from operators.llm import LLMConfig, LLMEngine, LLMRequest, LLMResult, PromptTemplate
-from operators.text import cjk_ratio
+from sftforge.operators import schema
+from sftforge.operators.base import Resources, Stage, StageConfig, StageResult
+from sftforge.operators.llm_client import LLMConfig, LLMEngine, LLMRequest, LLMResult, PromptTemplate
+from sftforge.operators.text import cjk_ratio
 
 CRITERIA = ("harmless", "honest", "helpful")
 
@@ -196,7 +195,7 @@ class LLMJudge(Stage[JudgeConfig]):
         llm: The run's resolved LLM config (``LLMService.config``).
     """
 
-    name = "llm_judge"
+    name = "judge"
     requires = (schema.DOC_ID, schema.KIND)
     adds: ClassVar[dict[str, pa.DataType]] = {**schema.JUDGE_TYPES, schema.LLM_DEAD_LETTER: pa.string()}
 

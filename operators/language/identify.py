@@ -27,10 +27,9 @@ from typing import ClassVar, Literal, NamedTuple
 import pyarrow as pa
 import pyarrow.compute as pc
 from pydantic import Field, field_validator, model_validator
-
-from operators import schema
-from operators.base import Resources, Stage, StageConfig, StageResult
-from operators.language_codes import (
+from sftforge.operators import schema
+from sftforge.operators.base import Resources, Stage, StageConfig, StageResult
+from sftforge.operators.language.codes import (
     FAMILY_LABELS,
     MACRO_MEMBERS,
     admitted,
@@ -38,8 +37,8 @@ from operators.language_codes import (
     is_admitted,
     label_to_code,
 )
-from operators.scripts import SCRIPT_LANGUAGES, language_by_script
-from operators.text import row_texts
+from sftforge.operators.language.scripts import SCRIPT_LANGUAGES, language_by_script
+from sftforge.operators.text import row_texts
 
 UNDETERMINED = "und"
 

@@ -2,7 +2,7 @@
 
 Typical use in a stage::
 
-    from operators.llm import LLMEngine, LLMRequest, PromptTemplate
+    from sftforge.operators.llm_client import LLMEngine, LLMRequest, PromptTemplate
 
     TEMPLATE = PromptTemplate(name="paraphrase.en", version="1", messages=(("user", "Rephrase: {text}"),))
 
@@ -16,10 +16,17 @@ Typical use in a stage::
 See ``operators/llm/API.md`` for the contract and its changes.
 """
 
-from operators.llm.config import Budget, LLMConfig, LocalModelConfig, Price, RateLimits, RetryPolicy
-from operators.llm.engine import LLMEngine
-from operators.llm.prompt import PromptError, PromptTemplate
-from operators.llm.request import (
+from sftforge.operators.llm_client.config import (
+    Budget,
+    LLMConfig,
+    LocalModelConfig,
+    Price,
+    RateLimits,
+    RetryPolicy,
+)
+from sftforge.operators.llm_client.engine import LLMEngine
+from sftforge.operators.llm_client.prompt import PromptError, PromptTemplate
+from sftforge.operators.llm_client.request import (
     BUDGET_EXHAUSTED,
     DEAD_LETTER_REASONS,
     DEAD_LETTER_SCHEMA,
@@ -28,7 +35,7 @@ from operators.llm.request import (
     dead_letter_table,
     results_by_id,
 )
-from operators.llm.service import LLMService
+from sftforge.operators.llm_client.service import LLMService
 
 __all__ = [
     "BUDGET_EXHAUSTED",

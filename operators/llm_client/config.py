@@ -9,8 +9,7 @@ from __future__ import annotations
 from typing import Any, Literal
 
 from pydantic import Field, model_validator
-
-from operators.base import StageConfig
+from sftforge.operators.base import StageConfig
 
 
 class RateLimits(StageConfig):
@@ -129,6 +128,11 @@ class LLMConfig(StageConfig):
         local: Settings of the embedded server (``backend: local``).
         coordinator: Name of the run's shared limiter/ledger actor. Set by ``LLMService``; leave unset
             in YAML.
+        on_failure: What a call that failed for an endpoint reason (``request.ENDPOINT_FAILURE_REASONS``)
+            does to its row: ``fail`` fails the run once more than ``max_failure_rate`` of a stage's
+            calls failed so; ``keep`` passes the row on unjudged / unaugmented, flagged.
+        max_failure_rate: Share of a stage's calls that may fail for endpoint reasons without failing
+            the run (those rows pass on flagged, as with ``keep``).
     """
 
     backend: Literal["openai", "local"] = "openai"
@@ -150,6 +154,8 @@ class LLMConfig(StageConfig):
     budget: Budget = Field(default_factory=Budget)
     local: LocalModelConfig = Field(default_factory=LocalModelConfig)
     coordinator: str | None = None
+    on_failure: Literal["fail", "keep"] = "fail"
+    max_failure_rate: float = Field(default=0.005, ge=0, le=1)
 
     @model_validator(mode="after")
     def _endpoint_is_known(self) -> LLMConfig:

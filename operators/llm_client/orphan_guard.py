@@ -1,6 +1,6 @@
 """Runs a Python module that stops when the process that started it dies.
 
-    python -m operators.orphan_guard PARENT_PID MODULE [ARG ...]
+    python -m sftforge.operators.llm_client.orphan_guard PARENT_PID MODULE [ARG ...]
 
 A driver that is SIGKILLed (OOM killer, a cancelled job, ``kill -9``) runs no clean-up, so a server it
 started would live on and hold its port, memory and CPU until someone notices. The guard runs
@@ -42,7 +42,7 @@ def watch_parent(parent: int, poll_s: float = POLL_S, grace_s: float = GRACE_S) 
 
 def main(argv: list[str]) -> None:
     if len(argv) < 2 or not argv[0].isdigit():
-        sys.exit("usage: python -m operators.orphan_guard PARENT_PID MODULE [ARG ...]")
+        sys.exit("usage: python -m sftforge.operators.llm_client.orphan_guard PARENT_PID MODULE [ARG ...]")
     parent, module, arguments = int(argv[0]), argv[1], argv[2:]
     if os.getppid() != parent:  # the parent died before the guard started
         sys.exit(f"parent process {parent} is gone")

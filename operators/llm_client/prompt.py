@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from operators.llm.config import StructuredOutput
+from sftforge.operators.llm_client.config import StructuredOutput
 
 Message = dict[str, str]
 

@@ -12,8 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pyarrow as pa
-
-from operators.llm.prompt import PromptTemplate
+from sftforge.operators.llm_client.prompt import PromptTemplate
 
 # Dead-letter reasons: one vocabulary, used in ``reject_reason`` as ``llm_<reason>``.
 BUDGET_EXHAUSTED = "budget_exhausted"
@@ -45,6 +44,17 @@ DEAD_LETTER_REASONS = (
     SCHEMA_MISMATCH,
     PROMPT_ERROR,
 )
+
+#: Reasons that say the endpoint failed (down, overloaded, out of budget), never that the row is bad: a row
+#: whose call ended with one of these is not rejected (``LLMConfig.on_failure`` decides what happens).
+ENDPOINT_FAILURE_REASONS = frozenset(
+    {BUDGET_EXHAUSTED, RATE_LIMITED, SERVER_ERROR, TIMEOUT, CONNECTION_ERROR}
+)
+
+
+def is_endpoint_failure(reason: str | None) -> bool:
+    """Whether a dead-letter reason is an outage of the endpoint rather than a verdict on the reply."""
+    return reason in ENDPOINT_FAILURE_REASONS
 
 
 @dataclass(frozen=True)

@@ -11,9 +11,9 @@ import re
 from typing import Any, Self
 from urllib.parse import urlsplit, urlunsplit
 
-from operators.llm import coordinator as coordination
-from operators.llm.config import LLMConfig
-from operators.llm.local_server import LocalModelServer, local_backend_problem
+from sftforge.operators.llm_client import coordinator as coordination
+from sftforge.operators.llm_client.config import LLMConfig
+from sftforge.operators.llm_client.local_server import LocalModelServer, local_backend_problem
 
 log = logging.getLogger("sftforge.llm")
 

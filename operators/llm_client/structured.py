@@ -15,8 +15,7 @@ from typing import Any
 
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import SchemaError
-
-from operators.llm.request import INVALID_JSON, SCHEMA_MISMATCH
+from sftforge.operators.llm_client.request import INVALID_JSON, SCHEMA_MISMATCH
 
 _DECODER = json.JSONDecoder()
 

@@ -14,9 +14,8 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
-
-from operators.base import StageError
-from operators.quality_rules import CJK_PY
+from sftforge.operators.base import StageError
+from sftforge.operators.quality.rules import CJK_PY
 
 LABEL_GOOD = "good"
 LABEL_BAD = "bad"

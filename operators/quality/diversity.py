@@ -30,9 +30,8 @@ from dataclasses import dataclass
 
 import numpy as np
 from pydantic import Field
-
-from operators.base import StageConfig
-from operators.text import cjk_ratio
+from sftforge.operators.base import StageConfig
+from sftforge.operators.text import cjk_ratio
 
 ROOT_SEPARATOR = "/"
 OTHER = "other"

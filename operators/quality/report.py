@@ -13,9 +13,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-
-from operators import schema
-from operators.diversity import diversity_summary
+from sftforge.operators import schema
+from sftforge.operators.quality.diversity import diversity_summary
 
 QUALITY_STAGE = "quality"
 _RULE_NAME = re.compile(r"^[a-z][a-z0-9_]*$")

@@ -28,7 +28,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-# The ranges of operators.text.is_cjk, in the two regex dialects used here (a test keeps them equal).
+# The ranges of sftforge.operators.text.is_cjk, in the two regex dialects used here (a test keeps them equal).
 CJK_RANGES: tuple[tuple[int, int], ...] = (
     (0x4E00, 0x9FFF),
     (0x3400, 0x4DBF),

@@ -27,12 +27,11 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 from pydantic import Field, field_validator
-
-from operators import quality_rules as rules
-from operators import schema
-from operators.base import Resources, Stage, StageConfig, StageResult
-from operators.diversity import instruction_roots
-from operators.quality_classifier import QualityModel, classifier_text
+from sftforge.operators import schema
+from sftforge.operators.base import Resources, Stage, StageConfig, StageResult
+from sftforge.operators.quality import rules
+from sftforge.operators.quality.classifier import QualityModel, classifier_text
+from sftforge.operators.quality.diversity import instruction_roots
 
 #: Names used in reasons and in the report, in the order a reason lists them.
 DOCUMENT_RULES = (

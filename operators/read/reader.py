@@ -36,10 +36,9 @@ from typing import Any, Literal
 import pyarrow as pa
 import pyarrow.parquet as pq
 from pydantic import Field, field_validator, model_validator
-
-from operators import schema
-from operators.base import StageConfig
-from operators.records import (
+from sftforge.operators import schema
+from sftforge.operators.base import StageConfig
+from sftforge.operators.read.records import (
     BATCH_BYTES,
     BATCH_ROWS,
     CANONICAL_COLUMNS,

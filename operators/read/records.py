@@ -1,6 +1,6 @@
 """Source records to base-schema rows: column mapping, conversations, content ids, rejected rows.
 
-Used by ``operators.reader`` for every format, so that a JSONL line, a JSON array element and a Parquet row
+Used by ``sftforge.operators.read.reader`` for every format, so that a JSONL line, a JSON array element and a Parquet row
 with the same content become the same row with the same ``doc_id``.
 """
 
@@ -14,11 +14,10 @@ from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
-
-from operators import schema
+from sftforge.operators import schema
 
 if TYPE_CHECKING:
-    from operators.reader import ReadUnit
+    from sftforge.operators.read.reader import ReadUnit
 
 READ_STAGE = "read"
 

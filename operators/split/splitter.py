@@ -19,9 +19,8 @@ from typing import ClassVar
 import pyarrow as pa
 import pyarrow.compute as pc
 from pydantic import Field, field_validator, model_validator
-
-from operators import schema
-from operators.base import Stage, StageConfig, StageResult, with_reasons
+from sftforge.operators import schema
+from sftforge.operators.base import Stage, StageConfig, StageResult, with_reasons
 
 _SPLIT_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_-]{0,63}$")
 #: Names that the release layout uses for its own folders, so no split may take them.

@@ -12,7 +12,7 @@ Documents (rows of kind ``document``) are never forced into a chat format: they 
 records. With ``keep_metadata``, the row's id, language, quality score, cluster and lineage columns follow
 the record's own fields.
 
-Shards are written by ``operators.shards.ShardWriter`` (re-exported here).
+Shards are written by ``sftforge.operators.write.shards.ShardWriter`` (re-exported here).
 
 A row that cannot form a valid conversation (no instruction, an empty answer, turns that do not
 alternate) is not written and not dropped either: the formatter returns it with a reason, and the
@@ -28,10 +28,9 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 from pydantic import Field, field_validator
-
-from operators import schema
-from operators.base import StageConfig, with_reasons
-from operators.shards import SchemaChangedError, ShardFile, ShardWriter, file_sha256
+from sftforge.operators import schema
+from sftforge.operators.base import StageConfig, with_reasons
+from sftforge.operators.write.shards import SchemaChangedError, ShardFile, ShardWriter, file_sha256
 
 SFTFormat = Literal["messages", "alpaca", "sharegpt"]
 FileFormat = Literal["parquet", "jsonl"]

@@ -13,8 +13,7 @@ from typing import Self
 
 import pyarrow as pa
 import pyarrow.parquet as pq
-
-from operators.jsonl import encode_jsonl, jsonl_bytes
+from sftforge.operators.write.jsonl import encode_jsonl, jsonl_bytes
 
 FILE_SUFFIXES = {"parquet": ".parquet", "jsonl": ".jsonl"}
 
@@ -108,7 +107,7 @@ class ShardWriter:
 
         Args:
             records: The next records; every table must have the first one's schema.
-            json_lines: The records already encoded by ``operators.jsonl.encode_jsonl`` (when a worker did
+            json_lines: The records already encoded by ``sftforge.operators.write.jsonl.encode_jsonl`` (when a worker did
                 it); encoded here otherwise.
         """
         if self._closed:

@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 import pytest
-
-from jobs.accounting import AccountingError, reconcile
+from sftforge.jobs.accounting import AccountingError, reconcile
 
 
 def test_balanced_run_reconciles():
     counters = {
         "read": {"rows": 10, "in": 10, "kept": 9, "rejected": 1},
         "clean": {"in": 9, "kept": 8, "rejected": 1},
-        "generate": {"rows": 2},
+        "augment": {"rows": 2},
     }
     result = reconcile(counters, ["read", "clean"], rows_written=10, rejected_by_stage={"read": 1, "clean": 1})
     assert result.rows_read == 10 and result.rows_generated == 2

@@ -8,9 +8,8 @@ from pathlib import Path
 
 import pytest
 import yaml
-
-from jobs.cli import main
-from jobs.config import ConfigError, load_config
+from sftforge.jobs.cli import main
+from sftforge.jobs.config import ConfigError, load_config
 
 
 @pytest.fixture
@@ -115,7 +114,7 @@ def test_cli_exit_code_2_without_traceback(tmp_path, data_file):
     data["split"]["ratios"] = {"train": 0.9}
     data["bogus"] = 1
     path = write_config(tmp_path, data)
-    proc = subprocess.run([sys.executable, "-m", "jobs.cli", "validate", str(path)],
+    proc = subprocess.run([sys.executable, "-m", "sftforge.jobs.cli", "validate", str(path)],
                           capture_output=True, text=True, timeout=120)
     assert proc.returncode == 2
     assert "Traceback" not in proc.stderr

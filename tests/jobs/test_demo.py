@@ -12,9 +12,8 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-
-from jobs.demo import run_demo
-from operators import schema
+from sftforge.jobs.demo import run_demo
+from sftforge.operators import schema
 
 pytestmark = pytest.mark.ray
 
@@ -61,7 +60,7 @@ def test_demo_rejects_what_was_planted(demo_release):
     notes = _notes_by_id(demo_release)
     stage_of = {(row[schema.SOURCE_FILE], row[schema.SOURCE_ROW]): row[schema.REJECT_STAGE]
                 for row in _rejects(demo_release)}
-    dedup_stages = ("exact_dedup", "near_dedup")
+    dedup_stages = ("dedup.exact", "dedup.near")
     for key, note in notes.items():
         stage = stage_of.get(key)
         if note.startswith("clean"):

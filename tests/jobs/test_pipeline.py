@@ -11,10 +11,9 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 import yaml
-
-from jobs.config import load_config
-from jobs.pipeline import run_job
-from operators import schema
+from sftforge.jobs.config import load_config
+from sftforge.jobs.pipeline import run_job
+from sftforge.operators import schema
 
 pytestmark = pytest.mark.ray
 
@@ -98,7 +97,7 @@ def test_corrupt_input_fails_naming_the_file_and_keeps_latest(ray_session, tmp_p
     bad = tmp_path / "in" / "docs.parquet"
     bad.write_bytes(b"PAR1" + b"\x00" * 64 + b"garbage")
     proc = subprocess.run(
-        [sys.executable, "-m", "jobs.cli", "run", str(config_path), "--set", "release=r2"],
+        [sys.executable, "-m", "sftforge.jobs.cli", "run", str(config_path), "--set", "release=r2"],
         capture_output=True, text=True, timeout=300,
     )
     assert proc.returncode == 1, proc.stderr[-2000:]

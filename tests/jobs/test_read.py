@@ -10,13 +10,12 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-
-from jobs.read import READ_FILES_SCOPE, plan_inputs, read_inputs, unwrap_error
-from jobs.runner import apply_stage
-from jobs.stats import start_stats_actor
-from operators import schema
-from operators.clean import TextCleaner
-from operators.reader import InputError, InputSpec
+from sftforge.jobs.read import READ_FILES_SCOPE, plan_inputs, read_inputs, unwrap_error
+from sftforge.jobs.runner import apply_stage
+from sftforge.jobs.stats import start_stats_actor
+from sftforge.operators import schema
+from sftforge.operators.clean.cleaner import TextCleaner
+from sftforge.operators.read.reader import InputError, InputSpec
 
 pytestmark = pytest.mark.ray
 

@@ -6,10 +6,9 @@ from pathlib import Path
 
 import pyarrow as pa
 import pytest
-
-from jobs.runner import ActorBudget, apply_stage, run_stage_on_batch
-from operators import schema
-from operators.base import MissingColumnError, Resources, Stage, StageConfig, StageResult
+from sftforge.jobs.runner import ActorBudget, apply_stage, run_stage_on_batch
+from sftforge.operators import schema
+from sftforge.operators.base import MissingColumnError, Resources, Stage, StageConfig, StageResult
 
 
 class _ShortConfig(StageConfig):
@@ -71,8 +70,7 @@ def test_empty_batch_keeps_schema():
 @pytest.mark.ray
 def test_apply_stage_on_ray_counts_every_row(ray_session):
     import ray
-
-    from jobs.stats import start_stats_actor
+    from sftforge.jobs.stats import start_stats_actor
 
     handle, name = start_stats_actor("test-runner")
     texts = ["abcd" if i % 3 else "a" for i in range(300)]

@@ -11,8 +11,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 from pydantic import ValidationError
-
-from jobs.train_quality import (
+from sftforge.jobs.train_quality import (
     TrainingDataError,
     add_arguments,
     load_labelled,
@@ -20,9 +19,15 @@ from jobs.train_quality import (
     main,
     train_quality,
 )
-from operators import schema
-from operators.quality import ClassifierConfig, DocumentRules, PairRules, QualityConfig, QualityScorer
-from operators.quality_classifier import ClassifierError, QualityModel, metadata_path
+from sftforge.operators import schema
+from sftforge.operators.quality.classifier import ClassifierError, QualityModel, metadata_path
+from sftforge.operators.quality.scorer import (
+    ClassifierConfig,
+    DocumentRules,
+    PairRules,
+    QualityConfig,
+    QualityScorer,
+)
 
 TOPICS = ["rain", "bread", "rivers", "bees", "volcanoes", "tides", "maps", "clocks", "glaciers", "comets",
           "雨水", "面包", "河流", "蜜蜂", "火山", "潮汐"]
@@ -123,8 +128,7 @@ def test_stage_scores_with_the_trained_model(trained):
 @pytest.mark.ray
 def test_stage_scores_in_a_ray_actor_pool(ray_session, trained):
     import ray.data
-
-    from jobs.runner import apply_stage
+    from sftforge.jobs.runner import apply_stage
 
     model_path, _ = trained
     rows = generated_rows(60, seed=7)
@@ -151,7 +155,7 @@ def _release(folder: Path) -> Path:
                    release / "documents" / "train" / "part-00000.parquet")
     pq.write_table(pa.table({
         schema.DOC_ID: ["x1", "x2", "x3", "x4"],
-        schema.REJECT_STAGE: ["quality", "llm_judge", "exact_dedup", "language"],
+        schema.REJECT_STAGE: ["quality", "judge", "dedup.exact", "language"],
         schema.REJECT_REASON: ["refusal", "judge 2/10", "duplicate of a1", "de"],
         schema.TEXT: [None, None, None, "Ein Satz."],
         schema.INSTRUCTION: ["Explain x.", "Explain y.", "Explain z.", None],
@@ -183,7 +187,7 @@ def test_cli_trains_from_a_labelled_file(tmp_path, capsys):
 
 
 def test_sftforge_train_quality_subcommand(tmp_path, capsys):
-    from jobs.cli import main as sftforge
+    from sftforge.jobs.cli import main as sftforge
 
     labelled = tmp_path / "rows.jsonl"
     labelled.write_text("".join(json.dumps(row) + "\n" for row in generated_rows(40, seed=4)), encoding="utf-8")

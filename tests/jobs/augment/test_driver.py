@@ -18,17 +18,17 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from sftforge.jobs.augment.driver import AugmentOutcome, read_dead_letters, read_generated, run_augment
+from sftforge.operators import schema
+from sftforge.operators.augment import AugmentConfig, filters
+from sftforge.operators.augment.novelty import rouge_l_text
+from sftforge.operators.llm_client import LLMConfig, RetryPolicy
+from sftforge.operators.read.records import content_id
 
-from jobs.augment import AugmentOutcome, read_dead_letters, read_generated, run_augment
-from operators import schema
-from operators.augment import AugmentConfig, filters
-from operators.augment.novelty import rouge_l_text
-from operators.llm import LLMConfig, RetryPolicy
-from operators.records import content_id
 from tests.support import augment_model
 from tests.support.openai_server import BAD_REQUEST, GARBLED_REPLY, OpenAITestServer
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 SEEDS = str(ROOT / "jobs" / "demo" / "seed_tasks.jsonl")
 QUICK_RETRY = RetryPolicy(max_attempts=3, max_total_s=20, initial_backoff_s=0.01, max_backoff_s=0.05,
                           repair_attempts=1)
@@ -258,7 +258,7 @@ def test_a_killed_run_resumes_without_repeating_finished_work(tmp_path):
         (tmp_path / "llm.json").write_text(llm.model_dump_json(), encoding="utf-8")
         env = {**os.environ, "RAY_AUTH_MODE": "disabled"}
         process = subprocess.Popen(
-            [sys.executable, "-m", "jobs.augment", "--config", str(tmp_path / "augment.json"),
+            [sys.executable, "-m", "sftforge.jobs.augment.driver", "--config", str(tmp_path / "augment.json"),
              "--llm", str(tmp_path / "llm.json"), "--work-dir", str(tmp_path / "work"), "--no-progress"],
             cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
         )
@@ -307,18 +307,6 @@ def test_a_killed_run_resumes_without_repeating_finished_work(tmp_path):
 # --- Pipeline step ----------------------------------------------------------------------------------
 
 
-class _Context:
-    """The parts of ``jobs.pipeline.RunContext`` the step uses."""
-
-    def __init__(self, config, staging_dir):
-        self.config = config
-        self.release_id = "test"
-        self.stats_actor = None
-        self.staging_dir = staging_dir
-        self.report = {}
-        self.manifest = {}
-
-
 class _JobConfig:
     def __init__(self, augment, llm, output_dir):
         self.augment = augment
@@ -327,7 +315,7 @@ class _JobConfig:
 
 
 def _keep_all_stage(name: str):
-    from operators.base import Stage
+    from sftforge.operators.base import Stage
 
     class KeepAll(Stage):
         def process(self, table):
@@ -342,10 +330,10 @@ def _keep_all_stage(name: str):
 def test_pipeline_step_appends_generated_rows_and_earlier_stages_run_once(ray_session, server, tmp_path,
                                                                           with_parents):
     import ray.data
-
-    from jobs.augment import augment_step
-    from jobs.runner import apply_stage
-    from jobs.stats import start_stats_actor
+    from sftforge.jobs.augment.step import AugmentStep
+    from sftforge.jobs.runner import apply_stage
+    from sftforge.jobs.stats import start_stats_actor
+    from sftforge.jobs.steps.base import RunContext
 
     handle, stats = start_stats_actor(f"augment-test-{with_parents}")
     full = pa.Table.from_pylist(parent_table().to_pylist(), schema=schema.BASE_SCHEMA)
@@ -354,15 +342,16 @@ def test_pipeline_step_appends_generated_rows_and_earlier_stages_run_once(ray_se
     if with_parents:
         methods["paraphrase"] = {}
     config = AugmentConfig(progress=False, **methods)
-    ctx = _Context(_JobConfig(config, llm_for(server, tmp_path), tmp_path / "out"), tmp_path / "staging")
-    ctx.stats_actor = stats
-    result = apply_stage(augment_step(ds, ctx), _keep_all_stage("after"), stats_actor=stats)
+    job = _JobConfig(config, llm_for(server, tmp_path), tmp_path / "out")
+    ctx = RunContext(job, "test", stats, tmp_path / "staging")
+    step = AugmentStep(job)
+    result = apply_stage(step.run(ds, ctx), _keep_all_stage("after"), stats_actor=stats)
     table = pa.concat_tables(ray.get(result.to_arrow_refs()), promote_options="default")
     counters = ray.get(handle.snapshot.remote())
     ray.kill(handle)
     generated_count = 4 + (3 if with_parents else 0)
-    assert ctx.report["augment"]["rows_generated"] == generated_count
-    assert counters["generate"]["rows"] == generated_count
+    assert step.outcome().report["rows_generated"] == generated_count
+    assert counters["augment"]["rows"] == generated_count
     live = full.num_rows - 1  # one row arrives already rejected
     assert counters["before"]["in"] == live  # the steps before augmentation ran once
     assert counters["after"]["in"] == live + generated_count
@@ -370,4 +359,4 @@ def test_pipeline_step_appends_generated_rows_and_earlier_stages_run_once(ray_se
     origins = table.column(schema.ORIGIN).to_pylist()
     assert origins.count("self_instruct") == 4 and origins.count("paraphrase") == generated_count - 4
     assert schema.GEN_TEMPLATE in table.column_names
-    assert list((tmp_path / "staging" / "augment_dead_letter" / "self_instruct").glob("dead-*.parquet"))
+    assert list((tmp_path / "staging" / "dead_letter" / "augment" / "self_instruct").glob("dead-*.parquet"))

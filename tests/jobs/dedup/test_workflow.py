@@ -8,8 +8,7 @@ import re
 import numpy as np
 import pyarrow as pa
 import pytest
-
-from jobs.dedup import (
+from sftforge.jobs.dedup import (
     DedupConfig,
     DedupIndexError,
     DedupSummary,
@@ -18,13 +17,14 @@ from jobs.dedup import (
     run_dedup,
     write_dedup_index,
 )
-from jobs.dedup.components import SRC, label_components, large_star, small_star
-from jobs.dedup.shuffle import view
-from operators import schema
-from operators.exact_dedup import ExactDeduplicator
-from operators.hashing import partition_of
-from operators.minhash_dedup import MinHashDeduplicator
-from operators.split import SplitConfig, Splitter
+from sftforge.jobs.dedup.components import SRC, label_components, large_star, small_star
+from sftforge.jobs.dedup.shuffle import view
+from sftforge.operators import schema
+from sftforge.operators.dedup.exact import ExactDeduplicator
+from sftforge.operators.dedup.hashing import partition_of
+from sftforge.operators.dedup.near import MinHashDeduplicator
+from sftforge.operators.split.splitter import SplitConfig, Splitter
+
 from tests.support.words import random_text as _text
 
 ZH = (
@@ -145,25 +145,25 @@ def test_expected_duplicates_are_removed(runs):
     stage = {r["doc_id"]: r[schema.REJECT_STAGE] for r in out.to_pylist() if r["doc_id"] != "u29"}
     for i in range(4):
         # x{i} is u{i} in capitals with a "!": longer, so it is the one kept.
-        assert (stage[f"u{i}"], stage[f"x{i}"]) == ("exact_dedup", None)
+        assert (stage[f"u{i}"], stage[f"x{i}"]) == ("dedup.exact", None)
     for i in range(4):
-        assert sorted([stage[f"n{i}"] or "", stage[f"u{5 + i}"] or ""]) == ["", "near_dedup"]
+        assert sorted([stage[f"n{i}"] or "", stage[f"u{5 + i}"] or ""]) == ["", "dedup.near"]
     # zh-exact is zh with ", " for "，": longer, kept; zh-near is a near duplicate of both.
-    assert (stage["zh-exact"], stage["zh"], stage["zh-near"]) == (None, "exact_dedup", "near_dedup")
+    assert (stage["zh-exact"], stage["zh"], stage["zh-near"]) == (None, "dedup.exact", "dedup.near")
     # The chain is one cluster around its longest row.
-    assert stage["chain-a"] is None and stage["chain-b"] == stage["chain-c"] == "near_dedup"
+    assert stage["chain-a"] is None and stage["chain-b"] == stage["chain-c"] == "dedup.near"
     rows = {r["doc_id"]: r for r in out.to_pylist() if r["doc_id"] != "u29"}
     assert rows["chain-c"][schema.CLUSTER_ID] == "chain-a"
     assert "linked to it through other near duplicates" in rows["chain-c"][schema.REJECT_REASON]
     # r-exact duplicates r-mid, which r-long then removed: the reason and cluster point at r-long.
-    assert (stage["r-long"], stage["r-mid"], stage["r-exact"]) == (None, "near_dedup", "exact_dedup")
+    assert (stage["r-long"], stage["r-mid"], stage["r-exact"]) == (None, "dedup.near", "dedup.exact")
     assert rows["r-exact"][schema.CLUSTER_ID] == "r-long"
     assert re.search(
         r"exact duplicate of doc_id r-mid .*removed in turn as a near duplicate of kept doc_id r-long",
         rows["r-exact"][schema.REJECT_REASON],
     )
     twins = [r for r in out.to_pylist() if r["doc_id"] == "u29"]
-    assert sorted(r[schema.REJECT_STAGE] or "" for r in twins) == ["", "exact_dedup"]
+    assert sorted(r[schema.REJECT_STAGE] or "" for r in twins) == ["", "dedup.exact"]
     assert "kept doc_id u29 at corpus.jsonl:29" in "".join(r[schema.REJECT_REASON] or "" for r in twins)
 
 
@@ -180,8 +180,8 @@ def test_accounting_and_untouched_rejected_rows(runs):
         elif row[schema.REJECT_STAGE] is None:
             assert row[schema.CLUSTER_ID] == row["doc_id"]
         else:
-            exact += row[schema.REJECT_STAGE] == "exact_dedup"
-            near += row[schema.REJECT_STAGE] == "near_dedup"
+            exact += row[schema.REJECT_STAGE] == "dedup.exact"
+            near += row[schema.REJECT_STAGE] == "dedup.near"
             assert row[schema.CLUSTER_ID] in kept_ids
             assert f"kept doc_id {row[schema.CLUSTER_ID]}" in row[schema.REJECT_REASON]
             assert re.search(r"(similarity|estimated Jaccard) [01]\.\d\d", row[schema.REJECT_REASON])
@@ -226,7 +226,7 @@ def test_incremental_dedup_against_an_earlier_index(ray_session, tmp_path):
     run, out = _run(ray_session, _table(fresh + repeats + twice), 2, config, against=[index])
     rows = {r["doc_id"]: r for r in out.to_pylist()}
     for doc_id in ("again-exact", "again-near", "again-dropped"):
-        assert rows[doc_id][schema.REJECT_STAGE] in ("exact_dedup", "near_dedup"), doc_id
+        assert rows[doc_id][schema.REJECT_STAGE] in ("dedup.exact", "dedup.near"), doc_id
         assert f"kept in an earlier release (dedup index {index})" in rows[doc_id][schema.REJECT_REASON]
         assert rows[doc_id][schema.CLUSTER_ID].startswith("old-")
     assert all(rows[f"new-{i}"][schema.REJECT_STAGE] is None for i in range(5))
@@ -297,7 +297,7 @@ def test_star_rounds_find_the_components_of_random_graphs(partitions):
     targets = np.array([min(a, b) for a, b in pairs if a != b], dtype="S16")
     expected = label_components(sources, targets)
     expected_labels = dict(zip(expected.column(0).to_pylist(), expected.column(1).to_pylist()))
-    from jobs.dedup.components import edges_table
+    from sftforge.jobs.dedup.components import edges_table
 
     assert _simulated_rounds(edges_table(sources, targets), partitions) == expected_labels
 

@@ -4,8 +4,7 @@ import random
 
 import pyarrow as pa
 import pytest
-
-from jobs.external_sort import ExternalSorter
+from sftforge.jobs.release.external_sort import ExternalSorter
 
 
 def _tables(count: int, seed: int) -> list[pa.Table]:

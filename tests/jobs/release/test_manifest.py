@@ -1,8 +1,7 @@
 from __future__ import annotations
 
 import pytest
-
-from jobs.manifest import MASK, is_secret_key, package_versions, redact
+from sftforge.jobs.release.manifest import MASK, is_secret_key, package_versions, redact
 
 
 def test_redact_masks_secrets_only():

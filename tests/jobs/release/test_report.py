@@ -6,9 +6,8 @@ import json
 
 import pyarrow as pa
 import pyarrow.parquet as pq
-
-from jobs.report import reason_category, write_report
-from operators import schema
+from sftforge.jobs.release.report import reason_category, write_report
+from sftforge.operators import schema
 
 
 def test_reason_category_drops_details():

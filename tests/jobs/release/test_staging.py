@@ -3,8 +3,12 @@ from __future__ import annotations
 import os
 
 import pytest
-
-from jobs.staging import exchange_paths, lock_is_held, remove_stale_staging, take_staging_lock
+from sftforge.jobs.release.staging import (
+    exchange_paths,
+    lock_is_held,
+    remove_stale_staging,
+    take_staging_lock,
+)
 
 
 def test_a_release_moved_aside_by_an_interrupted_publish_is_restored(tmp_path):

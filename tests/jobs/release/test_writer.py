@@ -11,9 +11,8 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-
-from jobs.manifest import MASK
-from jobs.release import (
+from sftforge.jobs.release.manifest import MASK
+from sftforge.jobs.release.writer import (
     LATEST,
     REJECTS,
     WRITE_STAGE,
@@ -23,11 +22,11 @@ from jobs.release import (
     parse_jsonl,
     prepare_batch,
 )
-from operators import schema
-from operators.jsonl import encode_jsonl
-from operators.sft_writer import OutputConfig
+from sftforge.operators import schema
+from sftforge.operators.write.formats import OutputConfig
+from sftforge.operators.write.jsonl import encode_jsonl
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 
 
 def _final_rows(count: int = 240) -> pa.Table:
@@ -286,8 +285,8 @@ def test_staging_left_by_a_killed_run_is_removed_by_the_next_run(tmp_path):
         f"""
         import os, sys
         sys.path.insert(0, {str(REPO)!r})
-        from jobs.release import ReleaseWriter
-        from operators.sft_writer import OutputConfig
+        from sftforge.jobs.release.writer import ReleaseWriter
+        from sftforge.operators.write.formats import OutputConfig
         writer = ReleaseWriter(OutputConfig(dir={str(root)!r}), "r1")
         (writer.staging_dir / "train").mkdir()
         (writer.staging_dir / "train" / "part-00000.jsonl").write_text("half written")
@@ -342,7 +341,7 @@ def test_prepare_batch_has_the_same_columns_whatever_the_rows(tmp_path):
 
 
 def test_parsed_lines_are_exactly_the_records(tmp_path):
-    from operators.sft_writer import SFTFormatter
+    from sftforge.operators.write.formats import SFTFormatter
 
     table = _final_rows(200)
     live = table.filter(pa.compute.is_null(table.column(schema.REJECT_STAGE)))

@@ -12,10 +12,10 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 import yaml
+from sftforge.jobs.config import load_config
+from sftforge.jobs.pipeline import run_job
+from sftforge.operators import schema
 
-from jobs.config import load_config
-from jobs.pipeline import run_job
-from operators import schema
 from tests.support.openai_server import OpenAITestServer
 
 pytestmark = pytest.mark.ray
@@ -67,8 +67,8 @@ def test_judge_runs_in_the_pipeline_and_the_ledger_reaches_the_manifest(ray_sess
     assert manifest["accounting"]["rows_written"] == 9  # 5 good English + 4 Chinese
     rejects = pq.read_table(release / "rejects").to_pylist()
     assert sorted(r[schema.REJECT_REASON] for r in rejects) == ["judge_below_threshold"] * 5 + ["llm_invalid_json"]
-    assert all(r[schema.REJECT_STAGE] == "llm_judge" for r in rejects)
-    [letter] = pq.read_table(release / "llm_dead_letter" / "llm_judge").to_pylist()
+    assert all(r[schema.REJECT_STAGE] == "judge" for r in rejects)
+    [letter] = pq.read_table(release / "dead_letter" / "judge").to_pylist()
     assert letter["reason"] == "invalid_json" and letter["raw"] == "Looks fine to me."
     assert letter[schema.REJECT_REASON] == "llm_invalid_json"
     assert letter["attempts"] == 0  # the published release is the re-run, answered from the cache
@@ -76,7 +76,7 @@ def test_judge_runs_in_the_pipeline_and_the_ledger_reaches_the_manifest(ray_sess
     assert schema.LLM_DEAD_LETTER not in written
     assert first_requests == 16 and second_requests == 0  # 15 rows + 1 repair, then all from the cache
     llm = manifest["llm"]
-    assert llm["ledger"]["stages"]["llm_judge"]["calls"] == 15
+    assert llm["ledger"]["stages"]["judge"]["calls"] == 15
     assert llm["cache"]["hits"] == 16 and llm["cache"]["misses"] == 0
     assert llm["api_key_env"] == "SFTFORGE_E2E_KEY"
     assert result.report["judge"]["histogram"] == {"1": 0, "2": 5, "3": 0, "4": 0, "5": 9, "unscored": 1}
@@ -93,8 +93,8 @@ def test_api_key_reaches_the_endpoint_and_no_output_or_log(tmp_path):
     with OpenAITestServer(reply=judgement) as server:
         path = write_job(tmp_path, server.url)
         proc = subprocess.run(
-            [sys.executable, "-m", "jobs.cli", "-v", "run", str(path)],
-            capture_output=True, text=True, timeout=600, check=False, cwd=Path(__file__).resolve().parents[2],
+            [sys.executable, "-m", "sftforge.jobs.cli", "-v", "run", str(path)],
+            capture_output=True, text=True, timeout=600, check=False, cwd=Path(__file__).resolve().parents[3],
             env={**os.environ, "SFTFORGE_E2E_KEY": key, "RAY_AUTH_MODE": "disabled"},
         )
     assert proc.returncode == 0, proc.stderr[-3000:]

@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from pathlib import Path
 
 import pyarrow as pa
 import pytest
-
-from jobs.quality_step import quality_step
-from jobs.select import DiversitySelector, plan_selection, select_diverse, selection_keys
-from operators import schema
-from operators.diversity import SelectConfig
-from operators.quality import QualityConfig
+from sftforge.jobs.steps.base import RunContext
+from sftforge.jobs.steps.quality import QualityStep, SelectStep
+from sftforge.jobs.steps.select import DiversitySelector, plan_selection, select_diverse, selection_keys
+from sftforge.operators import schema
+from sftforge.operators.quality.diversity import SelectConfig
+from sftforge.operators.quality.scorer import QualityConfig
 
 VERBS = ["Write a poem about", "Explain", "List three facts about", "Translate into French:"]
 TOPICS = ["the sea", "autumn", "bread", "cats", "rivers", "snow", "clocks", "bees", "maps", "tea"]
@@ -37,7 +38,7 @@ def instruction_rows() -> pa.Table:
                  schema.REJECT_STAGE: None, schema.REJECT_REASON: None})
     rows.append({schema.DOC_ID: "gone", schema.KIND: schema.KIND_INSTRUCTION, schema.INSTRUCTION: "Explain tides.",
                  schema.INPUT: "", schema.OUTPUT: "As an AI language model, I cannot.", schema.TEXT: None,
-                 schema.QUALITY_SCORE: None, schema.REJECT_STAGE: "exact_dedup", schema.REJECT_REASON: "duplicate"})
+                 schema.QUALITY_SCORE: None, schema.REJECT_STAGE: "dedup.exact", schema.REJECT_REASON: "duplicate"})
     return pa.Table.from_pylist(rows)
 
 
@@ -85,26 +86,10 @@ def test_select_diverse_on_a_dataset(ray_session):
     live = table.filter(pa.compute.is_null(table.column(schema.REJECT_STAGE)))
     assert live.num_rows == 13  # 12 instructions and the document
     stages = table.column(schema.REJECT_STAGE).to_pylist()
-    assert stages.count("diversity") == 28 and stages.count("exact_dedup") == 1
+    assert stages.count("select") == 28 and stages.count("dedup.exact") == 1
     kept_verbs = {doc.split("-")[0] for doc in live.column(schema.DOC_ID).to_pylist() if doc != "doc"}
     assert kept_verbs == {"0", "1", "2", "3"}
     assert report["select"]["selected"] == 12 and report["select"]["clusters_after"] == 4
-
-
-@dataclass
-class _Context:
-    """The part of ``jobs.pipeline.RunContext`` that ``quality_step`` uses."""
-
-    config: object
-    stats_actor: str | None = None
-    report: dict = field(default_factory=dict)
-    stage_order: list = field(default_factory=list)
-
-    def apply(self, ds, stage):
-        from jobs.runner import apply_stage
-
-        self.stage_order.append(stage.name)
-        return apply_stage(ds, stage, stats_actor=self.stats_actor)
 
 
 @dataclass
@@ -114,17 +99,19 @@ class _Config:
 
 
 @pytest.mark.ray
-def test_quality_step_scores_selects_and_reports(ray_session):
+def test_quality_and_select_steps_score_select_and_report(ray_session):
     import ray.data
 
     table = instruction_rows().drop_columns([schema.QUALITY_SCORE])
-    ctx = _Context(_Config(QualityConfig(), SelectConfig(target_size=6)))
-    out = quality_step(ray.data.from_arrow(table), ctx)
+    job = _Config(QualityConfig(), SelectConfig(target_size=6))
+    ctx = RunContext(job, "test", None, Path("unused"))
+    quality, select = QualityStep(job), SelectStep(job)
+    out = select.run(quality.run(ray.data.from_arrow(table), ctx), ctx)
     result = pa.concat_tables(ray_session.get(out.to_arrow_refs()))
     assert result.num_rows == 42
-    assert ctx.stage_order == ["quality", "diversity"]
-    assert result.column(schema.REJECT_STAGE).to_pylist().count("diversity") == 34
-    section = ctx.report["quality"]
+    assert (quality.stages, select.stages) == (("quality",), ("select",))
+    assert result.column(schema.REJECT_STAGE).to_pylist().count("select") == 34
+    section = quality.outcome().report
     assert section["rows_scored"] == 41  # the row rejected before the step is not scored
-    assert section["select"]["selected"] == 6
+    assert select.outcome().report["selected"] == 6
     assert "score_histogram" in section and "rejected_by_rule" in section

@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import pytest
-
-from operators.augment import back_translation as bt
-from operators.augment import filters
+from sftforge.operators.augment import back_translation as bt
+from sftforge.operators.augment import filters
 
 CONFIG = bt.RoundTripConfig()
 

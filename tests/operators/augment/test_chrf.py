@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import pytest
-
-from operators.augment.chrf import chrf
+from sftforge.operators.augment.chrf import chrf
 
 
 def test_identical_and_disjoint_texts():

@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import pytest
-
-from operators.augment import filters
-from operators.augment.filters import InstructionFilterConfig
+from sftforge.operators.augment import filters
+from sftforge.operators.augment.filters import InstructionFilterConfig
 
 CONFIG = InstructionFilterConfig()
 

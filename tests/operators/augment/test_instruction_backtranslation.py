@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import pytest
-
-from operators.augment import filters
-from operators.augment import instruction_backtranslation as ib
+from sftforge.operators.augment import filters
+from sftforge.operators.augment import instruction_backtranslation as ib
 
 CONFIG = ib.InstructionBacktranslationConfig(min_words=5, min_chars=10)
 DOC_EN = ("Community gardens turn empty city lots into shared plots where neighbours grow vegetables, "

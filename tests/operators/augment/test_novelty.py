@@ -5,8 +5,7 @@ from __future__ import annotations
 import random
 
 import pytest
-
-from operators.augment.novelty import (
+from sftforge.operators.augment.novelty import (
     NoveltyIndex,
     lcs_length,
     naive_scan,

@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import pytest
-
-from operators.augment import filters
-from operators.augment import paraphrase as pp
+from sftforge.operators.augment import filters
+from sftforge.operators.augment import paraphrase as pp
 
 CONFIG = pp.ParaphraseConfig(paraphrases_per_instruction=2)
 

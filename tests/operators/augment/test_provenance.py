@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import pyarrow as pa
 import pytest
-
-from operators import schema
-from operators.augment import back_translation, self_instruct
-from operators.augment.prompts import TemplateOverride, apply_override, check_overrides, resolve
-from operators.augment.provenance import (
+from sftforge.operators import schema
+from sftforge.operators.augment import back_translation, self_instruct
+from sftforge.operators.augment.prompts import TemplateOverride, apply_override, check_overrides, resolve
+from sftforge.operators.augment.provenance import (
     GENERATED_SCHEMA,
     DeadLetter,
     GeneratedRow,
@@ -16,7 +15,7 @@ from operators.augment.provenance import (
     generated_table,
     with_provenance_columns,
 )
-from operators.records import content_id
+from sftforge.operators.read.records import content_id
 
 
 def test_generated_rows_carry_provenance_and_fresh_ids():

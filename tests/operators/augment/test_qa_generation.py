@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import jsonschema
 import pytest
-
-from operators.augment import filters
-from operators.augment import qa_generation as qa
+from sftforge.operators.augment import filters
+from sftforge.operators.augment import qa_generation as qa
 
 PASSAGE_EN = ("The Danube is Europe's second-longest river. It rises in the Black Forest in Germany and flows "
               "about 2,850 kilometres to the Black Sea, passing through ten countries and four capital cities.")

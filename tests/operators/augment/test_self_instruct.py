@@ -7,11 +7,10 @@ import random
 from pathlib import Path
 
 import pytest
-
-from operators.augment import filters
-from operators.augment import self_instruct as si
-from operators.augment.filters import InstructionFilterConfig
-from operators.augment.novelty import NoveltyIndex
+from sftforge.operators.augment import filters
+from sftforge.operators.augment import self_instruct as si
+from sftforge.operators.augment.filters import InstructionFilterConfig
+from sftforge.operators.augment.novelty import NoveltyIndex
 
 DEMO_SEEDS = Path(__file__).resolve().parents[3] / "jobs" / "demo" / "seed_tasks.jsonl"
 

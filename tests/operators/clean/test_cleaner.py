@@ -8,10 +8,9 @@ import unicodedata
 import pyarrow as pa
 import pytest
 from pydantic import ValidationError
-
-from operators import schema
-from operators.clean import EMPTY_AFTER_CLEAN, CleanConfig, TextCleaner, nfkc
-from operators.text import is_cjk
+from sftforge.operators import schema
+from sftforge.operators.clean.cleaner import EMPTY_AFTER_CLEAN, CleanConfig, TextCleaner, nfkc
+from sftforge.operators.text import is_cjk
 
 CLEANER = TextCleaner()
 

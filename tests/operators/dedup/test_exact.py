@@ -1,8 +1,7 @@
 import pyarrow as pa
 import pytest
-
-from operators import schema
-from operators.exact_dedup import ExactDedupConfig, ExactDeduplicator, exact_hashes, normalize
+from sftforge.operators import schema
+from sftforge.operators.dedup.exact import ExactDedupConfig, ExactDeduplicator, exact_hashes, normalize
 
 
 def _documents(texts, doc_ids=None, **extra):

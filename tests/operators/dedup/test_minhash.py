@@ -3,8 +3,7 @@ import random
 import numpy as np
 import pytest
 from datasketch import MinHash, MinHashLSH
-
-from operators.minhash import (
+from sftforge.operators.dedup.minhash import (
     EMPTY,
     band_keys,
     estimated_jaccard,
@@ -13,7 +12,7 @@ from operators.minhash import (
     permutations,
     signatures,
 )
-from operators.shingles import Shingles, reference_shingle_hashes, shingle_hashes, tokenize
+from sftforge.operators.dedup.shingles import Shingles, reference_shingle_hashes, shingle_hashes, tokenize
 
 WORDS = [
     "river",

@@ -3,16 +3,16 @@ import re
 import numpy as np
 import pyarrow as pa
 import pytest
-
-from operators import schema
-from operators.minhash import estimated_jaccard
-from operators.minhash_dedup import (
+from sftforge.operators import schema
+from sftforge.operators.dedup.minhash import estimated_jaccard
+from sftforge.operators.dedup.near import (
     MinHashConfig,
     MinHashDeduplicator,
     candidate_pairs,
     connected_labels,
     text_signatures,
 )
+
 from tests.support.words import random_text as _text
 
 ZH = (

@@ -1,8 +1,7 @@
 import numpy as np
 import pyarrow as pa
 import pytest
-
-from operators.shingles import reference_shingle_hashes, shingle_hashes, tokenize
+from sftforge.operators.dedup.shingles import reference_shingle_hashes, shingle_hashes, tokenize
 
 DOCS = [
     "Hello, World! The quick brown fox jumps over the lazy dog.",

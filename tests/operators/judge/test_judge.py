@@ -6,10 +6,8 @@ import json
 
 import pyarrow as pa
 import pytest
-
-from operators import schema
-from operators.llm import LLMConfig, RetryPolicy
-from operators.llm_judge import (
+from sftforge.operators import schema
+from sftforge.operators.judge.judge import (
     JUDGE_TEMPLATE_EN,
     JUDGE_TEMPLATE_ZH,
     REASON_BELOW_THRESHOLD,
@@ -19,6 +17,8 @@ from operators.llm_judge import (
     pair_texts,
     score_histogram,
 )
+from sftforge.operators.llm_client import LLMConfig, RetryPolicy
+
 from tests.support.openai_server import OpenAITestServer
 
 
@@ -161,7 +161,7 @@ def test_report_section_and_histogram():
         "backend": "openai", "model": "m", "skipped": None,
         "cache": {"url": "/c", "hits": 2, "misses": 3},
         "ledger": {
-            "stages": {"llm_judge": {"calls": 5, "requests": 4, "prompt_tokens": 100, "completion_tokens": 20, "cost": 0.5}},
+            "stages": {"judge": {"calls": 5, "requests": 4, "prompt_tokens": 100, "completion_tokens": 20, "cost": 0.5}},
             "total": {"calls": 5, "answered": 4, "dead_lettered": 1, "dead_letter.invalid_json": 1, "requests": 4,
                       "prompt_tokens": 100, "completion_tokens": 20, "cost": 0.5},
         },
@@ -170,5 +170,5 @@ def test_report_section_and_histogram():
     section = judge_report_section(llm_report, [5, 4, None], threshold=4)
     assert section["cache"] == {"url": "/c", "hits": 2, "misses": 3}
     assert section["dead_letters"] == {"invalid_json": 1}
-    assert section["per_stage"]["llm_judge"]["cost"] == 0.5
+    assert section["per_stage"]["judge"]["cost"] == 0.5
     assert section["judge"] == {"threshold": 4, "histogram": {"1": 0, "2": 0, "3": 0, "4": 1, "5": 1, "unscored": 1}}

@@ -8,17 +8,16 @@ import functools
 import pyarrow as pa
 import pytest
 from pydantic import ValidationError
-
-from operators import schema
-from operators.language import (
+from sftforge.operators import schema
+from sftforge.operators.language.codes import admitted, canonical, is_admitted, label_to_code
+from sftforge.operators.language.identify import (
     LanguageConfig,
     LanguageFilter,
     LanguageIdentifier,
     language_counts,
     prepare_text,
 )
-from operators.language_codes import admitted, canonical, is_admitted, label_to_code
-from operators.scripts import language_by_script
+from sftforge.operators.language.scripts import language_by_script
 
 ENGLISH = "The committee will publish its final report on the new railway line next spring."
 GERMAN = "Der Ausschuss wird seinen Abschlussbericht über die neue Bahnstrecke im Frühjahr veröffentlichen."
@@ -449,8 +448,7 @@ def test_language_counts_per_language_kept_and_rejected():
 @pytest.mark.ray
 def test_the_stage_runs_in_an_actor_pool(ray_session):
     import ray.data
-
-    from jobs.runner import apply_stage
+    from sftforge.jobs.runner import apply_stage
 
     texts = [ENGLISH, GERMAN, CHINESE, FRENCH, "", "12345", "안녕하세요"] * 30
     table = documents(*texts)

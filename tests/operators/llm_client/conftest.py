@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from sftforge.operators.llm_client import LLMConfig, RetryPolicy
 
-from operators.llm import LLMConfig, RetryPolicy
 from tests.support.openai_server import OpenAITestServer
 
 #: Retries that take milliseconds, so that fault tests stay fast; the policy's shape is unchanged.

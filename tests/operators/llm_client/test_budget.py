@@ -2,7 +2,15 @@
 
 from __future__ import annotations
 
-from operators.llm import BUDGET_EXHAUSTED, Budget, LLMEngine, LLMRequest, LLMService, Price, PromptTemplate
+from sftforge.operators.llm_client import (
+    BUDGET_EXHAUSTED,
+    Budget,
+    LLMEngine,
+    LLMRequest,
+    LLMService,
+    Price,
+    PromptTemplate,
+)
 
 TEMPLATE = PromptTemplate(name="test.budget", version="1", messages=(("user", "say {word}"),))
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from operators.llm import LLMEngine, LLMRequest, PromptTemplate
-from operators.llm.cache import CachedCompletion, ResponseCache, cache_key
+from sftforge.operators.llm_client import LLMEngine, LLMRequest, PromptTemplate
+from sftforge.operators.llm_client.cache import CachedCompletion, ResponseCache, cache_key
 
 TEMPLATE = PromptTemplate(name="test.cache", version="1", messages=(("user", "say {word}"),))
 SCHEMA_TEMPLATE = PromptTemplate(

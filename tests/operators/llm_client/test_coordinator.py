@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from operators.llm import Budget, Price, RateLimits
-from operators.llm.coordinator import Coordinator, TokenBucket, estimate_tokens
+from sftforge.operators.llm_client import Budget, Price, RateLimits
+from sftforge.operators.llm_client.coordinator import Coordinator, TokenBucket, estimate_tokens
 
 
 class FakeClock:

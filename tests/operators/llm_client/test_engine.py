@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import pytest
+from sftforge.operators.llm_client import LLMEngine, LLMRequest, PromptTemplate, RetryPolicy
+from sftforge.operators.llm_client import request as reasons
 
-from operators.llm import LLMEngine, LLMRequest, PromptTemplate, RetryPolicy
-from operators.llm import request as reasons
 from tests.support.openai_server import (
     BAD_REQUEST,
     DROP,

@@ -10,15 +10,15 @@ import textwrap
 import time
 from pathlib import Path
 
-from operators.llm.config import LocalModelConfig
-from operators.llm.local_server import LocalModelServer
+from sftforge.operators.llm_client.config import LocalModelConfig
+from sftforge.operators.llm_client.local_server import LocalModelServer
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 
 PARENT = textwrap.dedent(
     """
     import os, subprocess, sys, time
-    child = subprocess.Popen([sys.executable, "-m", "operators.orphan_guard", str(os.getpid()),
+    child = subprocess.Popen([sys.executable, "-m", "sftforge.operators.llm_client.orphan_guard", str(os.getpid()),
                               "http.server", "0", "--bind", "127.0.0.1"], stdout=subprocess.DEVNULL,
                              stderr=subprocess.DEVNULL)
     print(child.pid, flush=True)
@@ -54,7 +54,7 @@ def test_the_guarded_module_stops_when_its_parent_is_killed():
 
 def test_the_guard_refuses_a_parent_that_is_already_gone():
     proc = subprocess.run(
-        [sys.executable, "-m", "operators.orphan_guard", "1", "http.server"],
+        [sys.executable, "-m", "sftforge.operators.llm_client.orphan_guard", "1", "http.server"],
         cwd=ROOT, capture_output=True, text=True, timeout=60, check=False,
     )
     assert proc.returncode != 0 and "parent process 1 is gone" in proc.stderr
@@ -62,4 +62,4 @@ def test_the_guard_refuses_a_parent_that_is_already_gone():
 
 def test_the_local_model_server_runs_under_the_guard():
     command = LocalModelServer(LocalModelConfig(model_path=__file__), alias="m").command()
-    assert command[1:5] == ["-m", "operators.orphan_guard", str(os.getpid()), "llama_cpp.server"]
+    assert command[1:5] == ["-m", "sftforge.operators.llm_client.orphan_guard", str(os.getpid()), "llama_cpp.server"]

@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import pytest
-
-from operators.llm import PromptError, PromptTemplate
-from operators.llm.structured import check_schema, extract_json, parse_reply
+from sftforge.operators.llm_client import PromptError, PromptTemplate
+from sftforge.operators.llm_client.structured import check_schema, extract_json, parse_reply
 
 SCHEMA = {
     "type": "object",

@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import pytest
-
-from operators.llm import LLMService, PromptTemplate, RateLimits
+from sftforge.operators.llm_client import LLMService, PromptTemplate, RateLimits
 
 pytestmark = pytest.mark.ray
 
@@ -15,12 +14,12 @@ class Worker:
     """One worker of an LLM stage: its own engine, the run's shared coordinator."""
 
     def __init__(self, config):
-        from operators.llm import LLMEngine
+        from sftforge.operators.llm_client import LLMEngine
 
         self.engine = LLMEngine(config, stage="rate_test")
 
     def run(self, words):
-        from operators.llm import LLMRequest
+        from sftforge.operators.llm_client import LLMRequest
 
         results = self.engine.run([LLMRequest(id=w, template=TEMPLATE, variables={"word": w}) for w in words])
         return [result.ok for result in results]

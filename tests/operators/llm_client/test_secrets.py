@@ -7,8 +7,8 @@ import logging
 import secrets
 
 import pyarrow.parquet as pq
+from sftforge.operators.llm_client import LLMEngine, LLMRequest, LLMService, PromptTemplate, dead_letter_table
 
-from operators.llm import LLMEngine, LLMRequest, LLMService, PromptTemplate, dead_letter_table
 from tests.support.openai_server import UNAUTHORIZED, fail_first
 
 TEMPLATE = PromptTemplate(name="test.secret", version="1", messages=(("user", "say {word}"),))

@@ -6,9 +6,15 @@ import importlib.util
 
 import pytest
 from pydantic import ValidationError
-
-from operators.llm import LLMConfig, LLMEngine, LLMRequest, LLMService, LocalModelConfig, PromptTemplate
-from operators.llm.service import public_url
+from sftforge.operators.llm_client import (
+    LLMConfig,
+    LLMEngine,
+    LLMRequest,
+    LLMService,
+    LocalModelConfig,
+    PromptTemplate,
+)
+from sftforge.operators.llm_client.service import public_url
 
 HAS_LLAMA_CPP = importlib.util.find_spec("llama_cpp") is not None
 

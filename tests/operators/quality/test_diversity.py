@@ -7,8 +7,7 @@ import random
 import numpy as np
 import pytest
 from pydantic import ValidationError
-
-from operators.diversity import (
+from sftforge.operators.quality.diversity import (
     SelectConfig,
     choose_diverse,
     cluster_keys,

@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import pyarrow as pa
-
-from operators import schema
-from operators.quality_report import QualitySummary, rule_names, summarize_quality
+from sftforge.operators import schema
+from sftforge.operators.quality.report import QualitySummary, rule_names, summarize_quality
 
 
 def batch(rows: list[tuple]) -> pa.Table:
@@ -29,7 +28,7 @@ def test_summary_of_two_batches():
     second = batch([
         ("d", None, None, 0.55, "write/story"),
         ("e", "quality", "non_answer(\"N/A\")", 0.0, "what/capital"),
-        ("f", "diversity", "not selected (cluster write/poem, rank 3)", 0.9, "write/poem"),
+        ("f", "select", "not selected (cluster write/poem, rank 3)", 0.9, "write/poem"),
     ])
     summary = summarize_quality(first).merge(summarize_quality(second))
     section = summary.section()

@@ -8,9 +8,8 @@ from collections import Counter
 
 import numpy as np
 import pytest
-
-from operators import quality_rules as rules
-from operators.text import cjk_ratio, is_cjk
+from sftforge.operators.quality import rules
+from sftforge.operators.text import cjk_ratio, is_cjk
 
 
 def test_cjk_class_matches_is_cjk_on_every_code_point():

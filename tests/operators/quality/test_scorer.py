@@ -5,9 +5,8 @@ from __future__ import annotations
 import pyarrow as pa
 import pytest
 from pydantic import ValidationError
-
-from operators import schema
-from operators.quality import DocumentRules, PairRules, QualityConfig, QualityScorer
+from sftforge.operators import schema
+from sftforge.operators.quality.scorer import DocumentRules, PairRules, QualityConfig, QualityScorer
 
 EN_DOC = (
     "Rivers shape the land they cross. Over thousands of years a river carves valleys, moves sand and "

@@ -11,9 +11,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 from pydantic import ValidationError
-
-from operators import schema
-from operators.reader import (
+from sftforge.operators import schema
+from sftforge.operators.read.reader import (
     BATCH_ROWS,
     InputError,
     InputSpec,

@@ -6,9 +6,8 @@ from collections import Counter
 import pyarrow as pa
 import pytest
 from pydantic import ValidationError
-
-from operators import schema
-from operators.split import SplitConfig, Splitter, unit_interval_position
+from sftforge.operators import schema
+from sftforge.operators.split.splitter import SplitConfig, Splitter, unit_interval_position
 
 
 def _table(doc_ids, cluster_ids=None, parent_ids=None):

@@ -7,9 +7,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 from pydantic import ValidationError
-
-from operators import schema
-from operators.sft_writer import (
+from sftforge.operators import schema
+from sftforge.operators.write.formats import (
     RECORD_SCHEMAS,
     OutputConfig,
     RecordError,

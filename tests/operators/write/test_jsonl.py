@@ -5,8 +5,7 @@ import random
 
 import pyarrow as pa
 import pytest
-
-from operators.jsonl import encode_jsonl, jsonl_bytes
+from sftforge.operators.write.jsonl import encode_jsonl, jsonl_bytes
 
 
 def _reference(table: pa.Table) -> bytes:

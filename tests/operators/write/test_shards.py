@@ -3,8 +3,7 @@ from __future__ import annotations
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-
-from operators.shards import SchemaChangedError, ShardWriter
+from sftforge.operators.write.shards import SchemaChangedError, ShardWriter
 
 
 def _records(count: int) -> pa.Table:
@@ -72,7 +71,7 @@ def test_exact_multiple_of_the_shard_size_leaves_no_empty_shard(tmp_path):
 
 
 def test_precomputed_lines_must_match_the_records(tmp_path):
-    from operators.jsonl import encode_jsonl
+    from sftforge.operators.write.jsonl import encode_jsonl
 
     records = _records(5)
     writer = ShardWriter(tmp_path / "x", shard_rows=10)

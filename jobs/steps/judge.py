@@ -1,0 +1,63 @@
+"""The judge step: scores instruction pairs with the LLM judge and keeps those at or above the threshold.
+
+Runs after quality, so that the endpoint is paid only for rows that survived the cheap filters. Reports
+the score histogram under ``judge`` and publishes the calls it could not use (reason, detail, raw reply)
+under ``dead_letter/judge/``.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import pyarrow as pa
+import pyarrow.compute as pc
+from sftforge.jobs.steps.base import RunContext, Step, StepOutcome
+from sftforge.jobs.steps.llm import write_dead_letters
+from sftforge.operators import schema
+from sftforge.operators.judge.judge import LLMJudge, score_histogram
+
+log = logging.getLogger("sftforge")
+
+
+def _overall_counts(batch: pa.Table) -> pa.Table:
+    """Histogram of ``judge_overall`` over the instruction rows the judge saw (kept or rejected by it)."""
+    if batch.num_rows == 0 or schema.JUDGE_OVERALL not in batch.column_names:
+        return pa.table({"score": pa.array([], pa.string()), "rows": pa.array([], pa.int64())})
+    if schema.REJECT_STAGE not in batch.column_names:
+        batch = batch.append_column(schema.REJECT_STAGE, pa.nulls(batch.num_rows, pa.string()))
+    stage = batch.column(schema.REJECT_STAGE)
+    seen = pc.or_kleene(pc.is_null(stage), pc.equal(stage, LLMJudge.name))
+    seen = pc.and_kleene(seen, pc.equal(batch.column(schema.KIND), schema.KIND_INSTRUCTION))
+    judged = batch.filter(pc.fill_null(seen, False))
+    counts = score_histogram(judged.column(schema.JUDGE_OVERALL).to_pylist())
+    return pa.table({"score": pa.array(list(counts), pa.string()), "rows": pa.array(list(counts.values()), pa.int64())})
+
+
+class JudgeStep(Step):
+    """The LLM judge (Harmless / Honest / Helpful) in an actor pool; skipped without an endpoint."""
+
+    key = "judge"
+    stages = (LLMJudge.name,)
+
+    def run(self, ds, ctx: RunContext):
+        import ray
+
+        service = ctx.llm
+        if service is None or not service.available:
+            line = service.skip_reason if service is not None else "judge skipped: no 'llm' endpoint is configured"
+            log.warning(line)
+            self._outcome = StepOutcome(report={"skipped": line})
+            return ds
+        ds = ctx.apply(ds, LLMJudge(self.config, service.config))
+        # Materialise once so that the histogram and the dead letters do not call the endpoint again.
+        ds = ds.materialize()
+        totals: dict[str, int] = {}
+        counts = ds.map_batches(_overall_counts, batch_format="pyarrow", batch_size=8192)
+        for table in ray.get(counts.to_arrow_refs()):
+            for score, rows in zip(table.column("score").to_pylist(), table.column("rows").to_pylist()):
+                totals[score] = totals.get(score, 0) + rows
+        dead = write_dead_letters(ds, ctx.dead_letter_dir(LLMJudge.name))
+        self._outcome = StepOutcome(report={
+            "threshold": self.config.threshold, "score": self.config.score, "histogram": totals, "dead_letters": dead,
+        })
+        return ds.drop_columns([schema.LLM_DEAD_LETTER])
