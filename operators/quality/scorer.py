@@ -20,192 +20,34 @@ Which rules apply:
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-from pydantic import Field, field_validator
 from sftforge.operators import schema
-from sftforge.operators.base import Resources, Stage, StageConfig, StageResult
+from sftforge.operators.base import Resources, Stage, StageResult
 from sftforge.operators.quality import rules
 from sftforge.operators.quality.classifier import QualityModel, classifier_text
+from sftforge.operators.quality.config import (
+    _CJK_LANGUAGES,
+    DOCUMENT_RULES,
+    PAIR_RULES,
+    REPETITION_RULES,
+    RULES,
+    SCORE_RULES,
+    ClassifierConfig,
+    DocumentRules,
+    PairRules,
+    QualityConfig,
+)
 from sftforge.operators.quality.diversity import instruction_roots
+from sftforge.operators.quality.verdicts import Verdicts, _bound_fraction, _nullable, _per_script
 
-#: Names used in reasons and in the report, in the order a reason lists them.
-DOCUMENT_RULES = (
-    "word_count",
-    "mean_word_length",
-    "symbol_word_ratio",
-    "bullet_lines",
-    "ellipsis_lines",
-    "alpha_words",
-    "stop_words",
-    "terminal_punctuation",
-    "dup_lines",
-    "dup_line_chars",
-    "dup_paragraphs",
-    "dup_paragraph_chars",
-    *(f"top_{n}gram_chars" for n in rules.TOP_NGRAM_SIZES),
-    *(f"dup_{n}gram_chars" for n in rules.DUP_NGRAM_SIZES),
-)
-PAIR_RULES = (
-    "instruction_empty",
-    "response_empty",
-    "response_too_short",
-    "repeats_instruction",
-    "refusal",
-    "non_answer",
-    "truncated",
-    "unseen_input",
-    "impossible_action",
-    "ungrounded_url",
-    "placeholder",
-    "length_ratio_low",
-    "length_ratio_high",
-)
-SCORE_RULES = ("classifier", "quality_score")
-RULES = DOCUMENT_RULES + PAIR_RULES + SCORE_RULES
-#: Document rules that also judge long responses of instruction pairs.
-REPETITION_RULES = tuple(rule for rule in DOCUMENT_RULES if rule.startswith("dup_"))
-
-_CJK_LANGUAGES = ("zh", "ja", "ko", "yue", "wuu", "gan", "hak", "nan", "cdo", "hsn", "cmn", "lzh")
-
-
-class DocumentRules(StageConfig):
-    """Thresholds of the document rules; ``None`` turns a rule off.
-
-    Defaults follow Gopher (Rae et al. 2021, table A1) and FineWeb's line-punctuation rule. Lengths of
-    CJK text are in characters.
-    """
-
-    min_words: int | None = Field(default=50, ge=0)
-    max_words: int | None = Field(default=100_000, gt=0)
-    min_cjk_chars: int | None = Field(default=80, ge=0)
-    max_cjk_chars: int | None = Field(default=200_000, gt=0)
-    min_mean_word_length: float | None = Field(default=3.0, ge=0)
-    max_mean_word_length: float | None = Field(default=10.0, gt=0)
-    max_symbol_word_ratio: float | None = Field(default=0.1, ge=0)
-    max_bullet_lines: float | None = Field(default=0.9, ge=0, le=1)
-    max_ellipsis_lines: float | None = Field(default=0.3, ge=0, le=1)
-    min_alpha_words: float | None = Field(default=0.8, ge=0, le=1)
-    min_stop_words: int | None = Field(default=2, ge=0)
-    #: Languages whose documents the mean-word-length and stop-word rules judge.
-    word_rule_languages: tuple[str, ...] = ("en",)
-    min_terminal_punctuation: float | None = Field(default=0.12, ge=0, le=1)
-    max_dup_lines: float | None = Field(default=0.3, ge=0, le=1)
-    max_dup_line_chars: float | None = Field(default=0.2, ge=0, le=1)
-    max_dup_paragraphs: float | None = Field(default=0.3, ge=0, le=1)
-    max_dup_paragraph_chars: float | None = Field(default=0.2, ge=0, le=1)
-    max_top_ngram_chars: dict[int, float | None] = {2: 0.20, 3: 0.18, 4: 0.16}
-    max_dup_ngram_chars: dict[int, float | None] = {5: 0.15, 6: 0.14, 7: 0.13, 8: 0.12, 9: 0.11, 10: 0.10}
-    #: CJK text measures n-grams of ``n * cjk_ngram_scale`` characters (a Chinese word is ~2 characters).
-    cjk_ngram_scale: int = Field(default=2, ge=1, le=4)
-
-    @field_validator("max_top_ngram_chars")
-    @classmethod
-    def _top_sizes(cls, value: dict[int, float | None]) -> dict[int, float | None]:
-        return _check_sizes(value, rules.TOP_NGRAM_SIZES)
-
-    @field_validator("max_dup_ngram_chars")
-    @classmethod
-    def _dup_sizes(cls, value: dict[int, float | None]) -> dict[int, float | None]:
-        return _check_sizes(value, rules.DUP_NGRAM_SIZES)
-
-
-def _check_sizes(value: dict[int, float | None], allowed: tuple[int, ...]) -> dict[int, float | None]:
-    unknown = sorted(set(value) - set(allowed))
-    if unknown:
-        raise ValueError(f"n-gram sizes {unknown} are not measured; use {list(allowed)}")
-    for size, threshold in value.items():
-        if threshold is not None and not 0 <= threshold <= 1:
-            raise ValueError(f"threshold for {size}-grams must be between 0 and 1, got {threshold}")
-    return value
-
-
-class PairRules(StageConfig):
-    """Switches and thresholds of the SFT-pair rules; ``None`` or ``false`` turns a rule off.
-
-    Attributes:
-        min_response_chars: Shortest response (non-space characters) to an open-ended prompt; prompts
-            whose answer may be a word (classification, choice, factoid questions) are exempt.
-        min_response_cjk_chars: The same for CJK responses.
-        max_instruction_overlap: Largest share of the response's bigrams found in the instruction.
-        min_length_ratio: Smallest response/prompt length ratio (in words, CJK characters counting as
-            words) for open-ended prompts of at least ``length_ratio_min_prompt`` words.
-        max_length_ratio: Largest response/prompt length ratio.
-        allowed_url_hosts: Hosts a response may link to without the prompt giving them.
-        repetition: Apply the document repetition rules to responses of at least
-            ``repetition_min_words`` words that contain no code.
-    """
-
-    instruction_empty: bool = True
-    response_empty: bool = True
-    min_response_chars: int | None = Field(default=10, ge=0)
-    min_response_cjk_chars: int | None = Field(default=4, ge=0)
-    max_instruction_overlap: float | None = Field(default=0.8, ge=0, le=1)
-    refusal: bool = True
-    non_answer: bool = True
-    truncated: bool = True
-    unseen_input: bool = True
-    impossible_action: bool = True
-    ungrounded_urls: bool = True
-    allowed_url_hosts: tuple[str, ...] = ("example.com", "example.org", "example.net", "localhost", "127.0.0.1")
-    placeholder: bool = True
-    min_length_ratio: float | None = Field(default=0.02, ge=0)
-    length_ratio_min_prompt: int = Field(default=100, ge=1)
-    max_length_ratio: float | None = Field(default=500.0, gt=0)
-    repetition: bool = True
-    repetition_min_words: int = Field(default=50, ge=1)
-
-
-class ClassifierConfig(StageConfig):
-    """A fastText model trained with ``sftforge train-quality``.
-
-    Attributes:
-        path: The model file.
-        threshold: Reject rows whose P(good) is below this (``None``: score only).
-        weight: Share of P(good) in ``quality_score`` (the rules have the rest).
-        num_cpus: CPUs per scoring actor.
-        max_actors: Upper bound on scoring actors.
-    """
-
-    path: str
-    threshold: float | None = Field(default=0.5, ge=0, le=1)
-    weight: float = Field(default=0.5, ge=0, le=1)
-    num_cpus: float = Field(default=0.5, gt=0)
-    max_actors: int = Field(default=1, ge=1)
-
-    @field_validator("path")
-    @classmethod
-    def _model_exists(cls, value: str) -> str:
-        if "://" not in value and not os.path.isfile(value):
-            raise ValueError(f"no quality model at '{value}' (train one with `sftforge train-quality`)")
-        return value
-
-
-class QualityConfig(StageConfig):
-    """The quality stage (``quality:`` in the job config).
-
-    Attributes:
-        documents: Document rules (``null`` turns them all off).
-        pairs: SFT-pair rules (``null`` turns them all off).
-        classifier: A trained quality model to score with.
-        min_score: Reject rows whose ``quality_score`` is below this.
-        cjk_ratio: Share of CJK characters from which a row without a ``lang`` is counted in characters.
-        reject: ``false`` scores and annotates every row but rejects none.
-        instruction_roots: Add the ``instruction_root`` column (verb/object of each instruction), used by
-            diversity selection and the report.
-    """
-
-    documents: DocumentRules | None = DocumentRules()
-    pairs: PairRules | None = PairRules()
-    classifier: ClassifierConfig | None = None
-    min_score: float | None = Field(default=None, ge=0, le=1)
-    cjk_ratio: float = Field(default=0.3, ge=0, le=1)
-    reject: bool = True
-    instruction_roots: bool = True
+__all__ = [
+    "DOCUMENT_RULES", "PAIR_RULES", "REPETITION_RULES", "RULES", "SCORE_RULES", "ClassifierConfig", "DocumentRules",
+    "PairRules", "QualityConfig", "QualityScorer",
+]
 
 
 @dataclass
@@ -225,64 +67,6 @@ class _Rows:
     def judged(self) -> pa.Array:
         """What the document rules read: a document's text, a pair's response."""
         return pc.if_else(pa.array(self.is_pair), self.output, self.text)
-
-
-class _Verdicts:
-    """Collects per-rule failures, reason details and soft scores for one batch."""
-
-    def __init__(self, num_rows: int):
-        self.num_rows = num_rows
-        self.failures: list[tuple[str, np.ndarray, list[str | None]]] = []
-        self.score = np.ones(num_rows)
-
-    def bound(self, rule: str, values: np.ndarray, applies: np.ndarray, threshold, comfortable, *,
-              maximum: bool, unit: str = "", integer: bool = False) -> None:
-        """A numeric rule: fail below (or above, with ``maximum``) ``threshold``; soft score between."""
-        if threshold is None:
-            return
-        threshold = np.broadcast_to(np.asarray(threshold, float), values.shape)
-        comfortable = np.broadcast_to(np.asarray(comfortable, float), values.shape)
-        known = applies & ~np.isnan(values)
-        failed = known & ((values > threshold) if maximum else (values < threshold))
-        span = np.where(maximum, threshold - comfortable, comfortable - threshold)
-        span = np.where(span > 0, span, 1.0)
-        soft = (threshold - values) / span if maximum else (values - threshold) / span
-        soft = np.where(known, np.clip(soft, 0.0, 1.0), 1.0)
-        soft[failed] = 0.0
-        self.score *= soft
-        if failed.any():
-            op = ">" if maximum else "<"
-            units = np.broadcast_to(np.asarray(unit, object), values.shape)
-            details: list[str | None] = [None] * self.num_rows
-            for row in np.nonzero(failed)[0]:
-                value = f"{int(values[row])}" if integer else f"{values[row]:.2f}"
-                limit = f"{int(threshold[row])}" if integer else f"{threshold[row]:.2f}"
-                suffix = f" {units[row]}" if units[row] else ""
-                details[row] = f"{value}{op}{limit}{suffix}"
-            self.failures.append((rule, failed, details))
-
-    def flag(self, rule: str, flags: np.ndarray, applies: np.ndarray,
-             evidence: list[str | None] | None = None, quote: bool = True) -> None:
-        """A yes/no rule; the evidence (the phrase that matched) goes into the reason."""
-        failed = applies & flags
-        self.score[failed] = 0.0
-        if failed.any():
-            details: list[str | None] = [None] * self.num_rows
-            for row in np.nonzero(failed)[0]:
-                text = evidence[row] if evidence is not None else None
-                if text is not None:
-                    text = text.replace(";", ",")  # "; " separates rules in a reason
-                details[row] = None if text is None else (f'"{text}"' if quote else text)
-            self.failures.append((rule, failed, details))
-
-    def reasons(self) -> list[str | None]:
-        order = {rule: index for index, rule in enumerate(RULES)}
-        parts: list[list[tuple[int, str]]] = [[] for _ in range(self.num_rows)]
-        for rule, failed, details in self.failures:
-            for row in np.nonzero(failed)[0]:
-                detail = details[row]
-                parts[row].append((order.get(rule, len(order)), f"{rule}({detail})" if detail else rule))
-        return ["; ".join(text for _, text in sorted(row)) if row else None for row in parts]
 
 
 class QualityScorer(Stage[QualityConfig]):
@@ -318,7 +102,7 @@ class QualityScorer(Stage[QualityConfig]):
 
     def process(self, table: pa.Table) -> StageResult:
         rows = self._rows(table)
-        verdicts = _Verdicts(table.num_rows)
+        verdicts = Verdicts(table.num_rows)
         columns: dict[str, np.ndarray | list] = {}
         self._score_text(rows, verdicts, columns)
         if rows.is_pair.any() and self.config.pairs is not None:
@@ -385,7 +169,7 @@ class QualityScorer(Stage[QualityConfig]):
         ], bool) if n else np.zeros(0, bool)
         return _Rows(is_pair, ~is_pair, text, instruction, input_, output, cjk, language)
 
-    def _score_text(self, rows: _Rows, verdicts: _Verdicts, columns: dict) -> None:
+    def _score_text(self, rows: _Rows, verdicts: Verdicts, columns: dict) -> None:
         """Document rules on documents; repetition rules on long pair responses."""
         judged = rows.judged
         tokens = rules.tokenize(judged)
@@ -468,7 +252,7 @@ class QualityScorer(Stage[QualityConfig]):
         for n, threshold in doc.max_dup_ngram_chars.items():
             _bound_fraction(verdicts, f"dup_{n}gram_chars", grams["dup"][n], repetition_rows, threshold)
 
-    def _score_pairs(self, rows: _Rows, verdicts: _Verdicts, columns: dict) -> None:
+    def _score_pairs(self, rows: _Rows, verdicts: Verdicts, columns: dict) -> None:
         config = self.config.pairs
         n = len(rows.cjk)
         pair_rows = np.nonzero(rows.is_pair)[0]
@@ -561,22 +345,6 @@ class QualityScorer(Stage[QualityConfig]):
             else:
                 table = table.append_column(pa.field(column, type_), array)
         return table
-
-
-def _per_script(cjk: np.ndarray, cjk_value, other_value) -> np.ndarray | None:
-    """A per-row threshold: one for CJK rows, one for others (NaN where that one is off)."""
-    if cjk_value is None and other_value is None:
-        return None
-    return np.where(cjk, np.nan if cjk_value is None else cjk_value, np.nan if other_value is None else other_value)
-
-
-def _bound_fraction(verdicts: _Verdicts, rule: str, values: np.ndarray, applies: np.ndarray, threshold) -> None:
-    if threshold is not None:
-        verdicts.bound(rule, values, applies, threshold, threshold / 2, maximum=True)
-
-
-def _nullable(flags: np.ndarray, valid: np.ndarray) -> pa.Array:
-    return pa.array(flags, type=pa.bool_(), mask=~valid)
 
 
 def _conversation_turns(table: pa.Table, is_pair: np.ndarray, instruction: pa.Array, output: pa.Array):
