@@ -154,6 +154,7 @@ QUALITY_RESPONSE_CHARS = "quality_response_chars"
 QUALITY_INSTRUCTION_OVERLAP = "quality_instruction_overlap"
 QUALITY_REFUSAL = "quality_refusal"
 QUALITY_NON_ANSWER = "quality_non_answer"
+QUALITY_REPEATED_RUN = "quality_repeated_run"
 QUALITY_TRUNCATED = "quality_truncated"
 QUALITY_UNSEEN_INPUT = "quality_unseen_input"
 QUALITY_IMPOSSIBLE_ACTION = "quality_impossible_action"
@@ -183,6 +184,7 @@ QUALITY_TYPES: dict[str, pa.DataType] = {
     QUALITY_INSTRUCTION_OVERLAP: pa.float64(),
     QUALITY_REFUSAL: pa.bool_(),
     QUALITY_NON_ANSWER: pa.bool_(),
+    QUALITY_REPEATED_RUN: pa.int64(),
     QUALITY_TRUNCATED: pa.bool_(),
     QUALITY_UNSEEN_INPUT: pa.bool_(),
     QUALITY_IMPOSSIBLE_ACTION: pa.bool_(),

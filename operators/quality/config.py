@@ -32,6 +32,7 @@ PAIR_RULES = (
     "repeats_instruction",
     "refusal",
     "non_answer",
+    "repeated_word",
     "truncated",
     "unseen_input",
     "impossible_action",
@@ -112,7 +113,13 @@ class PairRules(StageConfig):
         max_length_ratio: Largest response/prompt length ratio.
         allowed_url_hosts: Hosts a response may link to without the prompt giving them.
         repetition: Apply the document repetition rules to responses of at least
-            ``repetition_min_words`` words that contain no code.
+            ``repetition_min_words`` words that contain no code and were not asked to repeat (songs,
+            chants and tongue twisters repeat by design).
+        repetition_cjk_ngram_scale: Characters per word when the repetition rules read a CJK response:
+            3, so that parallel sentences ("男同是男性同性恋的简称，……女同是女性同性恋的简称") sharing a
+            short phrase are not repetition, while a repeated sentence still is.
+        max_repeated_run: Most copies of one word or phrase (up to four words) back to back; "very very
+            very ..." twenty times, or 好好好好……, fails.
     """
 
     instruction_empty: bool = True
@@ -133,6 +140,8 @@ class PairRules(StageConfig):
     max_length_ratio: float | None = Field(default=500.0, gt=0)
     repetition: bool = True
     repetition_min_words: int = Field(default=50, ge=1)
+    repetition_cjk_ngram_scale: int = Field(default=3, ge=1, le=4)
+    max_repeated_run: int | None = Field(default=7, ge=1)
 
 
 class ClassifierConfig(StageConfig):

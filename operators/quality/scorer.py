@@ -182,9 +182,12 @@ class QualityScorer(Stage[QualityConfig]):
         if pairs is not None and pairs.repetition and doc is not None:
             has_code = rules._match(judged, r"```|^\s*(?:def |class |import |#include|function |public |for \(|if \()")
             long_responses = rows.is_pair & (words["words"] >= pairs.repetition_min_words) & ~has_code
+            long_responses &= ~rules.repetition_requested(rows.instruction)
         repetition_rows = documents | long_responses
-        grams = rules.ngram_signals(tokens, repetition_rows, cjk_rows=rows.cjk,
-                                    cjk_scale=doc.cjk_ngram_scale if doc is not None else 2)
+        cjk_scale = np.where(rows.is_pair, pairs.repetition_cjk_ngram_scale if pairs is not None else 3,
+                             doc.cjk_ngram_scale if doc is not None else 2)
+        grams = rules.ngram_signals(tokens, repetition_rows, cjk_rows=rows.cjk, cjk_scale=cjk_scale)
+        columns["_runs"] = rules.repeated_runs(tokens)
         columns[schema.QUALITY_WORD_COUNT] = words["words"]
         columns[schema.QUALITY_MEAN_WORD_LENGTH] = np.where(rows.cjk, np.nan, words["mean_word_length"])
         columns[schema.QUALITY_SYMBOL_WORD_RATIO] = words["symbol_word_ratio"]
@@ -263,6 +266,7 @@ class QualityScorer(Stage[QualityConfig]):
         prompt_units = rules.count_units(prompt)
         instruction_units = rules.count_units(instruction)
         response_units = columns.pop("_units")[pair_rows]
+        runs, run_evidence = columns.pop("_runs")
         closed = rules.closed_tasks(instruction)
 
         def spread(values, fill=np.nan, dtype=float):
@@ -310,6 +314,11 @@ class QualityScorer(Stage[QualityConfig]):
             columns[column] = _nullable(full, rows.is_pair)
             if enabled:
                 verdicts.flag(rule, full, everywhere, spread_list(evidence), quote=rule != "truncated")
+        columns[schema.QUALITY_REPEATED_RUN] = np.where(rows.is_pair, runs, -1)
+        if config.max_repeated_run is not None:
+            has_code = rules._match(output, "```")
+            repeated = spread(~has_code & (runs[pair_rows] > config.max_repeated_run), False, bool)
+            verdicts.flag("repeated_word", repeated, everywhere, run_evidence, quote=False)
         urls, url_evidence = rules.ungrounded_urls(prompt, output, config.allowed_url_hosts)
         columns[schema.QUALITY_UNGROUNDED_URLS] = spread(urls, -1, np.int64)
         if config.ungrounded_urls:
@@ -326,6 +335,7 @@ class QualityScorer(Stage[QualityConfig]):
 
     def _with_columns(self, table: pa.Table, columns: dict) -> pa.Table:
         columns.pop("_units", None)
+        columns.pop("_runs", None)
         for column, type_ in self.adds.items():
             values = columns.get(column)
             if values is None:

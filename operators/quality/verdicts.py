@@ -35,8 +35,10 @@ class Verdicts:
             units = np.broadcast_to(np.asarray(unit, object), values.shape)
             details: list[str | None] = [None] * self.num_rows
             for row in np.nonzero(failed)[0]:
-                value = f"{int(values[row])}" if integer else f"{values[row]:.2f}"
-                limit = f"{int(threshold[row])}" if integer else f"{threshold[row]:.2f}"
+                if integer:
+                    value, limit = f"{int(values[row])}", f"{int(threshold[row])}"
+                else:
+                    value, limit = comparison(values[row], threshold[row], maximum=maximum)
                 suffix = f" {units[row]}" if units[row] else ""
                 details[row] = f"{value}{op}{limit}{suffix}"
             self.failures.append((rule, failed, details))
@@ -64,6 +66,20 @@ class Verdicts:
                 parts[row].append((order.get(rule, len(order)), f"{rule}({detail})" if detail else rule))
         return ["; ".join(text for _, text in sorted(row)) if row else None for row in parts]
 
+
+def comparison(value: float, threshold: float, *, maximum: bool) -> tuple[str, str]:
+    """``value`` and ``threshold`` as text, with enough decimals that a failing value never reads as equal.
+
+    The threshold is written as short as it is (``0.15``); the value with two decimals, or more when two
+    would round it onto the threshold (0.1504 over 0.15 reads ``0.1504``, not ``0.15``).
+    """
+    limit = np.format_float_positional(float(threshold), trim="-")
+    for digits in range(2, 13):
+        text = f"{value:.{digits}f}"
+        shown = float(text)
+        if (shown > threshold) if maximum else (shown < threshold):
+            return text, limit
+    return repr(float(value)), limit
 
 
 def _per_script(cjk: np.ndarray, cjk_value, other_value) -> np.ndarray | None:

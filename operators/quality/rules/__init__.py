@@ -38,6 +38,7 @@ from sftforge.operators.quality.rules.document import STOP_WORDS_EN, line_signal
 from sftforge.operators.quality.rules.grounding import placeholders, ungrounded_urls
 from sftforge.operators.quality.rules.ngrams import DUP_NGRAM_SIZES, TOP_NGRAM_SIZES, ngram_signals
 from sftforge.operators.quality.rules.refusal import REFUSAL_PATTERN, non_answers, refusals
+from sftforge.operators.quality.rules.repetition import repeated_runs, repetition_requested
 from sftforge.operators.quality.rules.tokens import Tokens, count_units, tokenize
 from sftforge.operators.quality.rules.truncation import truncations
 
@@ -45,6 +46,6 @@ __all__ = [
     "CJK_PY", "CJK_RANGES", "CJK_RE2", "DUP_NGRAM_SIZES", "REFUSAL_PATTERN", "STOP_WORDS_EN", "TOP_NGRAM_SIZES",
     "Tokens", "_match", "_numpy", "as_strings", "blank_responses", "cjk_fractions", "closed_tasks", "count_units",
     "impossible_actions", "instruction_overlap", "line_signals", "ngram_signals", "non_answers", "non_space_chars",
-    "placeholders", "refusals", "response_chars", "tokenize", "truncations", "ungrounded_urls", "unseen_inputs",
+    "placeholders", "refusals", "repeated_runs", "repetition_requested", "response_chars", "tokenize", "truncations", "ungrounded_urls", "unseen_inputs",
     "word_signals",
 ]

@@ -76,21 +76,36 @@ _PLACEHOLDER_RESPONSE = (
     r"|lorem ipsum)"
 )
 _TEMPLATE_REQUEST = r"\b(?:template|placeholders?|fill[- ]in|mad ?libs?|form letter)\b|模板|模版|占位|填空"
+# A letter or email written for the user is a template by nature: the model cannot know who signs it
+# or whom it is for, so the name, title, contact and date slots of such a letter are expected.
+_LETTER_REQUEST = (
+    r"\b(?:letters?|e-?mails?|cover letter|memo|invitations?|thank[- ]you note|note to|message to|reply to|"
+    r"respond to|write (?:back )?to|recruiter|resignation)\b|信|邮件|邀请函|短信|便条|通知|回复"
+)
+_LETTER_SLOT = (
+    r"(?i)\[\s*(?:(?:your|recipient|recipient's|sender|sender's|the|first|last|full|company|hiring manager|"
+    r"manager|recruiter|contact)\s*)*(?:name|title|job title|position|signature|contact information|email|"
+    r"e-mail|phone(?: number)?|address|date|company|hiring manager|manager|recruiter|recipient)\s*\]"
+    r"|[\[【［]\s*(?:你的|您的|收件人|寄件人)?(?:姓名|名字|签名|日期|联系方式|电话|地址|职位|公司名称|收件人)\s*[\]】］]"
+)
 
 
 def placeholders(instructions, inputs, responses) -> tuple[np.ndarray, list[str | None]]:
     """Unfilled template text: ``<noinput>`` anywhere, ``[Your Name]`` / ``[插入...]`` in the response.
 
-    A prompt that asks for a template ("write a form letter template") may get placeholders back.
+    A prompt that asks for a template ("write a form letter template") may get placeholders back, and
+    a letter or email written on request may leave its name, title, contact and date slots open
+    ("Thanks again,\n[Your Name]"); other placeholders in it ("[Insert company logo here]") still count.
     """
     instructions, inputs, responses = as_strings(instructions), as_strings(inputs), as_strings(responses)
     everything = pc.binary_join_element_wise(instructions, inputs, responses, "\n")
     anywhere = _match(everything, _PLACEHOLDER_ANY)
-    in_response = _match(responses, _PLACEHOLDER_RESPONSE) & ~_match(
-        pc.binary_join_element_wise(instructions, inputs, "\n"), _TEMPLATE_REQUEST
-    )
+    prompts = pc.binary_join_element_wise(instructions, inputs, "\n")
+    letter = pa.array(_match(prompts, _LETTER_REQUEST))
+    judged = pc.if_else(letter, pc.replace_substring_regex(responses, _LETTER_SLOT, ""), responses)
+    in_response = _match(judged, _PLACEHOLDER_RESPONSE) & ~_match(prompts, _TEMPLATE_REQUEST)
     evidence = _evidence(everything, _PLACEHOLDER_ANY, anywhere)
-    for row, text in enumerate(_evidence(responses, _PLACEHOLDER_RESPONSE, in_response & ~anywhere)):
+    for row, text in enumerate(_evidence(judged, _PLACEHOLDER_RESPONSE, in_response & ~anywhere)):
         if text is not None:
             evidence[row] = text.rstrip()
     return anywhere | in_response, evidence

@@ -22,7 +22,7 @@ def ngram_signals(
     top_sizes: Iterable[int] = TOP_NGRAM_SIZES,
     dup_sizes: Iterable[int] = DUP_NGRAM_SIZES,
     cjk_rows: np.ndarray | None = None,
-    cjk_scale: int = 1,
+    cjk_scale: int | np.ndarray = 1,
 ) -> dict[str, dict[int, np.ndarray]]:
     """Gopher's repetition signals over word n-grams (character n-grams for CJK rows).
 
@@ -41,7 +41,7 @@ def ngram_signals(
         top_sizes, dup_sizes: The n of each signal.
         cjk_rows: Rows counted in characters; their n is multiplied by ``cjk_scale``, since a Chinese
             word is about two characters and Gopher's thresholds are calibrated on words.
-        cjk_scale: The multiplier for ``cjk_rows``.
+        cjk_scale: The multiplier for ``cjk_rows``: one for all, or one per row.
     """
     top_sizes, dup_sizes = tuple(top_sizes), tuple(dup_sizes)
     n_rows = tokens.num_rows
@@ -50,13 +50,15 @@ def ngram_signals(
         "dup": {n: np.full(n_rows, np.nan) for n in dup_sizes},
     }
     selected = np.ones(n_rows, bool) if rows is None else np.asarray(rows, bool)
-    scaled = np.zeros(n_rows, bool) if cjk_rows is None or cjk_scale == 1 else np.asarray(cjk_rows, bool)
+    cjk = np.zeros(n_rows, bool) if cjk_rows is None else np.asarray(cjk_rows, bool)
+    scale_of = np.where(cjk, np.broadcast_to(np.asarray(cjk_scale, np.int64), (n_rows,)), 1)
     for table in result.values():
         for values in table.values():
             values[selected] = 0.0
     if not (top_sizes or dup_sizes):
         return result
-    for subset, scale in ((selected & ~scaled, 1), (selected & scaled, cjk_scale)):
+    for scale in np.unique(scale_of[selected]).tolist():
+        subset = selected & (scale_of == scale)
         if subset.any():
             _ngram_pass(tokens, subset, {n * scale: n for n in top_sizes}, {n * scale: n for n in dup_sizes}, result)
     return result
