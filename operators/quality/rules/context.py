@@ -36,12 +36,35 @@ _VISUAL_ZH = (
     "(?:(?:这|那|该|此|以下|下面|上面|下列|所给|给定|附件|附上|上传|所附)(?:一)?(?:张|幅|个|段|份|些|部)?"
     "(?:的)?(?:图片|图像|照片|相片|截图|视频|音频|录音|动图|画作|画)"
     "|(?:图片|图像|照片|截图|视频|录音)(?:中|里|上)|如图|上图|下图|见图|(?:^|[^试企意地])图中)"
+    # What the user says they sent: "我发的照片", "刚上传的图", "发给你的表格", "附件里的合同", "请看附件".
+    "|(?:发|传|拍|附|录|截)(?:给你|给您|上来|过来)?(?:的|了)(?:这|那)?(?:一)?(?:张|幅|个|段|份|些)?"
+    "(?:图片|图像|照片|相片|截图|视频|音频|录音|图|文件|附件|表格|文档|合同|简历|PDF|pdf|链接)"
+    "|附件(?:里|中|上)|(?:看|查看|打开|参考|根据|阅读|见)(?:一下|下)?(?:这个|该|我的)?附件"
+    "|(?:这|那)(?:一)?张图|图(?:里|上)(?:的|这|那|有)"
 )
 _CONTEXT_ZH = (
     "(?:(?:这|这个|这篇|这份|这段|该|此|以下|下面|上面|下列|所给|给定|附件中?|上传|所附|附上)"
     "(?:一)?(?:张|幅|个|份|篇|段|首|封)?(?:的)?(?:图表|表格|地图|流程图|示意图|统计图|柱状图|折线图|饼图|思维导图|"
     "文件|文档|附件|链接|网址|网页|网站|PDF|pdf|邮件|文章|论文|报告|代码|文本|段落|这段话|句子|材料|数据|诗|故事|"
     "对话|列表|清单)|(?:这|那|以下|下面|上面)(?:一)?段话)"
+)
+# Classifying or judging something the prompt points at ("Classify the sentiment of the tweet", "判断这句
+# 话的情感") needs that something; with no input and nothing inline there is nothing to classify.
+_CLASSIFY_EN = (
+    r"^[\s\pP]*(?:please\s+)?(?:classify|categori[sz]e|label|tag|sort|group|rate|rank|identify|detect|determine|"
+    r"decide|tell(?: me)?|predict)\b(?:\s+[\w'-]+){0,4}?\s+(?:(?:this|these|those|the following|following|given|"
+    r"above|below|provided|each of the)\b|the\s+(?:[\w-]+\s+){0,1}?(?:tweets?|reviews?|sentences?|texts?|"
+    r"passages?|comments?|messages?|emails?|headlines?|articles?|statements?|items?|products?|words?|phrases?|"
+    r"documents?|posts?|paragraphs?|examples?|list|data|input|user|customer|speaker|author|writer)\b)"
+)
+_POINTED_ZH = (
+    "(?:这(?:一|几)?(?:句|段|条|些|篇|则|组|首)|这个(?:句子|词|词语|评论|文本|产品|商品|例子)|该(?:句|段|条|篇|则|组)|"
+    "以下|下面|下列|上述|给定|所给)"
+)
+_CLASSIFY_VERB_ZH = "(?:判断|分类|归类|区分|标注|识别|分辨|分为|分成|评估|打分|归为|属于(?:哪|什么))"
+_CLASSIFY_ZH = (
+    f"{_CLASSIFY_VERB_ZH}[^，。？！：:\\n]{{0,8}}?{_POINTED_ZH}"
+    f"|{_POINTED_ZH}[^，。？！：:\\n]{{0,10}}?{_CLASSIFY_VERB_ZH}"
 )
 # The instruction carries its own material: text after a colon or line break, or a quoted passage.
 _INLINE_CONTENT = r"[:：\n]\s*\S.{10,}|[\"“'‘「].{8,}[\"”'’」]"
@@ -75,12 +98,17 @@ def unseen_inputs(instructions, inputs, prompt_units: np.ndarray | None = None,
     visual = _match(requests, _VISUAL_EN) & ~_match(requests, _VISUAL_MODIFIER_EN)
     visual |= _match(requests, _VISUAL_ZH)
     context = context_free & (_match(requests, _CONTEXT_EN) | _match(requests, _CONTEXT_ZH))
+    classify = context_free & ~visual & ~context
+    classify &= _match(requests, _CLASSIFY_EN) | _match(requests, _CLASSIFY_ZH)
     flags = visual | context
     evidence = _evidence(requests, f"{_VISUAL_EN}|{_VISUAL_ZH}", visual)
     for row, text in enumerate(_evidence(requests, f"{_CONTEXT_EN}|{_CONTEXT_ZH}", context & ~visual)):
         if text is not None:
             evidence[row] = text
-    return flags, evidence
+    for row, text in enumerate(_evidence(requests, f"{_CLASSIFY_EN}|{_CLASSIFY_ZH}", classify)):
+        if text is not None:
+            evidence[row] = f"{text} (no input)"
+    return flags | classify, evidence
 
 
 _POLITE_EN = r"(?:please\s+|kindly\s+|can you\s+|could you\s+|would you\s+|will you\s+|i want you to\s+|i need you to\s+)?"
