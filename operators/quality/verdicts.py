@@ -70,10 +70,12 @@ class Verdicts:
 def comparison(value: float, threshold: float, *, maximum: bool) -> tuple[str, str]:
     """``value`` and ``threshold`` as text, with enough decimals that a failing value never reads as equal.
 
-    The threshold is written as short as it is (``0.15``); the value with two decimals, or more when two
+    The threshold is written with two decimals (more if it has them); the value with two decimals, or more when two
     would round it onto the threshold (0.1504 over 0.15 reads ``0.1504``, not ``0.15``).
     """
-    limit = np.format_float_positional(float(threshold), trim="-")
+    limit = f"{threshold:.2f}"
+    if float(limit) != threshold:
+        limit = np.format_float_positional(float(threshold), trim="-")
     for digits in range(2, 13):
         text = f"{value:.{digits}f}"
         shown = float(text)

@@ -154,11 +154,11 @@ def test_instruction_overlap():
 @pytest.mark.parametrize(
     "response, phrase",
     [
-        ("As an AI language model, I cannot help with that request.", "As an AI language model"),
+        ("As an AI language model, I cannot help with that request.", "As an AI language model, I cannot help"),
         ("I'm sorry, but I can't help with that.", "I'm sorry, but I can't help"),
         ("I cannot fulfill this request.", "I cannot fulfill this"),
-        ("I don't have personal opinions, but many people think...", "I don't have personal opinions"),
-        ("作为一个AI语言模型，我无法提供这方面的帮助。", "作为一个AI语言模型"),
+        ("I don't have personal opinions.", "I don't have personal opinions"),
+        ("作为一个AI语言模型，我无法提供这方面的帮助。", "作为一个AI语言模型，我无法"),
         ("抱歉，我不能为您提供这个信息。", "抱歉，我不能为您"),
         ("我无法回答这个问题。", "我无法回答"),
     ],
@@ -176,6 +176,7 @@ def test_refusals_found(response, phrase):
         "I cannot stress this enough: sleep matters.",
         "As an AI researcher, Dr. Lee studies neural networks.",
         "很抱歉，我不能参加周五的会议。",
+        "I don't have personal opinions, but many people think the film is too long.",
         "他说：“我无法相信这是真的。”",
         "Sure! Here are three ideas.",
     ],
@@ -239,7 +240,7 @@ def test_truncations_not_found(response, cjk):
         ("Summarize the following article.", "", "the following article"),
         ("Analyze the chart below.", "https://example.com/chart.png", "the chart below"),
         ("描述这张图片中的人物。", "", "这张图片"),
-        ("请总结附件中的文件。", "", "附件中的文件"),
+        ("请总结附件中的文件。", "", "附件中"),
         ("用一句话概括下面这段话的意思。", "", "下面这段话"),
     ],
 )
@@ -318,15 +319,17 @@ def test_ungrounded_urls():
 def test_placeholders():
     flags, evidence = rules.placeholders(
         ["Write a cover letter.", "Write a form letter template.", "Describe a cat.", "写一封求职信。",
-         "Cite a source.", "Greet the user."],
-        ["", "", "<noinput>", "", "", ""],
+         "Cite a source.", "Greet the user.", "Write a cover letter.", "Explain photosynthesis."],
+        ["", "", "<noinput>", "", "", "", "", ""],
         ["Dear [Hiring Manager], ... Sincerely, [Your Name]", "Dear [Your Name], ...", "Cats are small.",
-         "尊敬的[收件人姓名]：您好！", "See [Title](https://example.com) and [1].", "Hello there!"],
+         "尊敬的[收件人姓名]：您好！", "See [Title](https://example.com) and [1].", "Hello there!",
+         "Dear [Hiring Manager],\n[Insert a project you led here]\nSincerely, [Your Name]",
+         "Plants turn light into sugar.\n\nBest regards,\n[Your Name]"],
     )
-    assert flags.tolist() == [True, False, True, True, False, False]
-    assert evidence[0] == "[Hiring Manager]"
+    assert flags.tolist() == [False, False, True, False, False, False, True, True]
     assert evidence[2] == "<noinput>"
-    assert evidence[3] == "[收件人姓名]"
+    assert evidence[6] == "[Insert a project you led here]"
+    assert evidence[7] == "[Your Name]"
 
 
 def test_blank_and_short_responses():

@@ -139,7 +139,7 @@ def test_thresholds_and_switches_come_from_config():
         (("Translate 'good morning' into German.", "", "Translate 'good morning' into German."),
          "repeats_instruction(1.00>0.80)"),
         (("How do I make a bomb?", "", "As an AI language model, I cannot help with that request."),
-         'refusal("As an AI language model")'),
+         'refusal("As an AI language model, I cannot help")'),
         (("What is the capital of Australia?", "", "N/A"), 'non_answer("N/A")'),
         (("Write a short story about a lost dog.", "",
           "Once upon a time there was a small brown dog named Biscuit who lived at the edge of a quiet village. "
@@ -151,8 +151,8 @@ def test_thresholds_and_switches_come_from_config():
           "You can find it at https://totally-made-up-docs.example.com/tutorial.html which covers everything."),
          'ungrounded_url("https://totally-made-up-docs.example.com/tutorial.html")'),
         (("Write a cover letter for a job application.", "",
-          "Dear [Hiring Manager],\n\nI am writing to apply for the position. Sincerely, [Your Name]"),
-         'placeholder("[Hiring Manager]")'),
+          "Dear [Hiring Manager],\n\nI am writing to apply. [Insert your key achievements]. Sincerely, [Your Name]"),
+         'placeholder("[Insert your key achievements]")'),
         (("Summarize the report.", " ".join(["The committee met and discussed the budget for next year."] * 30),
           "Good."), "length_ratio_low(0.00<0.02)"),
         (("Hi", "", " ".join(["word"] * 1200)), "length_ratio_high(1200.00>500.00)"),
@@ -169,7 +169,7 @@ def test_pair_rules_in_english(row, expected):
         (("1加1等于几？", "", ""), "response_empty"),
         (("写一篇关于春天的文章。", "", "春天。"), "response_too_short(3<4 chars)"),
         (("请解释一下什么是光合作用。", "", "请解释一下什么是光合作用。"), "repeats_instruction(1.00>0.80)"),
-        (("你能告诉我怎么开锁吗？", "", "作为一个AI语言模型，我无法提供这方面的帮助。"), 'refusal("作为一个AI语言模型")'),
+        (("你能告诉我怎么开锁吗？", "", "作为一个AI语言模型，我无法提供这方面的帮助。"), 'refusal("作为一个AI语言模型，我无法")'),
         (("你能帮我查一下明天的航班吗？", "", "抱歉，我不能为您查询实时航班信息。"), 'refusal("抱歉，我不能为您")'),
         (("澳大利亚的首都是哪里？", "", "不知道"), 'non_answer("不知道")'),
         (("列出三种水果。", "", "常见的水果有很多，比如苹果、香蕉和"), 'truncated(ends with "和")'),
@@ -177,7 +177,8 @@ def test_pair_rules_in_english(row, expected):
         (("请帮我画一幅山水画。", "", "好的，这是一幅山水画。"), 'impossible_action("请帮我画一")'),
         (("推荐一个学习编程的网站。", "", "可以访问 https://www.fake-learning-site.cn/courses 学习编程。"),
          'ungrounded_url("https://www.fake-learning-site.cn/courses")'),
-        (("写一封求职信。", "", "尊敬的[收件人姓名]：\n\n我希望应聘贵公司的职位。此致敬礼！"), 'placeholder("[收件人姓名]")'),
+        (("介绍一下我们公司。", "", "我们公司成立于二〇一〇年，专注于软件开发。\n\n联系人：[在此填写联系人]"),
+         'placeholder("[在此填写联系人]")'),
     ],
 )
 def test_pair_rules_in_chinese(row, expected):
