@@ -1,15 +1,17 @@
-"""Quality stage: precision and recall per rule on a labelled set, flag rates on real data, rows/s in Ray.
+"""Quality stage: per-rule hits on defects and on real good data, held-out precision and recall, rows/s.
 
-1. ``benchmarks/data/quality_labelled.jsonl`` (written for this project: 300+ SFT pairs and 30+ documents,
-   English and Chinese, each labelled good or bad with the rules that must fire): per-rule precision
-   and recall, and overall precision and recall of the reject decision.
-2. Real text from ``--data`` (``../shared/data``: the Self-Instruct seed tasks, human-written; the
-   Ruozhiba QA answers, model-written), all presumed good: the share each rule rejects, a proxy for
-   false positives, with examples.
-3. Throughput: the stage inside Ray (local runtime, 2 CPUs) against a pass-through stage on the same
+1. The labelled set: ``benchmarks/data/quality_labelled.jsonl`` (written for this project) plus rows made
+   at run time from the shared corpora (``benchmarks/quality_derived.py``: sampled good pairs, and
+   defects derived from other pairs). Each row is labelled good or with its kind of defect. A fixed hash
+   of the row id puts half of the rows in a held-out half that is never used to tune the rules.
+2. The real good corpora from ``--data`` (``../shared/data``), all of them: the 1,465 Ruozhiba QA pairs
+   and the 175 Self-Instruct seed tasks; every rejection there is a false positive.
+3. Per rule: hits on the defect rows, hits on each good corpus, and precision and recall on the held-out
+   half; then the headline figures and recall per kind of defect.
+4. Throughput: the stage inside Ray (local runtime, 2 CPUs) against a pass-through stage on the same
    in-memory Dataset, alternately, and the bare stage without Ray; the ratio is what to compare.
 
-    python benchmarks/bench_quality.py [--quick] [--data ../shared/data] [--rows 20000] [--show-errors]
+    python benchmarks/bench_quality.py [--no-throughput] [--quick] [--data ../shared/data] [--show-errors]
 """
 
 from __future__ import annotations
@@ -27,13 +29,17 @@ import pyarrow as pa
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))
 
+from quality_derived import derived_rows, good_corpora, held_out  # noqa: E402
 from sftforge.operators import schema  # noqa: E402
 from sftforge.operators.base import Stage, StageConfig, StageResult  # noqa: E402
 from sftforge.operators.quality.report import rule_names  # noqa: E402
 from sftforge.operators.quality.scorer import QualityConfig, QualityScorer  # noqa: E402
 
 LABELLED = ROOT / "benchmarks" / "data" / "quality_labelled.jsonl"
+#: Release targets of issue 18.
+TARGET_RECALL, TARGET_PRECISION, TARGET_GOOD_REJECTION = 0.95, 0.98, 0.005
 
 
 def family(rule: str) -> str:
@@ -45,8 +51,12 @@ def family(rule: str) -> str:
     return {"dup_line_chars": "dup_lines", "dup_paragraph_chars": "dup_paragraphs"}.get(rule, rule)
 
 
-def load_labelled() -> list[dict]:
-    return [json.loads(line) for line in LABELLED.read_text(encoding="utf-8").splitlines() if line.strip()]
+def load_labelled(data: Path) -> list[dict]:
+    rows = [json.loads(line) for line in LABELLED.read_text(encoding="utf-8").splitlines() if line.strip()]
+    for row in rows:
+        row["source"] = "written"
+        row["defect"] = row.get("defect", "good").split(" (")[0]
+    return rows + derived_rows(data)
 
 
 def to_table(rows: list[dict]) -> pa.Table:
@@ -61,118 +71,77 @@ def to_table(rows: list[dict]) -> pa.Table:
     })
 
 
-def predicted_rules(table: pa.Table, config: QualityConfig) -> dict[str, list[str]]:
-    result = QualityScorer(config)(table)
+def predicted(rows: list[dict], config: QualityConfig | None = None) -> dict[str, set[str]]:
+    """The rule families each row fails (empty set: kept)."""
+    result = QualityScorer(config or QualityConfig())(to_table(rows))
+    fired = {row["id"]: set() for row in rows}
     rejected = result.rejected
-    predicted = {doc: [] for doc in table.column(schema.DOC_ID).to_pylist()}
-    for doc, reason in zip(rejected.column(schema.DOC_ID).to_pylist(), rejected.column(schema.REJECT_REASON).to_pylist()):
-        predicted[doc] = rule_names(reason)
-    return predicted
+    for doc, reason in zip(rejected.column(schema.DOC_ID).to_pylist(),
+                           rejected.column(schema.REJECT_REASON).to_pylist()):
+        fired[doc] = {family(rule) for rule in rule_names(reason)}
+    return fired
 
 
-def labelled_report(rows: list[dict], show_errors: bool) -> None:
-    predicted = predicted_rules(to_table(rows), QualityConfig())
-    per_rule = defaultdict(lambda: Counter())
-    overall = Counter()
-    errors = []
-    for row in rows:
-        fired = {family(rule) for rule in predicted[row["id"]]}
-        expected = set(row["rules"])
-        bad = row["label"] == "bad"
-        rejected = bool(fired)
-        overall["tp" if bad and rejected else "fp" if rejected else "fn" if bad else "tn"] += 1
-        for rule in expected:
-            per_rule[rule]["tp" if rule in fired else "fn"] += 1
-        for rule in fired - expected:
-            per_rule[rule]["fp_good" if not bad else "also_on_bad"] += 1
-        if (bad and not expected <= fired) or (not bad and rejected):
-            errors.append((row, sorted(fired)))
-    pairs = sum(1 for row in rows if row["kind"] == "instruction")
-    print(f"labelled set: {len(rows)} rows ({pairs} SFT pairs, {len(rows) - pairs} documents; "
-          f"{sum(r['lang'] == 'en' for r in rows)} en, {sum(r['lang'] == 'zh' for r in rows)} zh), "
-          f"{sum(r['label'] == 'bad' for r in rows)} bad")
-    print(f"{'rule':<22}{'positives':>10}{'TP':>5}{'FN':>5}{'FP(good)':>10}{'precision':>11}{'recall':>8}"
-          f"{'also on other bad rows':>24}")
-    for rule in sorted(per_rule, key=lambda r: (-sum(per_rule[r][k] for k in ("tp", "fn")), r)):
-        counts = per_rule[rule]
-        tp, fn, fp = counts["tp"], counts["fn"], counts["fp_good"]
-        precision = tp / (tp + fp) if tp + fp else float("nan")
-        recall = tp / (tp + fn) if tp + fn else float("nan")
-        print(f"{rule:<22}{tp + fn:>10}{tp:>5}{fn:>5}{fp:>10}{precision:>11.3f}{recall:>8.3f}{counts['also_on_bad']:>24}")
-    tp, fp, fn, tn = overall["tp"], overall["fp"], overall["fn"], overall["tn"]
-    print(f"overall reject decision: precision {tp / (tp + fp):.3f}, recall {tp / (tp + fn):.3f} "
-          f"(TP {tp}, FP {fp}, FN {fn}, TN {tn})")
-    # The rules were tuned on the "tuning" rows; the held-out rows were written afterwards and never
-    # used for tuning, so they are the honest estimate.
-    for split in ("tuning", "holdout"):
-        subset = [row for row in rows if row.get("split", "tuning") == split]
-        counts = Counter()
-        exact = 0
+def _ratio(numerator: int, denominator: int) -> str:
+    return f"{numerator / denominator:.3f}" if denominator else "  -  "
+
+
+def report(rows: list[dict], corpora: dict[str, list[dict]], show: str | None) -> None:
+    fired = predicted(rows)
+    corpus_fired = {name: predicted(source) for name, source in corpora.items()}
+    pairs = [row for row in rows if row["kind"] == "instruction"]
+    print(f"labelled set: {len(rows)} rows, {len(pairs)} SFT pairs ({sum(r['lang'] == 'zh' for r in pairs)} Chinese), "
+          f"{len(rows) - len(pairs)} documents; {sum(r['label'] == 'bad' for r in rows)} defects; "
+          f"{sum(held_out(r['id']) for r in rows)} held out; sources {dict(Counter(r['source'] for r in rows))}")
+    held = [row for row in rows if held_out(row["id"])]
+    rules = sorted({rule for row in rows for rule in row["rules"]} | {r for f in fired.values() for r in f}
+                   | {r for c in corpus_fired.values() for f in c.values() for r in f})
+    names = list(corpora)
+    print(f"\n{'rule':<22}{'defects hit':>12}{'good hit':>9}" + "".join(f"{name[:18]:>20}" for name in names)
+          + f"{'held-out P':>12}{'held-out R':>12}")
+    for rule in sorted(rules, key=lambda r: -sum(r in fired[row["id"]] for row in rows if row["label"] == "bad")):
+        defect_hits = sum(rule in fired[row["id"]] for row in rows if row["label"] == "bad")
+        good_hits = sum(rule in fired[row["id"]] for row in rows if row["label"] == "good")
+        corpus_hits = [sum(rule in f for f in corpus_fired[name].values()) for name in names]
+        flagged = [row for row in held if rule in fired[row["id"]]]
+        expected = [row for row in held if rule in row["rules"]]
+        precision = _ratio(sum(row["label"] == "bad" for row in flagged), len(flagged))
+        recall = _ratio(sum(rule in fired[row["id"]] for row in expected), len(expected))
+        print(f"{rule:<22}{defect_hits:>12}{good_hits:>9}" + "".join(f"{hits:>20}" for hits in corpus_hits)
+              + f"{precision:>12}{recall:>12}")
+    print()
+    for name, subset in (("tuning half", [r for r in rows if not held_out(r["id"])]), ("held-out half", held)):
+        counts = Counter(("bad" if row["label"] == "bad" else "good", bool(fired[row["id"]])) for row in subset)
+        tp, fn, fp = counts[("bad", True)], counts[("bad", False)], counts[("good", True)]
+        right = sum(set(row["rules"]) <= fired[row["id"]] if row["label"] == "bad" else not fired[row["id"]]
+                    for row in subset)
+        print(f"{name:<14} {len(subset):>5} rows: recall on defects {_ratio(tp, tp + fn)} ({tp}/{tp + fn}), "
+              f"precision {_ratio(tp, tp + fp)} ({tp}/{tp + fp}); expected rule(s) fired on {right}/{len(subset)}")
+    for name in names:
+        source = corpora[name]
+        rejected = sum(bool(f) for f in corpus_fired[name].values())
+        print(f"good corpus {name}: {rejected}/{len(source)} rejected ({rejected / len(source):.2%}); "
+              f"by rule {dict(Counter(r for f in corpus_fired[name].values() for r in f))}")
+    print("\nheld-out recall per kind of defect:")
+    kinds = defaultdict(Counter)
+    for row in held:
+        if row["label"] == "bad":
+            kinds[f"{row['defect']} [{row['lang']}]"][bool(fired[row["id"]])] += 1
+    for kind, hits in sorted(kinds.items(), key=lambda item: item[0]):
+        print(f"  {kind:<48} {hits[True]:>4}/{hits[True] + hits[False]:<4}")
+    if show:
+        subset = held if show == "held-out" else [r for r in rows if not held_out(r["id"])]
         for row in subset:
-            fired = {family(rule) for rule in predicted[row["id"]]}
-            bad = row["label"] == "bad"
-            counts["tp" if bad and fired else "fp" if fired else "fn" if bad else "tn"] += 1
-            exact += (set(row["rules"]) <= fired) if bad else not fired
-        tp, fp, fn = counts["tp"], counts["fp"], counts["fn"]
-        print(f"  {split:<8} {len(subset):>4} rows: reject precision {tp / (tp + fp) if tp + fp else float('nan'):.3f}, "
-              f"recall {tp / (tp + fn) if tp + fn else float('nan'):.3f}; right rule(s) on {exact}/{len(subset)} rows")
-    for kind in ("instruction", "document"):
-        for lang in ("en", "zh"):
-            subset = [row for row in rows if row["kind"] == kind and row["lang"] == lang]
-            if not subset:
-                continue
-            hit = Counter()
-            for row in subset:
-                rejected = bool(predicted[row["id"]])
-                hit[(row["label"], rejected)] += 1
-            bad = hit[("bad", True)] + hit[("bad", False)]
-            flagged = hit[("bad", True)] + hit[("good", True)]
-            print(f"  {kind:<11} {lang}: precision {hit[('bad', True)] / flagged if flagged else float('nan'):.3f}, "
-                  f"recall {hit[('bad', True)] / bad if bad else float('nan'):.3f} ({len(subset)} rows)")
-    if show_errors:
-        for row, fired in errors:
-            text = (row.get("output") or row.get("text") or "")[:90].replace("\n", " ")
-            print(f"  miss {row['id']} {row['label']} expected={row['rules']} fired={fired}: "
-                  f"{(row.get('instruction') or '')[:60]!r} -> {text!r}")
-
-
-def real_rows(data: Path) -> dict[str, list[dict]]:
-    sets = {}
-    seeds = data / "self_instruct" / "seed_tasks.jsonl"
-    if seeds.is_file():
-        rows = []
-        for line in seeds.read_text(encoding="utf-8").splitlines():
-            task = json.loads(line)
-            for number, instance in enumerate(task["instances"]):
-                rows.append({"id": f"{task['id']}-{number}", "kind": "instruction", "instruction": task["instruction"],
-                             "input": instance["input"], "output": instance["output"]})
-        sets["self-instruct seeds (en, human)"] = rows
-    ruozhiba = data / "ruozhiba" / "ruozhiba_qa.jsonl"
-    if ruozhiba.is_file():
-        rows = [{"id": item["id"], "kind": "instruction", "instruction": item["question"], "input": "",
-                 "output": item["answer"]} for item in map(json.loads, ruozhiba.read_text(encoding="utf-8").splitlines())]
-        sets["ruozhiba QA (zh, model answers)"] = rows
-        sets["ruozhiba answers as documents (zh)"] = [
-            {"id": f"doc-{row['id']}", "kind": "document", "text": row["output"]} for row in rows]
-    return sets
-
-
-def real_report(data: Path) -> list[dict]:
-    sets = real_rows(data)
-    if not sets:
-        print(f"\nreal data: none found under {data} (skipped)")
-        return []
-    print(f"\nreal data from {data} (presumed good: every rejection is a candidate false positive)")
-    for name, rows in sets.items():
-        predicted = predicted_rules(to_table(rows), QualityConfig())
-        rejected = [row for row in rows if predicted[row["id"]]]
-        rules = Counter(family(rule) for row in rejected for rule in predicted[row["id"]])
-        print(f"  {name}: {len(rows)} rows, rejected {len(rejected)} ({len(rejected) / len(rows):.1%}); "
-              f"by rule: {dict(rules.most_common(8))}")
-        for row in rejected[:3]:
-            answer = (row.get("output") or row.get("text") or "")[-70:].replace("\n", " ")
-            print(f"     e.g. {predicted[row['id']][:3]} ...{answer!r}")
-    return [row for rows in sets.values() for row in rows]
+            got = fired[row["id"]]
+            if (row["label"] == "bad" and not got) or (row["label"] == "good" and got):
+                text = (row.get("output") or row.get("text") or "")[-90:].replace("\n", " ")
+                print(f"  miss {row['id']} {row['defect']} expected={row['rules']} fired={sorted(got)}: "
+                      f"{(row.get('instruction') or '')[:50]!r} -> ...{text!r}")
+        for name in names:
+            for row in corpora[name]:
+                if corpus_fired[name][row["id"]]:
+                    print(f"  good {name} {row['id']} fired={sorted(corpus_fired[name][row['id']])}: "
+                          f"...{row['output'][-70:]!r}")
 
 
 class PassThroughConfig(StageConfig):
@@ -227,17 +196,25 @@ def throughput(rows: list[dict], count: int, repeats: int) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data", default=str(ROOT.parent / "shared" / "data"), help="reference corpora folder")
+    default_data = next((path for path in (ROOT.parent / "shared" / "data", ROOT.parents[1] / "shared" / "data")
+                         if path.is_dir()), ROOT.parent / "shared" / "data")
+    parser.add_argument("--data", default=str(default_data), help="reference corpora folder (../shared/data)")
     parser.add_argument("--rows", type=int, default=20000, help="rows for the throughput run")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--quick", action="store_true", help="small throughput run (4000 rows, 1 repeat)")
-    parser.add_argument("--show-errors", action="store_true", help="print every row the rules got wrong")
+    parser.add_argument("--no-throughput", action="store_true", help="skip the Ray throughput run")
+    parser.add_argument("--show-errors", nargs="?", const="tuning", choices=("tuning", "held-out"),
+                        help="print the rows the rules got wrong in one half (tuning by default)")
     args = parser.parse_args()
-    rows = load_labelled()
-    labelled_report(rows, args.show_errors)
-    real = real_report(Path(args.data))
-    count, repeats = (4000, 1) if args.quick else (args.rows, args.repeats)
-    throughput(real + rows if real else rows, count, repeats)
+    data = Path(args.data)
+    rows = load_labelled(data)
+    corpora = good_corpora(data)
+    if not corpora:
+        print(f"no shared corpora under {data}: the labelled set has only its written rows")
+    report(rows, corpora, args.show_errors)
+    if not args.no_throughput:
+        count, repeats = (4000, 1) if args.quick else (args.rows, args.repeats)
+        throughput([row for source in corpora.values() for row in source] + rows, count, repeats)
 
 
 if __name__ == "__main__":

@@ -5,7 +5,12 @@ them by the transformations below), so the file can ship in the repository. Each
 
 - ``label``: ``good`` or ``bad``;
 - ``rules``: the quality rules a correct scorer must fire on it (empty for good rows);
-- ``note``: why the row is there (hard negatives say which rule they try to fool).
+- ``note``: why the row is there (hard negatives say which rule they try to fool);
+- ``defect``: ``good`` or the kind of defect.
+
+The rows of ``quality_rows_issue18.py`` are appended. More rows are made at run time from the shared
+corpora (``benchmarks/quality_derived.py``); none of those are written here. Which half of the set a row
+belongs to (tuning or held out) is decided by a hash of its id, in the benchmark.
 
 Run ``python benchmarks/data/make_quality_labelled.py`` to regenerate it; the output is deterministic.
 """
@@ -14,9 +19,12 @@ from __future__ import annotations
 
 import json
 import random
+import sys
 from pathlib import Path
 
 OUT = Path(__file__).with_name("quality_labelled.jsonl")
+sys.path.insert(0, str(Path(__file__).parent))
+import quality_rows_issue18 as issue18  # noqa: E402
 
 # ----------------------------------------------------------------------------------------------------
 # Good pairs, written by hand.
@@ -311,7 +319,7 @@ REFUSALS_EN = [
     "As an AI language model, I cannot help with that request.",
     "I'm sorry, but I can't help with that.",
     "I'm sorry, but as an AI developed by OpenAI, I cannot provide that information.",
-    "As an AI, I don't have personal opinions, but I can say that opinions vary.",
+    "As an AI, I don't have personal opinions.",
     "I cannot fulfill this request.",
     "Unfortunately, I am unable to provide a recipe for that.",
     "I apologize, but I cannot browse the internet to check this.",
@@ -331,7 +339,7 @@ REFUSALS_ZH = [
     "我是一个AI语言模型，无法回答您的问题。",
     "非常抱歉，我无法满足您的请求。",
     "抱歉，我无法提供实时天气信息，建议您查看当地气象台的预报。",
-    "作为AI助手，我没有个人喜好，不过很多人喜欢在春天去杭州旅游。",
+    "作为AI助手，我没有个人喜好。",
 ]
 NON_ANSWERS = [("en", "N/A"), ("en", "I don't know."), ("en", "I do not know"), ("en", "n/a"), ("en", "No idea."),
                ("en", "I don't know, sorry."), ("zh", "不知道"), ("zh", "我不知道。"), ("zh", "不清楚"),
@@ -387,7 +395,7 @@ PLACEHOLDERS_EN = ["\n\nBest regards,\n[Your Name]", "\n\nContact us at [phone n
 PLACEHOLDERS_ZH = ["\n\n此致\n[你的名字]", "\n\n联系电话：[插入电话号码]", "\n\n[在此填写公司名称]", "\n\n尊敬的XXX："]
 
 
-# Held out: written after the rules were tuned on everything above, and never used to tune them.
+# Written after the rules were first tuned on everything above (the old 40-row hold-out).
 # (lang, label, rules, instruction, input, output)
 HOLDOUT = [
     ("en", "good", [], "What is the boiling point of water at sea level in Fahrenheit?", "", "212 °F"),
@@ -585,8 +593,17 @@ def main() -> None:
 
     for lang, label, rules, instruction, input_, output in HOLDOUT:
         rows.append({"kind": "instruction", "lang": lang, "instruction": instruction, "input": input_, "output": output,
-                     "label": label, "rules": rules, "note": "held out", "split": "holdout"})
+                     "label": label, "rules": rules,
+                     "note": f"{rules[0] if rules else 'clean'} (written after the first tuning round)"})
+    for instruction, input_, output in issue18.COIG_STYLE_GOOD:
+        add("en" if instruction.isascii() else "zh", instruction, input_, output, "good", note="clean (COIG-CQIA style)")
+    for lang, instruction, input_, output in [(row[0], *row[1:]) for row in issue18.HARD_GOOD]:
+        add(lang, instruction, input_, output, "good", note="hard negative (issue 18)")
+    for lang, defect, rules, instruction, input_, output in issue18.DEFECTS:
+        add(lang, instruction, input_, output, "bad", rules, defect)
     add_documents(rows, rng)
+    for row in rows:
+        row["defect"] = "good" if row["label"] == "good" else row["note"]
     with OUT.open("w", encoding="utf-8") as handle:
         for index, row in enumerate(rows):
             handle.write(json.dumps({"id": f"q{index:04d}", **row}, ensure_ascii=False) + "\n")
