@@ -430,7 +430,8 @@ HOLDOUT = [
     ("en", "bad", ["non_answer"], "Who wrote 'Pride and Prejudice'?", "", "I don't know."),
     ("en", "bad", ["ungrounded_url"], "Where can I learn about composting?", "",
      "A great resource is https://www.compost-masters-guide.com/start, which has step-by-step guides."),
-    ("en", "bad", ["placeholder"], "Write a short thank-you note to a teacher.", "",
+    # A letter's name slots are expected (issue 18), so this one is good now.
+    ("en", "good", [], "Write a short thank-you note to a teacher.", "",
      "Dear [Teacher's Name],\n\nThank you for a wonderful year and for always believing in me.\n\nWarm wishes,\n[Your Name]"),
     ("en", "bad", ["response_too_short"], "Write a paragraph about the history of tea.", "", "Tea is old."),
     ("en", "bad", ["repeats_instruction"], "Describe your ideal weekend.", "", "Describe your ideal weekend."),
@@ -563,10 +564,11 @@ def main() -> None:
         add("zh" if zh else "en", instruction, input_, output + suffix, "bad", ["ungrounded_url"], "invented URL")
     # Placeholders.
     for suffix in PLACEHOLDERS_EN:
-        instruction, input_, output = rng.choice([EN_GOOD[16], EN_GOOD[8], EN_GOOD[26]])
+        # Not a letter: a letter's name and signature slots are expected.
+        instruction, input_, output = rng.choice([EN_GOOD[0], EN_GOOD[8], EN_GOOD[26]])
         add("en", instruction, input_, output + suffix, "bad", ["placeholder"], "unfilled placeholder")
     for suffix in PLACEHOLDERS_ZH:
-        instruction, input_, output = rng.choice([ZH_GOOD[19], ZH_GOOD[8]])
+        instruction, input_, output = rng.choice([ZH_GOOD[0], ZH_GOOD[8]])
         add("zh", instruction, input_, output + suffix, "bad", ["placeholder"], "unfilled placeholder")
     for instruction, _, output in rng.sample(EN_GOOD, 2) + rng.sample(ZH_GOOD, 2):
         add("en" if instruction.isascii() else "zh", instruction, "<noinput>", output, "bad", ["placeholder"],

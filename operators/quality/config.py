@@ -118,7 +118,7 @@ class PairRules(StageConfig):
         repetition_cjk_ngram_scale: Characters per word when the repetition rules read a CJK response:
             3, so that parallel sentences ("男同是男性同性恋的简称，……女同是女性同性恋的简称") sharing a
             short phrase are not repetition, while a repeated sentence still is.
-        max_repeated_run: Most copies of one word or phrase (up to four words) back to back; "very very
+        max_repeated_run: Most copies of one word or phrase (up to eight words) back to back; "very very
             very ..." twenty times, or 好好好好……, fails.
     """
 

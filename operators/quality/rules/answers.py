@@ -30,7 +30,8 @@ _CLOSED_CUES = (
     r"score|convert|spell|guess|evaluate|determine|correct|check|translate|name|title|one word|"
     r"single word|a number|abbreviat\w*|acronym|capital of|sentiment|synonym|antonym|rhymes? with|"
     r"regular expression|regex|sort|alphabetical\w*|arrange|reorder)\b"
-    r"|是否|是不是|对不对|对吗|哪|选择|选出|分类|类别|标签|多少|几[个位种天年岁次]|计算|求|提取|找出|"
+    r"|是否|是不是|对不对|对吗|哪|选择|选出|分类|类别|标签|多少|几[个位种天年岁次]|计算|求|提取|找出|只(?:需|要)?回答|"
+    r"一个字|[“\"]是[”\"]或[“\"]否[”\"]|是或否|"
     r"输出|对错|正确|填空|翻译|标题|一个词|缩写|简称|首都|是谁|等于|情感|同义词|反义词|正则|排序"
 )
 _QUESTION = r"[?？]\s*$|吗\s*$"

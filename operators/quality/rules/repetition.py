@@ -1,4 +1,4 @@
-"""One word or phrase said over and over: "very very very ...", "好好好好……", "你好你好你好……"."""
+"""One word or phrase said over and over: "very very very ...", "好好好好……", a list looping."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import pyarrow as pa
 from sftforge.operators.quality.rules.arrow import _match, as_strings
 from sftforge.operators.quality.rules.tokens import Tokens
 
-MAX_UNIT_TOKENS = 4
+MAX_UNIT_TOKENS = 8
 
 
 def repeated_runs(tokens: Tokens, max_unit: int = MAX_UNIT_TOKENS) -> tuple[np.ndarray, list[str | None]]:

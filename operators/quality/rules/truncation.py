@@ -80,7 +80,14 @@ def truncations(responses, cjk: np.ndarray | None = None, units: np.ndarray | No
     cut_paragraph &= ~_match(last_line, _LIST_ITEM) & ~_match(last_line, r"^\s*(?:#|\||>)")
     cut_paragraph &= np.where(cjk, _count(tail, f"[{CJK_RE2}]") >= 8, _count(tail, r"\b\pL+\b") >= 6)
     cut_paragraph &= ~(cjk & phrase_list)
-    checks.append((substantial & (prose | cut_paragraph), "ends mid-sentence"))
+    # In Chinese an open clause after finished sentences is cut even on a short line, and on a list item
+    # when the list's earlier items end with a full stop ("4. **习惯化**：许多行为变成自动化，不需要");
+    # items of a list written without full stops may end without one too.
+    body = pc.fill_null(pc.struct_field(pc.extract_regex(trimmed, r"(?s)^(?P<body>.*)\n[^\n]*$"), [0]), "")
+    stopped_items = _match(body, r"(?m)^\s*(?:[-*•]|\d+[.)、])\s.*[。！？]\s*$")
+    cut_clause = open_clause & finished_before & _match(last_line, r"\pL$") & ~_match(last_line, r"^\s*(?:#|\||>)")
+    cut_clause &= ~_match(last_line, _LIST_ITEM) | stopped_items
+    checks.append((substantial & (prose | cut_paragraph | cut_clause), "ends mid-sentence"))
     flags = np.zeros(n, bool)
     evidence: list[str | None] = [None] * n
     tails = None
