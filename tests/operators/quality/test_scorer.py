@@ -294,3 +294,54 @@ def test_conversations_are_judged_on_their_last_assistant_turn():
 def test_empty_batch():
     result = QualityScorer(QualityConfig())(documents().slice(0, 0))
     assert result.kept.num_rows == 0 and schema.QUALITY_SCORE in result.kept.column_names
+
+
+# Issue 18: false positives on real good data, and the defect kinds the rules missed.
+
+PARALLEL_ZH = (
+    "问题涉及性取向的分类术语。“男同”是“男性同性恋”的简称，指男性对男性产生情感和性吸引的性取向；“女同”是“女性同性恋”的简称，"
+    "指女性对女性产生情感和性吸引的性取向。而男女之间的性取向在心理学和社会学中被称为“异性恋”，这是指对异性产生情感和性吸引的"
+    "性取向，也是人类社会中最普遍的性取向类型。异性恋者通常被称为“直男”或“直女”，或简称为“异性恋者”。因此，男女对应的标准术语是"
+    "“异性恋”。"
+)
+LYRICS = (
+    "And this place it was brighter than tomorrow\nAnd if you really try\nYou'll find there's no need to cry\n"
+    "In this place you'll feel there's no hurt or sorrow\nThere are ways to get there\nIf you care enough for the living\n"
+    "Make a little space\nMake a better place\nHeal the world\nMake it a better place\nFor you and for me, and the "
+    "entire human race\nThere are people dying\nIf you care enough for the living\nMake a better place for you and for me"
+)
+
+
+def test_parallel_chinese_sentences_and_song_lyrics_are_kept():
+    table = pairs(("男男叫男同，女女叫女同，那男女叫什么？", "", PARALLEL_ZH), ("Complete the lyrics.", "", LYRICS))
+    assert reasons(table) == [None, None]
+
+
+def test_a_looping_chinese_answer_still_fails_repetition():
+    looping = "光合作用是植物利用光能把二氧化碳和水合成有机物的过程。" * 6
+    [reason] = reasons(pairs(("简述光合作用。", "", looping)))
+    assert reason is not None and "dup_" in reason
+
+
+@pytest.mark.parametrize(
+    "row, reason",
+    [
+        (("Describe the ocean in one paragraph.", "", "The ocean is " + "very " * 20 + "big."),
+         "repeated_word(very x20)"),
+        (("你觉得这部电影怎么样？", "", "好" * 20), "repeated_word(好 x20)"),
+        (("鱼会口渴吗？", "", "嗯"), 'non_answer("嗯")'),
+        (("Classify the sentiment of the tweet.", "", "Positive"),
+         'unseen_input("Classify the sentiment of the tweet (no input)")'),
+        (("根据我发的照片，帮我看看这是什么植物。", "", "这是一株绿萝，叶片呈心形，适合室内养护。"), 'unseen_input("发的照片")'),
+        (("What is 15% of 240?", "", "15% of 240 is"), 'truncated(ends with "is")'),
+    ],
+)
+def test_new_defect_kinds(row, reason):
+    assert reasons(pairs(row)) == [reason]
+
+
+def test_repeated_word_writes_its_signal_and_can_be_turned_off():
+    table = pairs(("Describe the ocean.", "", "The ocean is " + "very " * 20 + "big."))
+    result = QualityScorer(QualityConfig())(table)
+    assert result.rejected.column(schema.QUALITY_REPEATED_RUN).to_pylist() == [20]
+    assert reasons(table, QualityConfig(pairs=PairRules(max_repeated_run=None))) == [None]
