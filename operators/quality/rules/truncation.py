@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 import numpy as np
+import pyarrow as pa
 import pyarrow.compute as pc
 from sftforge.operators.quality.rules.arrow import CJK_RE2, _count, _count_plain, _match, _numpy, as_strings
 from sftforge.operators.quality.rules.tokens import count_units
@@ -48,10 +49,13 @@ def truncations(responses, cjk: np.ndarray | None = None, units: np.ndarray | No
     substantial = (count_units(trimmed) if units is None else np.asarray(units)) >= 3
     last_line = pc.struct_field(pc.extract_regex(trimmed, r"(?P<last>[^\n]*)$"), [0])
     last_line = pc.fill_null(last_line, "")
+    # The end tests only need the last few words; matching them on a short suffix keeps RE2 from
+    # scanning whole answers with a long alternation.
+    ending = pc.utf8_slice_codeunits(trimmed, -40)
     checks: list[tuple[np.ndarray, object]] = [
         (_count_plain(values, "```") % 2 == 1, "unclosed code fence"),
-        (substantial & _match(trimmed, _CONTINUATION_END), "ends with {}"),
-        (substantial & _match(trimmed, _CONNECTOR_END), "ends with {}"),
+        (substantial & _match(ending, _CONTINUATION_END), "ends with {}"),
+        (substantial & _match(ending, _CONNECTOR_END), "ends with {}"),
         (substantial & _match(last_line, _EMPTY_LIST_ITEM), "empty list item"),
     ]
     unbalanced = np.zeros(n, bool)
@@ -83,10 +87,14 @@ def truncations(responses, cjk: np.ndarray | None = None, units: np.ndarray | No
     # In Chinese an open clause after finished sentences is cut even on a short line, and on a list item
     # when the list's earlier items end with a full stop ("4. **习惯化**：许多行为变成自动化，不需要");
     # items of a list written without full stops may end without one too.
-    body = pc.fill_null(pc.struct_field(pc.extract_regex(trimmed, r"(?s)^(?P<body>.*)\n[^\n]*$"), [0]), "")
-    stopped_items = _match(body, r"(?m)^\s*(?:[-*•]|\d+[.)、])\s.*[。！？]\s*$")
     cut_clause = open_clause & finished_before & _match(last_line, r"\pL$") & ~_match(last_line, r"^\s*(?:#|\||>)")
-    cut_clause &= ~_match(last_line, _LIST_ITEM) | stopped_items
+    listed = cut_clause & _match(last_line, _LIST_ITEM)
+    if listed.any():
+        rows = np.nonzero(listed)[0]
+        body = pa.array([text.rsplit("\n", 1)[0] if "\n" in text else "" for text in
+                         trimmed.take(pa.array(rows)).to_pylist()], pa.string())
+        stopped_items = _match(body, r"(?m)^\s*(?:[-*•]|\d+[.)、])\s.*[。！？]\s*$")
+        cut_clause[rows[~stopped_items]] = False
     checks.append((substantial & (prose | cut_paragraph | cut_clause), "ends mid-sentence"))
     flags = np.zeros(n, bool)
     evidence: list[str | None] = [None] * n
