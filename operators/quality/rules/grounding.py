@@ -77,16 +77,17 @@ _PLACEHOLDER_RESPONSE = (
 )
 _TEMPLATE_REQUEST = r"\b(?:template|placeholders?|fill[- ]in|mad ?libs?|form letter)\b|模板|模版|占位|填空"
 # A letter or email written for the user is a template by nature: the model cannot know who signs it
-# or whom it is for, so the name, title, contact and date slots of such a letter are expected.
+# or whom it is for, so the name, signature, contact and date slots of such a letter are expected. Its
+# substance is not: "the position of [Job Title] at [Company Name]" leaves the letter unwritten.
 _LETTER_REQUEST = (
     r"\b(?:letters?|e-?mails?|cover letter|memo|invitations?|thank[- ]you note|note to|message to|reply to|"
     r"respond to|write (?:back )?to|recruiter|resignation)\b|信|邮件|邀请函|短信|便条|通知|回复"
 )
 _LETTER_SLOT = (
-    r"(?i)\[\s*(?:(?:your|recipient|recipient's|sender|sender's|the|first|last|full|company|hiring manager|"
-    r"manager|recruiter|contact)\s*)*(?:name|title|job title|position|signature|contact information|email|"
-    r"e-mail|phone(?: number)?|address|date|company|hiring manager|manager|recruiter|recipient)\s*\]"
-    r"|[\[【［]\s*(?:你的|您的|收件人|寄件人)?(?:姓名|名字|签名|日期|联系方式|电话|地址|职位|公司名称|收件人)\s*[\]】］]"
+    r"(?i)\[\s*(?:(?:your|recipient|recipient's|sender|sender's|the|first|last|full|hiring manager|manager|"
+    r"recruiter|contact)\s*)*(?:name|signature|contact information|contact details|email|e-mail|"
+    r"phone(?: number)?|address|date|hiring manager|manager|recruiter|recipient)\s*\]"
+    r"|[\[【［]\s*(?:你的|您的|收件人|寄件人)?(?:姓名|名字|签名|日期|联系方式|电话|地址|收件人)\s*[\]】］]"
 )
 
 

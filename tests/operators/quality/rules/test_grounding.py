@@ -26,3 +26,13 @@ def test_other_placeholders_in_a_letter_and_name_slots_elsewhere_count():
     )
     assert flags.tolist() == [True, True, True]
     assert evidence == ["[Insert a project you led here]", "[Your Name]", "[在此填写联系方式]"]
+
+
+def test_a_letter_whose_substance_is_left_blank_is_a_placeholder():
+    flags, evidence = placeholders(
+        ["Write a cover letter for a job application."], [""],
+        ["Dear [Hiring Manager],\n\nI am writing to apply for the position of [Job Title] at [Company Name]. "
+         "Sincerely, [Your Name]"],
+    )
+    assert flags.tolist() == [True]
+    assert evidence == ["[Job Title]"]
