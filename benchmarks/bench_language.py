@@ -31,7 +31,7 @@ sys.path.insert(0, str(REPO))
 import pyarrow as pa
 from sftforge.operators import schema
 from sftforge.operators.language.codes import label_to_code
-from sftforge.operators.language.identify import (
+from sftforge.operators.language.identifier import (
     LanguageConfig,
     LanguageFilter,
     LanguageIdentifier,

@@ -10,7 +10,7 @@ import pytest
 from pydantic import ValidationError
 from sftforge.operators import schema
 from sftforge.operators.language.codes import admitted, canonical, is_admitted, label_to_code
-from sftforge.operators.language.identify import (
+from sftforge.operators.language.identifier import (
     LanguageConfig,
     LanguageFilter,
     LanguageIdentifier,
