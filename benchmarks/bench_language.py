@@ -31,12 +31,9 @@ sys.path.insert(0, str(REPO))
 import pyarrow as pa
 from sftforge.operators import schema
 from sftforge.operators.language.codes import label_to_code
-from sftforge.operators.language.identifier import (
-    LanguageConfig,
-    LanguageFilter,
-    LanguageIdentifier,
-    default_model_path,
-)
+from sftforge.operators.language.config import LanguageConfig, default_model_path
+from sftforge.operators.language.filter import LanguageFilter
+from sftforge.operators.language.identifier import LanguageIdentifier
 
 
 def load_sentences(folder: Path, per_language: int | None) -> dict[str, list[str]]:

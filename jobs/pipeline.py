@@ -28,7 +28,7 @@ from sftforge.jobs.steps.judge import JudgeStep
 from sftforge.jobs.steps.llm import finish_llm, start_llm, stop_llm
 from sftforge.jobs.steps.quality import QualityStep, SelectStep
 from sftforge.operators.clean.cleaner import TextCleaner
-from sftforge.operators.language.identifier import LanguageFilter
+from sftforge.operators.language.filter import LanguageFilter
 from sftforge.operators.read.records import READ_STAGE
 from sftforge.operators.split.splitter import Splitter
 
