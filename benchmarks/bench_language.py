@@ -20,20 +20,24 @@ import json
 import logging
 import os
 import resource
+import statistics
 import sys
+import tempfile
 import time
 from collections import defaultdict
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
-
 import pyarrow as pa
+import ray
+import ray.data
+from sftforge.jobs.runner import ActorBudget, apply_stage
 from sftforge.operators import schema
 from sftforge.operators.language.codes import label_to_code
 from sftforge.operators.language.config import LanguageConfig, default_model_path
 from sftforge.operators.language.filter import LanguageFilter
 from sftforge.operators.language.identifier import LanguageIdentifier
+
+REPO = Path(__file__).resolve().parents[1]
 
 
 def load_sentences(folder: Path, per_language: int | None) -> dict[str, list[str]]:
@@ -249,14 +253,8 @@ def run_in_process(name: str, texts: list[str]) -> None:
 def run_throughput(
     corpora: dict[str, list[str]], repeats: int = 3, block_rows: int = 8192, modes: tuple[str, ...] = ("high", "low")
 ) -> None:
-    import statistics
-    import tempfile
-
     os.environ.setdefault("RAY_AUTH_MODE", "disabled")
     os.environ.setdefault("RAY_ENABLE_UV_RUN_RUNTIME_ENV", "0")
-    import ray
-    import ray.data
-    from sftforge.jobs.runner import ActorBudget, apply_stage
 
     model = LanguageIdentifier(use_cld2=False, use_lingua=False).model
     print("\n== Throughput inside Ray: ray.init(num_cpus=2), the job's path (apply_stage with the job's actor")
