@@ -156,7 +156,7 @@ def bench_generation(parents: int, latency: float, concurrency: int) -> None:
     from sftforge.operators.llm_client import LLMConfig
     from sftforge.operators.read.records import content_id
 
-    from tests.support.openai_server import ServerProcess
+    from openai_process import ServerProcess
 
     rng = random.Random(0)
     words = ["river", "mountain", "harvest", "violin", "glacier", "orchard", "compass", "lantern", "meadow", "bicycle", "volcano"]

@@ -132,3 +132,15 @@ def test_the_scan_sees_the_imports_it_should():
     assert {"pyarrow", "ray", "pydantic", "yaml"} <= set(modules)
     assert "scipy" not in modules  # connected components run as star rounds, in memory too
     assert set(UNDECLARED) <= set(modules), "an UNDECLARED entry is no longer imported: remove it"
+
+
+def test_benchmarks_import_nothing_from_tests():
+    """Benchmarks run the test server as a program (``benchmarks/openai_process.py``), never import it."""
+    offenders = []
+    for path in sorted((ROOT / "benchmarks").glob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"), str(path))):
+            names = [alias.name for alias in node.names] if isinstance(node, ast.Import) else []
+            if isinstance(node, ast.ImportFrom) and not node.level and node.module:
+                names = [node.module]
+            offenders += [f"{path.name}: {name}" for name in names if name.partition(".")[0] == "tests"]
+    assert not offenders
