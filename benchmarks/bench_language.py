@@ -138,15 +138,9 @@ def run_accuracy(sentences: dict[str, list[str]], published: dict[str, dict[str,
         identifier.identify([lines[0] for lines in sentences.values()] * 2)  # lazy models of every language
         load_seconds, rss_after = time.perf_counter() - load_start, rss_mb()
         bare_seconds = min(bare_predict(bare_model, texts)[1] for _ in range(2))  # side by side
-        start = time.process_time()
-        found = identifier.identify(texts)
-        seconds = time.process_time() - start
+        found, seconds, share = timed_identify(identifier, texts)
         predicted = [item.lang for item in found]
         scores = accuracy(gold, predicted, languages)
-        decided = defaultdict(int)
-        for item in found:
-            decided[item.decided_by] += 1
-        share = ", ".join(f"{key} {count / len(found):.1%}" for key, count in sorted(decided.items()))
         print(
             f"{name:34} {mean(scores[l] for l in supported):8.2%} "
             f"{mean(accuracy(gold, predicted, supported, 0).values()):7.2%} "
@@ -231,12 +225,8 @@ def common_case_texts(data: Path) -> list[str]:
     return texts
 
 
-def run_in_process(name: str, texts: list[str]) -> None:
-    """CPU cost of the stage's identifier against bare fastText on the same texts, in this process."""
-    identifier = LanguageIdentifier(lingua_preload=True)
-    model = identifier.model
-    identifier.identify(texts[:200])
-    bare = min(bare_predict(model, texts)[1] for _ in range(2))
+def timed_identify(identifier: LanguageIdentifier, texts: list[str]) -> tuple[list, float, str]:
+    """The identifications, the CPU seconds they took, and which detector decided what share."""
     start = time.process_time()
     found = identifier.identify(texts)
     seconds = time.process_time() - start
@@ -244,6 +234,16 @@ def run_in_process(name: str, texts: list[str]) -> None:
     for item in found:
         decided[item.decided_by] += 1
     share = ", ".join(f"{key} {count / len(found):.1%}" for key, count in sorted(decided.items()))
+    return found, seconds, share
+
+
+def run_in_process(name: str, texts: list[str]) -> None:
+    """CPU cost of the stage's identifier against bare fastText on the same texts, in this process."""
+    identifier = LanguageIdentifier(lingua_preload=True)
+    model = identifier.model
+    identifier.identify(texts[:200])
+    bare = min(bare_predict(model, texts)[1] for _ in range(2))
+    _, seconds, share = timed_identify(identifier, texts)
     print(
         f"{name}: {len(texts):,} texts, bare fastText {len(texts) / bare:,.0f}/CPU-s, stage identifier "
         f"{len(texts) / seconds:,.0f}/CPU-s, ratio {bare / seconds:.2f}  ({share})"

@@ -14,6 +14,19 @@ from sftforge.operators.dedup.keys import extract_keys
 from sftforge.operators.dedup.survivor import NODE
 
 
+def documents(texts: list[str | None], doc_ids: list[str] | None = None, **extra) -> pa.Table:
+    """A batch of documents (``d0``, ``d1``, ... unless ``doc_ids`` is given), with ``extra`` columns."""
+    doc_ids = doc_ids or [f"d{i}" for i in range(len(texts))]
+    return pa.table(
+        {
+            schema.DOC_ID: doc_ids,
+            schema.KIND: [schema.KIND_DOCUMENT] * len(texts),
+            schema.TEXT: texts,
+            **extra,
+        }
+    )
+
+
 def dedup_table(table: pa.Table, config: DedupConfig) -> tuple[pa.Table, pa.Table]:
     """(kept, rejected) rows of ``table``, each with ``cluster_id``; rejected ones with stage and reason."""
     decisions = decide(extract_keys(table, config), config)

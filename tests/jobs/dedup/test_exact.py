@@ -4,19 +4,7 @@ import pyarrow as pa
 import pytest
 from sftforge.operators import schema
 
-from tests.jobs.dedup.in_memory import dedup_table, exact_only
-
-
-def _documents(texts, doc_ids=None, **extra):
-    doc_ids = doc_ids or [f"d{i}" for i in range(len(texts))]
-    return pa.table(
-        {
-            schema.DOC_ID: doc_ids,
-            schema.KIND: [schema.KIND_DOCUMENT] * len(texts),
-            schema.TEXT: texts,
-            **extra,
-        }
-    )
+from tests.jobs.dedup.in_memory import dedup_table, documents, exact_only
 
 
 def _ids(table):
@@ -24,7 +12,7 @@ def _ids(table):
 
 
 def test_english_and_chinese_duplicates_keep_one_row_and_name_it():
-    table = _documents(
+    table = documents(
         [
             "The cat sat on the mat.",
             "the cat sat on the mat",
@@ -54,7 +42,7 @@ def test_english_and_chinese_duplicates_keep_one_row_and_name_it():
     ],
 )
 def test_keep_rules(keep, quality, expected):
-    table = _documents(
+    table = documents(
         ["Same text here", "same text here!", "SAME TEXT HERE!!!"],
         doc_ids=["a", "b", "c"],
         **{schema.QUALITY_SCORE: pa.array(quality, type=pa.float64())},
@@ -65,7 +53,7 @@ def test_keep_rules(keep, quality, expected):
 
 
 def test_ties_go_to_the_smallest_doc_id_then_the_earliest_location():
-    table = _documents(
+    table = documents(
         ["same", "same", "same"],
         doc_ids=["z", "m", "m"],
         **{schema.SOURCE_FILE: ["f.jsonl", "g.jsonl", "f.jsonl"], schema.SOURCE_ROW: [0, 5, 9]},
@@ -93,7 +81,7 @@ def test_instruction_key_compares_the_prompt_only():
 
 
 def test_accounting_every_row_is_kept_or_rejected_once():
-    kept, rejected = dedup_table(_documents([f"text {i % 7}" for i in range(50)]), exact_only())
+    kept, rejected = dedup_table(documents([f"text {i % 7}" for i in range(50)]), exact_only())
     assert kept.num_rows == 7 and rejected.num_rows == 43
     assert set(rejected.column(schema.CLUSTER_ID).to_pylist()) <= set(_ids(kept))
 

@@ -6,21 +6,9 @@ import pyarrow as pa
 import pytest
 from sftforge.operators import schema
 
-from tests.jobs.dedup.in_memory import dedup_table, near_only
+from tests.jobs.dedup.in_memory import dedup_table, documents, near_only
 from tests.operators.dedup.test_near import ZH, _replace, _similarities
 from tests.support.words import random_text as _text
-
-
-def _table(texts, doc_ids=None, **extra):
-    doc_ids = doc_ids or [f"d{i}" for i in range(len(texts))]
-    return pa.table(
-        {
-            schema.DOC_ID: doc_ids,
-            schema.KIND: [schema.KIND_DOCUMENT] * len(texts),
-            schema.TEXT: texts,
-            **extra,
-        }
-    )
 
 
 def _ids(table):
@@ -30,7 +18,7 @@ def _ids(table):
 def test_english_near_duplicates_are_clustered_and_the_rest_kept():
     base = _text(1)
     texts = [base, _replace(base, 60), _text(2), _text(3), base.replace("river", "River,")]
-    kept, rejected = dedup_table(_table(texts), near_only(keep="smallest_doc_id"))
+    kept, rejected = dedup_table(documents(texts), near_only(keep="smallest_doc_id"))
     assert _ids(kept) == ["d0", "d2", "d3"]
     for row in rejected.to_pylist():
         assert row[schema.CLUSTER_ID] == "d0" and row[schema.REJECT_STAGE] == "dedup.near"
@@ -43,10 +31,10 @@ def test_english_near_duplicates_are_clustered_and_the_rest_kept():
 def test_chinese_near_duplicates_need_character_ngrams():
     edited = ZH.replace("文昌发射场", "海南文昌航天发射场").replace("关键一步", "重要一步")
     texts = [ZH, edited, "今天天气很好，我们去公园散步吧，然后一起吃午饭，再去图书馆看书。"]
-    kept, _ = dedup_table(_table(texts), near_only(keep="smallest_doc_id"))
+    kept, _ = dedup_table(documents(texts), near_only(keep="smallest_doc_id"))
     assert _ids(kept) == ["d0", "d2"]
     # Without character n-grams a CJK clause is one token: the edit breaks whole shingles.
-    assert dedup_table(_table(texts), near_only(cjk_char_ngrams=False))[0].num_rows == 3
+    assert dedup_table(documents(texts), near_only(cjk_char_ngrams=False))[0].num_rows == 3
 
 
 def test_mixed_chinese_and_english_text():
@@ -54,7 +42,7 @@ def test_mixed_chinese_and_english_text():
         "我们使用 Ray Data 和 PyArrow 构建了一个分布式的数据处理流水线，每天晚上自动运行一次，处理上亿条记录。"
         "流水线先清洗 HTML 和 Unicode，再做 language identification，然后用 MinHash 去掉重复的文档。"
     )
-    kept, rejected = dedup_table(_table([text, text.replace("每天晚上", "每天夜里"), ZH]), near_only())
+    kept, rejected = dedup_table(documents([text, text.replace("每天晚上", "每天夜里"), ZH]), near_only())
     assert kept.num_rows == 2 and rejected.num_rows == 1
 
 
@@ -65,7 +53,7 @@ def test_a_chain_is_one_cluster_even_where_its_ends_differ():
     similarity = _similarities([a, b, c])
     assert similarity(0, 1) >= 0.8 and similarity(1, 2) >= 0.8 and similarity(0, 2) < 0.8
     # a is the longest: it survives, and c is linked to it only through b.
-    kept, rejected = dedup_table(_table([a + " tail", b, c], ["a", "b", "c"]), near_only(keep="longest"))
+    kept, rejected = dedup_table(documents([a + " tail", b, c], ["a", "b", "c"]), near_only(keep="longest"))
     assert _ids(kept) == ["a"]
     reasons = dict(zip(_ids(rejected), rejected.column(schema.REJECT_REASON).to_pylist()))
     assert set(reasons) == {"b", "c"}
@@ -77,9 +65,9 @@ def test_without_the_jaccard_check_one_shared_band_is_enough():
     a = _text(21, 60)
     b = " ".join(a.split()[:27] + _text(22, 33).split())  # first 27 words shared: first band likely equal
     assert _similarities([a, b])(0, 1) < 0.8
-    assert dedup_table(_table([a, b]), near_only())[0].num_rows == 2
+    assert dedup_table(documents([a, b]), near_only())[0].num_rows == 2
     unchecked = near_only(check_jaccard=False, threshold=0.3)
-    assert dedup_table(_table([a, b]), unchecked)[0].num_rows == 1
+    assert dedup_table(documents([a, b]), unchecked)[0].num_rows == 1
 
 
 @pytest.mark.parametrize(
@@ -89,11 +77,11 @@ def test_without_the_jaccard_check_one_shared_band_is_enough():
 def test_keep_rules(keep, expected):
     base = _text(5)
     texts = [_replace(base, 3), base + " and some more words at the end", _replace(base, 90)]
-    table = _table(
+    table = documents(
         texts, ["q", "long", "a"], **{schema.QUALITY_SCORE: pa.array([0.9, 0.1, None], type=pa.float64())}
     )
     assert _ids(dedup_table(table, near_only(keep=keep))[0]) == [expected]
 
 
 def test_rows_without_shingles_are_never_near_duplicates():
-    assert dedup_table(_table(["", "!!!", "", None]), near_only())[0].num_rows == 4
+    assert dedup_table(documents(["", "!!!", "", None]), near_only())[0].num_rows == 4

@@ -14,47 +14,7 @@ from sftforge.operators.dedup.minhash import (
 )
 from sftforge.operators.dedup.shingles import Shingles, reference_shingle_hashes, shingle_hashes, tokenize
 
-WORDS = [
-    "river",
-    "stone",
-    "market",
-    "evening",
-    "letter",
-    "garden",
-    "silver",
-    "window",
-    "morning",
-    "engine",
-    "harbor",
-    "lantern",
-    "violet",
-    "meadow",
-    "copper",
-    "thunder",
-    "orchard",
-    "pencil",
-    "blanket",
-    "canyon",
-    "falcon",
-    "glacier",
-    "island",
-    "jungle",
-    "kettle",
-    "ladder",
-    "marble",
-    "needle",
-    "oyster",
-    "pepper",
-    "quartz",
-    "rocket",
-    "saddle",
-    "tunnel",
-    "umbrella",
-    "velvet",
-    "walnut",
-    "yellow",
-    "zephyr",
-]
+from tests.support.words import WORDS
 
 
 def _document(rng: random.Random, length: int) -> str:
