@@ -150,13 +150,12 @@ def bench_novelty(sizes: list[int], data: Path, candidates_per_size: int) -> Non
 
 
 def bench_generation(parents: int, latency: float, concurrency: int) -> None:
+    from openai_process import ServerProcess
     from sftforge.jobs.augment.driver import run_augment
     from sftforge.operators import schema
     from sftforge.operators.augment import AugmentConfig
     from sftforge.operators.llm_client import LLMConfig
     from sftforge.operators.read.records import content_id
-
-    from tests.support.openai_server import ServerProcess
 
     rng = random.Random(0)
     words = ["river", "mountain", "harvest", "violin", "glacier", "orchard", "compass", "lantern", "meadow", "bicycle", "volcano"]

@@ -37,16 +37,11 @@ import itertools
 import json
 import random
 import re
-import sys
 import time
 from collections import Counter, defaultdict
 from pathlib import Path
 
 import pyarrow as pa
-
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
 from sftforge.jobs.dedup.decisions import CLUSTER
 from sftforge.jobs.dedup.workflow import decide
 from sftforge.operators import schema
@@ -54,6 +49,8 @@ from sftforge.operators.dedup.config import DedupConfig
 from sftforge.operators.dedup.keys import extract_keys
 from sftforge.operators.dedup.shingles import tokenize
 from sftforge.operators.dedup.survivor import NODE
+
+ROOT = Path(__file__).resolve().parents[1]
 
 REVERSE_TEMPLATES = {
     "cnn_dailymail_3_0_0_generate_story",

@@ -23,22 +23,19 @@ import argparse
 import hashlib
 import os
 import shutil
-import sys
 import tempfile
 import threading
 import time
 from pathlib import Path
+from typing import Self
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
-from typing import Self
-
+import ray
+from sftforge.jobs.dedup import DedupConfig, run_dedup
 from sftforge.operators import schema
+from sftforge.operators.dedup.hashing import fmix64
 
 VOCABULARY = 20_000
 WORDS_PER_DOC = 170
@@ -61,8 +58,6 @@ _CACHE: dict[str, tuple[pa.Array, np.ndarray]] = {}
 
 
 def _uniform(seeds: np.ndarray) -> np.ndarray:
-    from sftforge.operators.dedup.hashing import fmix64
-
     return (fmix64(seeds.astype(np.uint64)) >> np.uint64(11)).astype(np.float64) * 2.0**-53
 
 
@@ -166,8 +161,6 @@ def _stage_counts(batch: pa.Table) -> pa.Table:
 
 
 def run_once(ray, rows: int, blocks: int, output: Path, single_task_rows: int | None) -> dict:
-    from sftforge.jobs.dedup import DedupConfig, run_dedup
-
     config = DedupConfig() if single_task_rows is None else DedupConfig(single_task_rows=single_task_rows)
     started = time.perf_counter()
     with PeakMemory() as memory:
@@ -194,8 +187,6 @@ def main() -> None:
         args.rows = [20_000, 40_000]
 
     os.environ.setdefault("RAY_AUTH_MODE", "disabled")
-    import ray
-
     ray.init(address="local", num_cpus=args.cpus, include_dashboard=False, log_to_driver=False,
              configure_logging=False)
     ray.data.DataContext.get_current().enable_progress_bars = False

@@ -20,23 +20,24 @@ import json
 import logging
 import os
 import resource
+import statistics
 import sys
+import tempfile
 import time
 from collections import defaultdict
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
-
 import pyarrow as pa
+import ray
+import ray.data
+from sftforge.jobs.runner import ActorBudget, apply_stage
 from sftforge.operators import schema
 from sftforge.operators.language.codes import label_to_code
-from sftforge.operators.language.identify import (
-    LanguageConfig,
-    LanguageFilter,
-    LanguageIdentifier,
-    default_model_path,
-)
+from sftforge.operators.language.config import LanguageConfig, default_model_path
+from sftforge.operators.language.filter import LanguageFilter
+from sftforge.operators.language.identifier import LanguageIdentifier
+
+REPO = Path(__file__).resolve().parents[1]
 
 
 def load_sentences(folder: Path, per_language: int | None) -> dict[str, list[str]]:
@@ -137,15 +138,9 @@ def run_accuracy(sentences: dict[str, list[str]], published: dict[str, dict[str,
         identifier.identify([lines[0] for lines in sentences.values()] * 2)  # lazy models of every language
         load_seconds, rss_after = time.perf_counter() - load_start, rss_mb()
         bare_seconds = min(bare_predict(bare_model, texts)[1] for _ in range(2))  # side by side
-        start = time.process_time()
-        found = identifier.identify(texts)
-        seconds = time.process_time() - start
+        found, seconds, share = timed_identify(identifier, texts)
         predicted = [item.lang for item in found]
         scores = accuracy(gold, predicted, languages)
-        decided = defaultdict(int)
-        for item in found:
-            decided[item.decided_by] += 1
-        share = ", ".join(f"{key} {count / len(found):.1%}" for key, count in sorted(decided.items()))
         print(
             f"{name:34} {mean(scores[l] for l in supported):8.2%} "
             f"{mean(accuracy(gold, predicted, supported, 0).values()):7.2%} "
@@ -230,12 +225,8 @@ def common_case_texts(data: Path) -> list[str]:
     return texts
 
 
-def run_in_process(name: str, texts: list[str]) -> None:
-    """CPU cost of the stage's identifier against bare fastText on the same texts, in this process."""
-    identifier = LanguageIdentifier(lingua_preload=True)
-    model = identifier.model
-    identifier.identify(texts[:200])
-    bare = min(bare_predict(model, texts)[1] for _ in range(2))
+def timed_identify(identifier: LanguageIdentifier, texts: list[str]) -> tuple[list, float, str]:
+    """The identifications, the CPU seconds they took, and which detector decided what share."""
     start = time.process_time()
     found = identifier.identify(texts)
     seconds = time.process_time() - start
@@ -243,6 +234,16 @@ def run_in_process(name: str, texts: list[str]) -> None:
     for item in found:
         decided[item.decided_by] += 1
     share = ", ".join(f"{key} {count / len(found):.1%}" for key, count in sorted(decided.items()))
+    return found, seconds, share
+
+
+def run_in_process(name: str, texts: list[str]) -> None:
+    """CPU cost of the stage's identifier against bare fastText on the same texts, in this process."""
+    identifier = LanguageIdentifier(lingua_preload=True)
+    model = identifier.model
+    identifier.identify(texts[:200])
+    bare = min(bare_predict(model, texts)[1] for _ in range(2))
+    _, seconds, share = timed_identify(identifier, texts)
     print(
         f"{name}: {len(texts):,} texts, bare fastText {len(texts) / bare:,.0f}/CPU-s, stage identifier "
         f"{len(texts) / seconds:,.0f}/CPU-s, ratio {bare / seconds:.2f}  ({share})"
@@ -252,14 +253,8 @@ def run_in_process(name: str, texts: list[str]) -> None:
 def run_throughput(
     corpora: dict[str, list[str]], repeats: int = 3, block_rows: int = 8192, modes: tuple[str, ...] = ("high", "low")
 ) -> None:
-    import statistics
-    import tempfile
-
     os.environ.setdefault("RAY_AUTH_MODE", "disabled")
     os.environ.setdefault("RAY_ENABLE_UV_RUN_RUNTIME_ENV", "0")
-    import ray
-    import ray.data
-    from sftforge.jobs.runner import ActorBudget, apply_stage
 
     model = LanguageIdentifier(use_cld2=False, use_lingua=False).model
     print("\n== Throughput inside Ray: ray.init(num_cpus=2), the job's path (apply_stage with the job's actor")

@@ -25,16 +25,13 @@ import importlib.util
 import json
 import multiprocessing
 import os
-import sys
 import tempfile
 import time
 from collections import Counter
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
 import openai
+from openai_process import ROOT, SERVER_ERROR, ServerProcess
 from sftforge.operators.llm_client import (
     LLMConfig,
     LLMEngine,
@@ -44,8 +41,6 @@ from sftforge.operators.llm_client import (
     PromptTemplate,
     RetryPolicy,
 )
-
-from tests.support.openai_server import FAULT_KINDS, SERVER_ERROR, ServerProcess
 
 ECHO = PromptTemplate(name="bench.echo", version="1", messages=(("user", "Repeat after me: {text}"),))
 
@@ -178,7 +173,7 @@ def bench_cache(quick: bool) -> None:
 
 def bench_faults(quick: bool) -> None:
     count = 1000 if quick else 3000
-    print(f"\n== faults: {count} rows, 10% faulted, kinds in equal shares: {', '.join(FAULT_KINDS)}")
+    print(f"\n== faults: {count} rows, 10% faulted, every kind the server injects in equal shares")
     retry = RetryPolicy(max_attempts=4, max_total_s=60, initial_backoff_s=0.05, max_backoff_s=0.5)
     with ServerProcess(
         latency=0.02, concurrency=128, fault_fraction=0.1, persistent=(SERVER_ERROR,), retry_after=1.0, hang_s=4.0

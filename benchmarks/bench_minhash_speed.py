@@ -19,17 +19,14 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 import time
 from pathlib import Path
 
 import pyarrow as pa
-
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
 from sftforge.operators.dedup.minhash import signatures
 from sftforge.operators.dedup.shingles import shingle_hashes
+
+ROOT = Path(__file__).resolve().parents[1]
 
 NUM_PERM = 128
 NGRAM = 5

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -24,13 +23,11 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.json as pj
 import pyarrow.parquet as pq
-
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-
 from sftforge.operators import schema
 from sftforge.operators.clean.cleaner import TextCleaner
 from sftforge.operators.read.reader import InputSpec, plan_read_units, read_unit
+
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def best_rate(rows: int, action, repeats: int) -> float:

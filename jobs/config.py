@@ -22,7 +22,7 @@ from sftforge.operators.base import StageConfig
 from sftforge.operators.clean.cleaner import CleanConfig
 from sftforge.operators.dedup.config import DedupConfig
 from sftforge.operators.judge.judge import JudgeConfig
-from sftforge.operators.language.identify import LanguageConfig
+from sftforge.operators.language.config import LanguageConfig
 from sftforge.operators.llm_client import LLMConfig
 from sftforge.operators.quality.diversity import SelectConfig
 from sftforge.operators.quality.scorer import QualityConfig

@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import ray
+import ray.data
 from sftforge.jobs.accounting import Accounting, reconcile
 from sftforge.jobs.augment.step import AugmentStep
 from sftforge.jobs.config import JobConfig, RayConfig
@@ -28,7 +30,7 @@ from sftforge.jobs.steps.judge import JudgeStep
 from sftforge.jobs.steps.llm import finish_llm, start_llm, stop_llm
 from sftforge.jobs.steps.quality import QualityStep, SelectStep
 from sftforge.operators.clean.cleaner import TextCleaner
-from sftforge.operators.language.identify import LanguageFilter
+from sftforge.operators.language.filter import LanguageFilter
 from sftforge.operators.read.records import READ_STAGE
 from sftforge.operators.split.splitter import Splitter
 
@@ -83,9 +85,6 @@ def init_ray(config: RayConfig) -> None:
 
     Ray Data's per-operator progress is logged only when the ``sftforge`` logger is at INFO (``-v``).
     """
-    import ray
-    import ray.data
-
     if not log.isEnabledFor(logging.INFO):
         logging.getLogger("ray.data").setLevel(logging.WARNING)
         ray.data.DataContext.get_current().enable_progress_bars = False
@@ -116,8 +115,6 @@ def run_job(config: JobConfig, config_source: str | None = None) -> RunResult:
         sftforge.operators.read.reader.InputError: An input file cannot be used.
         sftforge.jobs.accounting.AccountingError: Rows went missing; nothing is published.
     """
-    import ray
-
     init_ray(config.ray)
     release_id = config.release_id()
     run_id = uuid.uuid4().hex[:12]

@@ -6,13 +6,14 @@ list on one endpoint, until a round changes no edge. The edge list is then one s
 around its smallest node. No worker ever holds more than one partition of the edges, and the labels do
 not depend on partitioning. O(log^2 n) rounds in the worst case; two or three on dedup graphs.
 
-In memory (``label_components``): when the edge list is small enough for one worker, scipy gives the
-same labels without the rounds' scheduling overhead.
+In memory (``label_components``): when the edge list is small enough for one worker, the same rounds
+run on one table, without the shuffles' scheduling overhead.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 
 import numpy as np
 import pyarrow as pa
@@ -85,49 +86,54 @@ def _component_rows(batch: pa.Table) -> pa.Table:
     return pa.concat_tables([members, roots])
 
 
+def _rounds(edges, star_round: Callable, where: str):
+    """Runs ``star_round(edges) -> (edges, changed)`` until a round changes no edge."""
+    for round_number in range(1, _MAX_ROUNDS + 1):
+        edges, changed = star_round(edges)
+        log.info("dedup: components round %d %s: %d edges changed", round_number, where, changed)
+        if not changed:
+            return edges
+    raise RuntimeError(f"connected components did not converge in {_MAX_ROUNDS} rounds")
+
+
+def _distributed_round(edges, partitions: int):
+    large = shuffle(
+        edges.map_batches(_both_directions, batch_format="pyarrow"), SRC, partitions, large_star
+    ).materialize()
+    small = shuffle(
+        large.map_batches(select, fn_kwargs={"columns": [SRC, DST]}, batch_format="pyarrow"),
+        SRC,
+        partitions,
+        small_star,
+    ).materialize()
+    changed = column_total(large, _CHANGED) + column_total(small, _CHANGED)
+    return small.map_batches(select, fn_kwargs={"columns": [SRC, DST]}, batch_format="pyarrow"), changed
+
+
+def _memory_round(edges: pa.Table) -> tuple[pa.Table, int]:
+    large = large_star(_both_directions(edges))
+    small = small_star(large.select([SRC, DST]))
+    changed = _changed(large) + _changed(small)
+    return small.select([SRC, DST]), changed
+
+
+def _changed(table: pa.Table) -> int:
+    return int(np.sum(table.column(_CHANGED).to_numpy()))
+
+
 def distributed_components(edges, partitions: int):
     """Component labels by large-star / small-star rounds; ``edges`` holds ``SRC > DST`` pairs.
 
     Returns:
         A Dataset of (node, root) rows covering every node of ``edges``; a root may appear more than once.
     """
-    current = edges
-    for round_number in range(1, _MAX_ROUNDS + 1):
-        large = shuffle(
-            current.map_batches(_both_directions, batch_format="pyarrow"), SRC, partitions, large_star
-        ).materialize()
-        small = shuffle(
-            large.map_batches(select, fn_kwargs={"columns": [SRC, DST]}, batch_format="pyarrow"),
-            SRC,
-            partitions,
-            small_star,
-        ).materialize()
-        changed = column_total(large, _CHANGED) + column_total(small, _CHANGED)
-        log.info("dedup: components round %d: %d edges changed", round_number, changed)
-        current = small.map_batches(select, fn_kwargs={"columns": [SRC, DST]}, batch_format="pyarrow")
-        if not changed:
-            return current.map_batches(_component_rows, batch_format="pyarrow")
-    raise RuntimeError(f"connected components did not converge in {_MAX_ROUNDS} rounds")
+    stars = _rounds(edges, lambda current: _distributed_round(current, partitions), "(distributed)")
+    return stars.map_batches(_component_rows, batch_format="pyarrow")
 
 
-def label_components(sources: np.ndarray, targets: np.ndarray) -> pa.Table:
-    """In memory: (node, root) for every node of the edges, root = smallest node of its component."""
-    from scipy.sparse import coo_matrix
-    from scipy.sparse.csgraph import connected_components
-
-    if not len(sources):
+def label_components(edges: pa.Table) -> pa.Table:
+    """In memory: (node, root) for every node of ``edges`` (an ``EDGE_SCHEMA`` table), root = smallest
+    node of its component (a root may appear more than once), by the same rounds on one table."""
+    if not edges.num_rows:
         return COMPONENT_SCHEMA.empty_table()
-    nodes, inverse = np.unique(np.concatenate([sources, targets]), return_inverse=True)
-    inverse = inverse.ravel()
-    count = len(nodes)
-    graph = coo_matrix(
-        (np.ones(len(sources), dtype=np.int8), (inverse[: len(sources)], inverse[len(sources) :])),
-        shape=(count, count),
-    )
-    _, labels = connected_components(graph, directed=False)
-    # nodes are sorted, so the smallest index of a component is its smallest node.
-    smallest = np.full(labels.max() + 1, count, dtype=np.int64)
-    np.minimum.at(smallest, labels, np.arange(count))
-    return pa.Table.from_arrays(
-        [fixed_binary_array(nodes), fixed_binary_array(nodes[smallest[labels]])], schema=COMPONENT_SCHEMA
-    )
+    return _component_rows(_rounds(edges.select([SRC, DST]), _memory_round, "(one task)"))

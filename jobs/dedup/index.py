@@ -14,6 +14,8 @@ from typing import Any
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.fs as pafs
+import ray.data
 from sftforge.operators import schema
 from sftforge.operators.dedup.config import INDEX_PARAMS, INDEX_ROWS, DedupConfig
 from sftforge.operators.dedup.hashing import digest128, digests_array
@@ -49,8 +51,6 @@ def _absolute(path: str) -> str:
 
 
 def _filesystem(path: str):
-    import pyarrow.fs as pafs
-
     return pafs.FileSystem.from_uri(_absolute(path))
 
 
@@ -119,8 +119,6 @@ def _pinned_keys(batch: pa.Table, source: str, config: DedupConfig) -> pa.Table:
 
 def pinned_keys(path: str, config: DedupConfig):
     """The index's rows as key rows that rank before every new row (``None`` when it has no rows)."""
-    import ray.data
-
     if not int(read_params(path).get("rows", 0)):
         return None
     columns = [schema.DOC_ID, EXACT_HASH] + ([SIGNATURE] if config.near.enabled else [])
@@ -137,8 +135,6 @@ def _index_columns(batch: pa.Table, config: DedupConfig) -> pa.Table:
 
 def save_index(keys, path: str, config: DedupConfig) -> str:
     """Writes key rows (new rows only) as an index at ``path``, replacing what was there."""
-    import pyarrow.fs as pafs
-
     filesystem, root = _filesystem(path)
     info = filesystem.get_file_info(root)
     if info.type == pafs.FileType.Directory:

@@ -6,11 +6,10 @@ import uuid
 
 import numpy as np
 import pyarrow as pa
+import ray
 from sftforge.jobs.dedup.components import (
     COMPONENT_SCHEMA,
-    DST,
     ROOT,
-    SRC,
     distributed_components,
     edges_table,
     label_components,
@@ -21,6 +20,7 @@ from sftforge.jobs.dedup.shuffle import (
     cogroup,
     lookup,
     num_partitions,
+    one_task,
     select,
     shuffle,
     sorted_lookup,
@@ -29,16 +29,10 @@ from sftforge.jobs.dedup.shuffle import (
 from sftforge.operators import schema
 from sftforge.operators.dedup.config import DedupConfig
 from sftforge.operators.dedup.hashing import fixed_binary_array
-from sftforge.operators.dedup.keys import (
-    HAS_SIGNATURE,
-    SIGNATURE,
-    keys_schema,
-    signature_rows,
-    signature_type,
-)
-from sftforge.operators.dedup.minhash import band_keys, estimated_jaccard
+from sftforge.operators.dedup.keys import SIGNATURE, keys_schema, signature_rows, signature_type
+from sftforge.operators.dedup.minhash import estimated_jaccard
 from sftforge.operators.dedup.near import STAGE_NAME as NEAR_STAGE
-from sftforge.operators.dedup.near import candidate_pairs, near_reason, verify_pairs
+from sftforge.operators.dedup.near import candidate_pairs, memberships, near_reason, verify_pairs
 from sftforge.operators.dedup.survivor import (
     INDEX_SOURCE,
     LOCATION,
@@ -70,15 +64,14 @@ def _clustered_schema(config: DedupConfig) -> pa.Schema:
 
 
 def _band_rows(batch: pa.Table, config: DedupConfig) -> pa.Table:
-    rows = batch.filter(batch.column(HAS_SIGNATURE))
-    bands, per_band = config.near.bands
-    keys = band_keys(signature_rows(rows.column(SIGNATURE), config.near.num_perm), bands, per_band)
-    members = pa.array(np.repeat(np.arange(rows.num_rows), bands))
+    """One row per (row, band) of the rows that have a signature: the bucket key, the node, pinned."""
+    keys, members = memberships(signature_rows(batch.column(SIGNATURE), config.near.num_perm), config.near)
+    members = pa.array(members, type=pa.int64())
     return pa.Table.from_arrays(
         [
-            pa.array(keys.ravel(), type=pa.uint64()),
-            rows.column(NODE).take(members),
-            rows.column(PINNED).take(members),
+            pa.array(keys, type=pa.uint64()),
+            batch.column(NODE).take(members),
+            batch.column(PINNED).take(members),
         ],
         names=[BUCKET, NODE, PINNED],
     )
@@ -150,38 +143,44 @@ def _check_pairs(pairs: pa.Table, candidates: pa.Table, config: DedupConfig) -> 
     return edges_table(view(pairs, PAIR_B)[keep], view(pairs, PAIR_A)[keep])
 
 
-def _decide_from_pairs(pairs: pa.Table, candidates: pa.Table, config: DedupConfig) -> pa.Table:
-    """Checked pairs -> clusters -> survivors, in memory (candidates: key rows of the pairs' nodes)."""
-    if not pairs.num_rows:
-        return DECISION_SCHEMA.empty_table()
-    nodes = view(candidates, NODE)
-    order = np.argsort(nodes, kind="stable")
-    candidates = candidates.take(pa.array(order))
-    signatures = signature_rows(candidates.column(SIGNATURE), config.near.num_perm)
-    a = sorted_lookup(nodes[order], view(pairs, PAIR_A))
-    b = sorted_lookup(nodes[order], view(pairs, PAIR_B))
-    index_pairs, _ = verify_pairs(signatures, np.stack([a, b], axis=1), config.near)
-    if not len(index_pairs):
-        return DECISION_SCHEMA.empty_table()
-    sorted_nodes = nodes[order]
-    labelled = label_components(sorted_nodes[index_pairs[:, 1]], sorted_nodes[index_pairs[:, 0]])
-    return _choose_survivors(_attach_root(labelled, candidates, config), config)
-
-
 def cluster_decisions(survivors: pa.Table, config: DedupConfig) -> pa.Table:
-    """Steps 3-6 on one table in memory: the same functions the distributed path runs per partition."""
-    pairs = _bucket_pairs(_band_rows(survivors, config), config)
-    return _decide_from_pairs(pairs, survivors.select(candidate_schema(config).names), config)
+    """Steps 3-6 on one table in memory (the exact survivors' key rows), with the functions the
+    distributed path runs per partition: buckets -> checked pairs -> components -> survivors."""
+    signatures = signature_rows(survivors.column(SIGNATURE), config.near.num_perm)
+    nodes = view(survivors, NODE)
+    pinned = survivors.column(PINNED).to_numpy(zero_copy_only=False)
+    pairs = candidate_pairs(*memberships(signatures, config.near), nodes, config.near, pinned)
+    pairs, _ = verify_pairs(signatures, pairs, config.near)
+    candidates = survivors.select(candidate_schema(config).names)
+    return _decide_from_edges(nodes[pairs[:, 1]], nodes[pairs[:, 0]], candidates, config)
 
 
 def _decide_in_one_task(pair_refs: list, candidate_refs: list, config: DedupConfig) -> pa.Table:
-    import ray
-
+    """Steps 5-6 in one task, from the candidate pairs and their rows' key rows."""
     pairs = [table for table in ray.get(list(pair_refs)) if table.num_rows]
-    candidates = [table for table in ray.get(list(candidate_refs)) if table.num_rows]
     if not pairs:
         return DECISION_SCHEMA.empty_table()
-    return _decide_from_pairs(pa.concat_tables(pairs), pa.concat_tables(candidates), config)
+    pairs = pa.concat_tables(pairs)
+    candidates = pa.concat_tables([table for table in ray.get(list(candidate_refs)) if table.num_rows])
+    order = np.argsort(view(candidates, NODE), kind="stable")
+    candidates = candidates.take(pa.array(order))
+    nodes = view(candidates, NODE)
+    signatures = signature_rows(candidates.column(SIGNATURE), config.near.num_perm)
+    index_pairs = np.stack(
+        [sorted_lookup(nodes, view(pairs, PAIR_A)), sorted_lookup(nodes, view(pairs, PAIR_B))], axis=1
+    )
+    index_pairs, _ = verify_pairs(signatures, index_pairs, config.near)
+    return _decide_from_edges(nodes[index_pairs[:, 1]], nodes[index_pairs[:, 0]], candidates, config)
+
+
+def _decide_from_edges(
+    sources: np.ndarray, targets: np.ndarray, candidates: pa.Table, config: DedupConfig
+) -> pa.Table:
+    """Checked edges -> clusters -> survivors, in memory (candidates: key rows of the edges' nodes)."""
+    if not len(sources):
+        return DECISION_SCHEMA.empty_table()
+    labelled = label_components(edges_table(sources, targets))
+    return _choose_survivors(_attach_root(labelled, candidates, config), config)
 
 
 def _attach_root(members: pa.Table, candidates: pa.Table, config: DedupConfig) -> pa.Table:
@@ -238,9 +237,6 @@ def near_decisions(survivors, total_rows: int, config: DedupConfig, lap=lambda s
 
     ``lap(step)`` is called after each step (for timings).
     """
-    import ray
-    import ray.data
-
     bands, _ = config.near.bands
     partitions = num_partitions(total_rows, 4 * config.near.num_perm + 120, config.partition_bytes)
     band_partitions = num_partitions(total_rows * bands, 40, config.partition_bytes)
@@ -273,9 +269,9 @@ def near_decisions(survivors, total_rows: int, config: DedupConfig, lap=lambda s
         ).materialize()
     lap("near.candidates")
     if num_pairs <= config.single_task_rows and candidates.count() <= config.single_task_rows:
-        task = ray.remote(num_cpus=1)(_decide_in_one_task)
-        ref = task.remote(pairs.to_arrow_refs(), candidates.to_arrow_refs(), config)
-        decisions = ray.data.from_arrow_refs([ref]).materialize()
+        decisions = one_task(
+            _decide_in_one_task, pairs.to_arrow_refs(), candidates.to_arrow_refs(), config
+        ).materialize()
         lap("near.clusters")
         return decisions
     half = cogroup(
@@ -305,9 +301,7 @@ def near_decisions(survivors, total_rows: int, config: DedupConfig, lap=lambda s
     if not num_edges:
         return None
     if num_edges <= config.single_task_rows:
-        labelled = ray.data.from_arrow_refs(
-            [ray.remote(num_cpus=1)(_label_in_one_task).remote(edges.to_arrow_refs())]
-        )
+        labelled = one_task(_label_in_one_task, edges.to_arrow_refs())
     else:
         labelled = distributed_components(edges, partitions)
     clustered = cogroup(
@@ -327,10 +321,5 @@ def near_decisions(survivors, total_rows: int, config: DedupConfig, lap=lambda s
 
 
 def _label_in_one_task(edge_refs: list) -> pa.Table:
-    import ray
-
     tables = [table for table in ray.get(list(edge_refs)) if table.num_rows]
-    if not tables:
-        return COMPONENT_SCHEMA.empty_table()
-    edges = pa.concat_tables(tables)
-    return label_components(view(edges, SRC), view(edges, DST))
+    return label_components(pa.concat_tables(tables)) if tables else COMPONENT_SCHEMA.empty_table()

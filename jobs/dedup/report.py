@@ -8,7 +8,9 @@ from typing import Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
+import ray
 from sftforge.jobs.dedup.decisions import CLUSTER, KEPT_EARLIER, REASON, SIMILARITY, STAGE
+from sftforge.jobs.dedup.shuffle import shuffle
 from sftforge.operators import schema
 from sftforge.operators.dedup.exact import STAGE_NAME as EXACT_STAGE
 from sftforge.operators.dedup.near import STAGE_NAME as NEAR_STAGE
@@ -132,8 +134,6 @@ def _tally(decisions: pa.Table) -> dict[str, Any]:
 
 
 def _tally_in_one_task(refs: list) -> dict[str, Any]:
-    import ray
-
     tables = [table for table in ray.get(list(refs)) if table.num_rows]
     return _tally(pa.concat_tables(tables)) if tables else {"exact": 0, "near": 0, "earlier": 0, "sizes": {}}
 
@@ -150,9 +150,6 @@ def summarize(
 ) -> DedupSummary:
     """Counts, cluster sizes and example pairs from the decisions and the input (scanned once for the
     example rows). Never executes the output Dataset, whose tasks report the accounting counters."""
-    import ray
-    from sftforge.jobs.dedup.shuffle import shuffle
-
     if decisions is None or not num_decisions:
         return DedupSummary(rows_in, 0, 0, 0, {1: rows_in} if rows_in > 0 else {}, [])
     if num_decisions <= single_task_rows:

@@ -16,12 +16,13 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
+import ray
+import ray.data
 from sftforge.operators.dedup.hashing import fixed_binary_view, partition_of
 from sftforge.operators.schema import conform
 
 PART = "_dedup_part"
 SIDE = "_dedup_side"
-
 
 
 def view(table: pa.Table, column: str) -> np.ndarray:
@@ -48,8 +49,6 @@ def select(batch: pa.Table, columns: list[str]) -> pa.Table:
 
 def num_partitions(rows: int, bytes_per_row: int, partition_bytes: int) -> int:
     """Partitions for ``rows`` of about ``bytes_per_row``: at least one per CPU of the cluster."""
-    import ray
-
     cpus = int(ray.cluster_resources().get("CPU", 1)) if ray.is_initialized() else 1
     wanted = math.ceil(rows * bytes_per_row / partition_bytes)
     return int(min(4096, max(cpus, wanted, 1)))
@@ -138,6 +137,11 @@ def cogroup(
     )
 
 
+def one_task(fn, *args):
+    """A Dataset of the one table ``fn(*args)`` returns, computed in one task (for steps on few rows)."""
+    return ray.data.from_arrow_refs([ray.remote(num_cpus=1)(fn).remote(*args)])
+
+
 def _block_total(block: pa.Table, column: str) -> int:
     return int(pc.sum(pc.cast(block.column(column), pa.int64())).as_py() or 0) if block.num_rows else 0
 
@@ -145,8 +149,6 @@ def _block_total(block: pa.Table, column: str) -> int:
 def column_total(ds, column: str) -> int:
     """Sum of an integer or boolean column of a materialised Dataset: one small task per block, only
     the per-block sums reach the driver."""
-    import ray
-
     task = ray.remote(num_cpus=0.25)(_block_total)
     return int(sum(ray.get([task.remote(ref, column) for ref in ds.to_arrow_refs()])))
 
@@ -159,8 +161,6 @@ def broadcast_value(token: str, refs: list, build):
     tasks that follow (keyed by ``token``, one value at a time): how a small table is joined to a large
     dataset without shuffling the large one."""
     if token not in _BROADCAST_CACHE:
-        import ray
-
         tables = [table for table in ray.get(list(refs)) if table.num_rows]
         value = build(tables)
         _BROADCAST_CACHE.clear()

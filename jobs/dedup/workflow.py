@@ -10,6 +10,7 @@ from typing import Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
+import ray
 from sftforge.jobs.dedup.decisions import DECISION_SCHEMA, attach_decisions
 from sftforge.jobs.dedup.exact import (
     EXACT_DECISION_SCHEMA,
@@ -29,6 +30,7 @@ from sftforge.jobs.dedup.shuffle import (
     conform,
     lookup,
     num_partitions,
+    one_task,
     select,
     view,
 )
@@ -112,8 +114,6 @@ def decide(keys: pa.Table, config: DedupConfig) -> pa.Table:
 
 
 def _tables(refs: list, target: pa.Schema) -> pa.Table:
-    import ray
-
     tables = [conform(table, target) for table in ray.get(list(refs)) if table.num_rows]
     return pa.concat_tables(tables) if tables else target.empty_table()
 
@@ -124,13 +124,6 @@ def _decide_in_one_task(key_refs: list, config: DedupConfig) -> pa.Table:
 
 def _merge_in_one_task(exact_refs: list, near_refs: list) -> pa.Table:
     return merge_decisions(_tables(exact_refs, EXACT_DECISION_SCHEMA), _tables(near_refs, DECISION_SCHEMA))
-
-
-def _one_task(fn, *args):
-    import ray
-    import ray.data
-
-    return ray.data.from_arrow_refs([ray.remote(num_cpus=1)(fn).remote(*args)])
 
 
 def _distributed_decisions(run: DedupRun, total: int, config: DedupConfig, partitions: int, lap):
@@ -152,7 +145,7 @@ def _distributed_decisions(run: DedupRun, total: int, config: DedupConfig, parti
             select, fn_kwargs={"columns": DECISION_SCHEMA.names}, batch_format="pyarrow"
         )
     if num_exact + near.count() <= config.single_task_rows:
-        return _one_task(_merge_in_one_task, exact_drops.to_arrow_refs(), near.to_arrow_refs())
+        return one_task(_merge_in_one_task, exact_drops.to_arrow_refs(), near.to_arrow_refs())
     resolved = cogroup(
         exact_drops, near, EXACT_OF, NODE, EXACT_DECISION_SCHEMA, DECISION_SCHEMA, partitions, resolve_exact
     )
@@ -204,11 +197,13 @@ def run_dedup(
     run = DedupRun(None, source, config, rows_in, keys=keys, partitions=partitions, timings=timings)
     del keys
     if total <= config.single_task_rows:
-        decisions = _one_task(_decide_in_one_task, run.keys.to_arrow_refs(), config)
+        decisions = one_task(_decide_in_one_task, run.keys.to_arrow_refs(), config)
     else:
         decisions = _distributed_decisions(run, total, config, partitions, lap)
     if decisions is not None:
-        decisions = decisions.map_batches(conform, fn_kwargs={"target": DECISION_SCHEMA}, batch_format="pyarrow")
+        decisions = decisions.map_batches(
+            conform, fn_kwargs={"target": DECISION_SCHEMA}, batch_format="pyarrow"
+        )
         run.decisions = decisions.materialize()
         run.num_decisions = run.decisions.count()
     lap("decisions")

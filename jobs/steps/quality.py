@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 
 import pyarrow as pa
+import ray
 from sftforge.jobs.steps.base import RunContext, StageStep, Step, StepOutcome
 from sftforge.jobs.steps.select import SELECT_STAGE, select_diverse
 from sftforge.operators.quality.report import QualitySummary, summarize_quality
@@ -22,8 +23,6 @@ def _summary_batch(batch: pa.Table) -> pa.Table:
 
 def collect_quality_report(ds) -> dict:
     """The quality report section of a (materialised) Dataset: rules, score histogram, diversity."""
-    import ray
-
     parts = ds.map_batches(_summary_batch, batch_format="pyarrow", batch_size=8192)
     summary = QualitySummary()
     for table in ray.get(parts.to_arrow_refs()):

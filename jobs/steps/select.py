@@ -15,6 +15,7 @@ from collections.abc import Callable
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
+import ray
 from sftforge.jobs.runner import apply_stage
 from sftforge.operators import schema
 from sftforge.operators.base import Stage, StageResult
@@ -152,8 +153,6 @@ class _FromObjectStore:
         self.ref = ref
 
     def __call__(self) -> pa.Table:
-        import ray
-
         return ray.get(self.ref)
 
 
@@ -166,8 +165,6 @@ def select_diverse(ds, config: SelectConfig, stats_actor: str | None = None, rep
     Returns:
         The Dataset with unselected rows rejected by the ``diversity`` stage.
     """
-    import ray
-
     ds = ds.materialize()
     key_batches = ds.map_batches(
         selection_keys, fn_kwargs={"cluster_by": config.cluster_by}, batch_format="pyarrow", batch_size=4096

@@ -5,30 +5,19 @@ instruction + input alone with ``key: instruction``) is normalised as configured
 128-bit BLAKE2b. Within a group of equal hashes the best row by the keep rule survives; the others
 are rejected with a reason naming it.
 
-``ExactDeduplicator`` deduplicates one table in memory; ``jobs.dedup`` runs the same functions over a
-whole Ray Dataset, grouping hashes with a shuffle.
+``jobs/dedup/exact.py`` runs these functions over a whole Ray Dataset, grouping hashes with a shuffle.
 """
 
 from __future__ import annotations
 
 import hashlib
-from typing import ClassVar, Literal
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 from sftforge.operators import schema
-from sftforge.operators.base import Stage, StageConfig, StageResult
-from sftforge.operators.dedup.hashing import digests_array, fixed_binary_view
-from sftforge.operators.dedup.survivor import (
-    LOCATION,
-    KeepRule,
-    group_survivors,
-    rank_positions,
-    rank_table,
-    text_lengths,
-    with_column,
-)
+from sftforge.operators.dedup.config import DedupKey, ExactDedupConfig
+from sftforge.operators.dedup.hashing import digests_array
 from sftforge.operators.text import row_texts
 
 STAGE_NAME = "dedup.exact"
@@ -36,29 +25,7 @@ STAGE_NAME = "dedup.exact"
 _WHITESPACE = r"[\s\p{Z}]{2,}|[^ \PZ]|[\t\n\v\f\r]"
 
 
-class ExactDedupConfig(StageConfig):
-    """How texts are compared for exact duplicates.
-
-    Attributes:
-        enabled: Run exact deduplication.
-        ignore_case: Compare lower-cased text.
-        ignore_punctuation: Read punctuation and symbols (Unicode P* and S*) as spaces.
-        ignore_whitespace: Collapse runs of whitespace (Unicode separators included) to one space and trim
-            the ends.
-        ignore_digits: Treat every digit as ``0`` (dates, counters and ids then do not count).
-        key: For instruction pairs, ``all`` compares instruction + input + output; ``instruction``
-            compares instruction + input only (one answer per prompt).
-    """
-
-    enabled: bool = True
-    ignore_case: bool = True
-    ignore_punctuation: bool = True
-    ignore_whitespace: bool = True
-    ignore_digits: bool = False
-    key: Literal["all", "instruction"] = "all"
-
-
-def dedup_texts(table: pa.Table, key: Literal["all", "instruction"]) -> pa.Array:
+def dedup_texts(table: pa.Table, key: DedupKey) -> pa.Array:
     """The text each row is compared on.
 
     A document's text; an instruction pair's instruction, input and output (``all``) or instruction and
@@ -88,7 +55,9 @@ def normalize(texts: pa.Array, config: ExactDedupConfig) -> pa.Array:
     if config.ignore_whitespace:
         # Only runs of two or more, and single non-space separators, need replacing: matching every
         # single space as well makes this the slowest step of the key pass.
-        texts = pc.utf8_trim_whitespace(pc.replace_substring_regex(texts, pattern=_WHITESPACE, replacement=" "))
+        texts = pc.utf8_trim_whitespace(
+            pc.replace_substring_regex(texts, pattern=_WHITESPACE, replacement=" ")
+        )
     return texts
 
 
@@ -121,33 +90,3 @@ def exact_reason(survivor_doc_id: str, survivor_location: str | None, source: st
             f"(dedup index {source}); similarity 1.00"
         )
     return f"exact duplicate of kept doc_id {survivor_doc_id}{where}; similarity 1.00 (normalised text identical)"
-
-
-class ExactDeduplicator(Stage[ExactDedupConfig]):
-    """Drops all but one row of each group of identical (normalised) texts within one table.
-
-    Adds ``cluster_id``: the surviving row's ``doc_id`` on every row of its group.
-    """
-
-    name = STAGE_NAME
-    requires = (schema.DOC_ID,)
-    adds: ClassVar[dict[str, pa.DataType]] = {schema.CLUSTER_ID: schema.ADDED_TYPES[schema.CLUSTER_ID]}
-
-    def __init__(self, config: ExactDedupConfig, keep: KeepRule = "highest_quality"):
-        super().__init__(config)
-        self.keep = keep
-
-    def process(self, table: pa.Table) -> StageResult:
-        texts = dedup_texts(table, self.config.key)
-        hashes = fixed_binary_view(exact_hashes(texts, self.config))
-        ranks = rank_table(table, text_lengths(texts))
-        survivors = group_survivors(hashes, rank_positions(ranks, self.keep))
-        doc_ids = ranks.column(schema.DOC_ID).to_pylist()
-        where = ranks.column(LOCATION).to_pylist()
-        reasons = [
-            None if survivor == row else exact_reason(doc_ids[survivor], where[survivor])
-            for row, survivor in enumerate(survivors.tolist())
-        ]
-        cluster_ids = pa.array([doc_ids[survivor] for survivor in survivors.tolist()], type=pa.string())
-        table = with_column(table, schema.CLUSTER_ID, cluster_ids)
-        return self.partition(table, reasons)

@@ -1,10 +1,10 @@
 """Near-duplicate detection with MinHash LSH: signatures -> band buckets -> candidate pairs ->
 estimated-Jaccard check -> connected components -> one survivor per cluster.
 
-The functions here are the pure steps, used both by ``MinHashDeduplicator`` (one table in memory) and
-by ``jobs.dedup`` (a whole Ray Dataset, the buckets and clusters computed with shuffles). Each step
-depends only on the rows involved, never on their order or on how they are split into blocks, so both
-give the same clusters and survivors.
+The functions here are the pure steps; ``jobs/dedup/near.py`` runs them on one table in memory or over a
+whole Ray Dataset (the buckets and clusters computed with shuffles), and ``jobs/dedup/components.py``
+finds the connected components. Each step depends only on the rows involved, never on their order or on
+how they are split into blocks, so both paths give the same clusters and survivors.
 
 Candidate pairs inside a bucket: every pair when the bucket holds at most ``bucket_pairs_limit``
 rows; in a larger bucket (typically boilerplate that thousands of rows share) each row is compared
@@ -15,94 +15,16 @@ neighbour.
 
 from __future__ import annotations
 
-from typing import ClassVar, Literal
-
 import numpy as np
 import pyarrow as pa
-from pydantic import Field
-from sftforge.operators import schema
-from sftforge.operators.base import Stage, StageConfig, StageResult
-from sftforge.operators.dedup.exact import dedup_texts
-from sftforge.operators.dedup.minhash import (
-    band_keys,
-    estimated_jaccard,
-    has_signature,
-    lsh_bands,
-    signatures,
-)
+from sftforge.operators.dedup.config import MinHashConfig
+from sftforge.operators.dedup.minhash import band_keys, estimated_jaccard, has_signature, signatures
 from sftforge.operators.dedup.shingles import shingle_hashes
-from sftforge.operators.dedup.survivor import (
-    LOCATION,
-    KeepRule,
-    group_survivors,
-    node_ids,
-    node_view,
-    rank_positions,
-    rank_table,
-    text_lengths,
-    with_column,
-)
 
 STAGE_NAME = "dedup.near"
 
 #: Pairs whose signatures are compared in one vectorised step (bounds memory on huge buckets).
 _PAIRS_PER_STEP = 1 << 16
-
-
-class MinHashConfig(StageConfig):
-    """Near-duplicate detection parameters.
-
-    Attributes:
-        enabled: Run near-duplicate detection.
-        threshold: Jaccard similarity of shingle sets above which two rows are duplicates.
-        num_perm: MinHash permutations (signature length).
-        ngram_size: Words per shingle for space-delimited text.
-        cjk_char_ngrams: Shingle Chinese, Japanese and Korean as character n-grams.
-        cjk_ngram_size: Characters per shingle for mostly-CJK rows.
-        seed: Seed of the permutations. Changing it (or ``num_perm``, or the shingling) makes
-            signatures incomparable with saved dedup indexes.
-        check_jaccard: Keep only candidate pairs whose estimated Jaccard reaches ``threshold``
-            (without it, sharing one LSH band is enough).
-        false_negative_weight: Weight of missed pairs against spurious candidates when datasketch's
-            routine picks bands x rows. The Jaccard check removes spurious candidates, so the default
-            favours recall: 14 x 9 at 0.8 / 128 catches 87% of pairs at J = 0.8 and 97.5% at 0.85,
-            where datasketch's default 0.5 (9 x 13) catches 40% and 69%. Use 0.5 without the check.
-        key: For instruction pairs, ``all`` compares instruction + input + output; ``instruction``
-            compares instruction + input only.
-        bucket_pairs_limit: Buckets up to this size compare every pair.
-        bucket_anchors: Anchors per row in larger buckets.
-    """
-
-    enabled: bool = True
-    threshold: float = Field(0.8, gt=0.0, lt=1.0)
-    num_perm: int = Field(128, ge=16, le=1024)
-    ngram_size: int = Field(5, ge=1, le=32)
-    cjk_char_ngrams: bool = True
-    cjk_ngram_size: int = Field(5, ge=1, le=32)
-    seed: int = Field(1, ge=0, lt=2**32)
-    check_jaccard: bool = True
-    false_negative_weight: float = Field(0.9, gt=0.0, lt=1.0)
-    key: Literal["all", "instruction"] = "all"
-    bucket_pairs_limit: int = Field(32, ge=2, le=1024)
-    bucket_anchors: int = Field(8, ge=1, le=256)
-
-    @property
-    def bands(self) -> tuple[int, int]:
-        """(bands, rows per band) from datasketch's optimal-parameter routine."""
-        return lsh_bands(self.threshold, self.num_perm, self.false_negative_weight)
-
-    def signature_parameters(self) -> dict[str, object]:
-        """What must match for signatures to be comparable (saved with dedup indexes; band keys are
-        recomputed from the signatures, so the threshold may change between runs)."""
-        return {
-            "num_perm": self.num_perm,
-            "seed": self.seed,
-            "ngram_size": self.ngram_size,
-            "cjk_char_ngrams": self.cjk_char_ngrams,
-            "cjk_ngram_size": self.cjk_ngram_size,
-            "key": self.key,
-            "scheme": "affine32",
-        }
 
 
 def text_signatures(texts: pa.Array, config: MinHashConfig) -> np.ndarray:
@@ -186,20 +108,6 @@ def verify_pairs(
     return pairs[keep], similarities[keep]
 
 
-def connected_labels(num_rows: int, pairs: np.ndarray) -> np.ndarray:
-    """Component label of each row given undirected edges (a row without edges is its own)."""
-    from scipy.sparse import coo_matrix
-    from scipy.sparse.csgraph import connected_components
-
-    if not len(pairs):
-        return np.arange(num_rows, dtype=np.int64)
-    graph = coo_matrix(
-        (np.ones(len(pairs), dtype=np.int8), (pairs[:, 0], pairs[:, 1])), shape=(num_rows, num_rows)
-    )
-    _, labels = connected_components(graph, directed=False)
-    return labels.astype(np.int64)
-
-
 def near_reason(
     survivor_doc_id: str,
     survivor_location: str | None,
@@ -217,44 +125,3 @@ def near_reason(
     if similarity < threshold:
         tail += f" (linked to it through other near duplicates at threshold {threshold:.2f})"
     return f"{head}; {tail}"
-
-
-class MinHashDeduplicator(Stage[MinHashConfig]):
-    """Clusters near-duplicate rows of one table and keeps one row per cluster.
-
-    Adds ``cluster_id``: the surviving row's ``doc_id`` on every row of its cluster (a row without
-    near duplicates is its own cluster).
-    """
-
-    name = STAGE_NAME
-    requires = (schema.DOC_ID,)
-    adds: ClassVar[dict[str, pa.DataType]] = {schema.CLUSTER_ID: schema.ADDED_TYPES[schema.CLUSTER_ID]}
-
-    def __init__(self, config: MinHashConfig, keep: KeepRule = "highest_quality"):
-        super().__init__(config)
-        self.keep = keep
-
-    def process(self, table: pa.Table) -> StageResult:
-        texts = dedup_texts(table, self.config.key)
-        signature_rows = text_signatures(texts, self.config)
-        nodes = node_ids(table)
-        node_array = node_view(nodes)
-        keys, members = memberships(signature_rows, self.config)
-        pairs = candidate_pairs(keys, members, node_array, self.config)
-        pairs, _ = verify_pairs(signature_rows, pairs, self.config)
-        labels = connected_labels(table.num_rows, pairs)
-        ranks = rank_table(table, text_lengths(texts), nodes)
-        survivors = group_survivors(labels, rank_positions(ranks, self.keep))
-        similarity = estimated_jaccard(signature_rows, signature_rows[survivors])
-        doc_ids = ranks.column(schema.DOC_ID).to_pylist()
-        where = ranks.column(LOCATION).to_pylist()
-        reasons = [
-            None
-            if survivor == row
-            else near_reason(
-                doc_ids[survivor], where[survivor], float(similarity[row]), self.config.threshold
-            )
-            for row, survivor in enumerate(survivors.tolist())
-        ]
-        cluster_ids = pa.array([doc_ids[survivor] for survivor in survivors.tolist()], type=pa.string())
-        return self.partition(with_column(table, schema.CLUSTER_ID, cluster_ids), reasons)

@@ -14,7 +14,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 from sftforge.operators import schema
-from sftforge.operators.dedup.hashing import digest128, digests_array, fixed_binary_view
+from sftforge.operators.dedup.hashing import digest128, digests_array
 
 #: ``highest_quality``: highest ``quality_score`` (when the column exists; rows without a score come
 #: after scored ones), then the longest text; ``longest``: the longest text; ``smallest_doc_id``: the
@@ -74,11 +74,11 @@ def text_lengths(texts: pa.Array) -> pa.Array:
     return pc.cast(pc.fill_null(pc.utf8_length(texts), 0), pa.int64())
 
 
-def rank_table(table: pa.Table, lengths: pa.Array, nodes: pa.Array | None = None) -> pa.Table:
+def rank_table(table: pa.Table, lengths: pa.Array) -> pa.Table:
     """The columns that decide survival, for the live rows of a batch."""
     return pa.Table.from_arrays(
         [
-            node_ids(table) if nodes is None else nodes,
+            node_ids(table),
             _column_or_nulls(table, schema.DOC_ID, pa.string()),
             locations(table),
             pa.array(np.zeros(table.num_rows, dtype=bool)),
@@ -125,15 +125,3 @@ def group_survivors(groups: np.ndarray, positions: np.ndarray) -> np.ndarray:
     survivors = np.empty(len(order), dtype=np.int64)
     survivors[order] = best
     return survivors
-
-
-def node_view(nodes: pa.Array | pa.ChunkedArray) -> np.ndarray:
-    """Node ids as numpy ``S16`` (comparable, sortable, hashable into partitions)."""
-    return fixed_binary_view(nodes)
-
-
-def with_column(table: pa.Table, name: str, values: pa.Array) -> pa.Table:
-    """``table`` with column ``name`` set to ``values`` (replaced or appended)."""
-    if name in table.column_names:
-        return table.set_column(table.column_names.index(name), name, values)
-    return table.append_column(name, values)

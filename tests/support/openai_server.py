@@ -11,8 +11,8 @@ Stdlib only (asyncio streams), HTTP/1.1 with keep-alive. Two ways to run it:
 
 * in-process: ``with OpenAITestServer(reply=...) as server: server.url`` (a loop on a thread);
 * as a process, for benchmarks where the client must not share a GIL with it:
-  ``with ServerProcess(latency=0.5, concurrency=256) as server: server.url, server.stats()``, or
-  ``python -m tests.support.openai_server --latency 0.5 --concurrency 256``.
+  ``python -m tests.support.openai_server --latency 0.5 --concurrency 256`` (it prints ``URL <url>``;
+  ``benchmarks/openai_process.py`` starts and stops it).
 """
 
 from __future__ import annotations
@@ -22,15 +22,11 @@ import asyncio
 import hashlib
 import json
 import math
-import subprocess
-import sys
 import threading
 import time
-import urllib.request
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
-from pathlib import Path
 from typing import Any, Self
 
 RATE_LIMIT = "rate_limit"
@@ -415,60 +411,6 @@ class OpenAITestServer:
 
     def __exit__(self, *exc_info) -> None:
         self.stop()
-
-
-class ServerProcess:
-    """The server in a child process (``python -m tests.support.openai_server``), for benchmarks.
-
-    Only the preset fault function ``fault_fraction`` is available, through ``fault_fraction`` and
-    ``persistent``; replies are the echo.
-    """
-
-    def __init__(self, *, latency: float = 0.0, concurrency: int | None = None, fault_fraction: float = 0.0,
-                 persistent: tuple[str, ...] = (), retry_after: float = 1.0, hang_s: float = 30.0):
-        self.args = ["--latency", str(latency), "--retry-after", str(retry_after), "--hang-s", str(hang_s),
-                     "--fault-fraction", str(fault_fraction)]
-        if concurrency:
-            self.args += ["--concurrency", str(concurrency)]
-        if persistent:
-            self.args += ["--persistent", ",".join(persistent)]
-        self.process: subprocess.Popen | None = None
-        self.url = ""
-
-    def __enter__(self) -> Self:
-        root = Path(__file__).resolve().parents[2]
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "tests.support.openai_server", *self.args],
-            cwd=root, stdout=subprocess.PIPE, text=True,
-        )
-        line = self.process.stdout.readline().strip()
-        if not line.startswith("URL "):
-            self.process.kill()
-            raise RuntimeError(f"test server process did not start: {line!r}")
-        self.url = line.split(" ", 1)[1]
-        return self
-
-    def _get(self, path: str) -> Any:
-        root = self.url.rsplit("/v1", 1)[0]
-        with urllib.request.urlopen(root + path, timeout=30) as response:
-            return json.load(response)
-
-    def stats(self) -> dict:
-        return self._get("/_stats")
-
-    def log(self) -> list[dict]:
-        return self._get("/_log")
-
-    def reset(self) -> None:
-        self._get("/_reset")
-
-    def __exit__(self, *exc_info) -> None:
-        if self.process is not None:
-            self.process.terminate()
-            try:
-                self.process.wait(10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -14,47 +14,7 @@ from sftforge.operators.dedup.minhash import (
 )
 from sftforge.operators.dedup.shingles import Shingles, reference_shingle_hashes, shingle_hashes, tokenize
 
-WORDS = [
-    "river",
-    "stone",
-    "market",
-    "evening",
-    "letter",
-    "garden",
-    "silver",
-    "window",
-    "morning",
-    "engine",
-    "harbor",
-    "lantern",
-    "violet",
-    "meadow",
-    "copper",
-    "thunder",
-    "orchard",
-    "pencil",
-    "blanket",
-    "canyon",
-    "falcon",
-    "glacier",
-    "island",
-    "jungle",
-    "kettle",
-    "ladder",
-    "marble",
-    "needle",
-    "oyster",
-    "pepper",
-    "quartz",
-    "rocket",
-    "saddle",
-    "tunnel",
-    "umbrella",
-    "velvet",
-    "walnut",
-    "yellow",
-    "zephyr",
-]
+from tests.support.words import WORDS
 
 
 def _document(rng: random.Random, length: int) -> str:
@@ -140,8 +100,39 @@ def test_signatures_are_deterministic_and_empty_documents_have_none():
     assert (first[1] == EMPTY).all()
 
 
-def test_bands_come_from_datasketchs_optimal_parameters():
-    for threshold, num_perm, weight in ((0.8, 128, 0.5), (0.7, 128, 0.5), (0.9, 256, 0.5), (0.8, 128, 0.9)):
+#: (bands, rows) per (num_perm, false_negative_weight) at each of THRESHOLDS, as datasketch's
+#: ``MinHashLSH(threshold, num_perm, weights=(1 - w, w))`` chose them (recorded from it, when sftforge
+#: still called its private routine).
+THRESHOLDS = (0.3, 0.5, 0.6, 0.7, 0.75, 0.8, 0.85, 0.9, 0.95)
+RECORDED_BANDS = {
+    (16, 0.1): [(5, 3), (3, 5), (2, 7), (2, 8), (1, 13), (1, 16), (1, 16), (1, 16), (1, 16)],
+    (16, 0.5): [(8, 2), (5, 3), (4, 4), (3, 5), (2, 6), (2, 8), (2, 8), (1, 15), (1, 16)],
+    (16, 0.7): [(6, 1), (6, 2), (5, 3), (4, 4), (3, 5), (3, 5), (2, 8), (2, 8), (1, 16)],
+    (16, 0.9): [(10, 1), (8, 2), (6, 2), (5, 3), (4, 4), (4, 4), (3, 5), (2, 7), (2, 8)],
+    (32, 0.1): [(8, 4), (5, 6), (4, 8), (3, 10), (2, 14), (2, 16), (1, 23), (1, 32), (1, 32)],
+    (32, 0.5): [(12, 2), (8, 4), (6, 5), (5, 6), (4, 8), (3, 10), (3, 10), (2, 16), (1, 32)],
+    (32, 0.7): [(16, 2), (10, 3), (8, 4), (6, 5), (5, 6), (4, 8), (3, 10), (2, 13), (2, 16)],
+    (32, 0.9): [(10, 1), (10, 2), (10, 3), (8, 4), (6, 5), (6, 5), (5, 6), (4, 8), (2, 15)],
+    (64, 0.1): [(16, 4), (9, 7), (7, 9), (5, 12), (4, 15), (3, 19), (2, 25), (2, 32), (1, 64)],
+    (64, 0.5): [(21, 3), (14, 4), (10, 6), (8, 8), (7, 9), (5, 11), (4, 15), (3, 21), (2, 32)],
+    (64, 0.7): [(19, 2), (16, 4), (12, 5), (10, 6), (8, 8), (7, 9), (5, 12), (4, 16), (2, 27)],
+    (64, 0.9): [(32, 2), (21, 3), (16, 4), (12, 5), (10, 6), (9, 7), (7, 9), (5, 12), (3, 19)],
+    (128, 0.1): [(25, 5), (16, 8), (12, 10), (9, 14), (8, 16), (6, 21), (5, 25), (3, 42), (2, 64)],
+    (128, 0.5): [(37, 3), (25, 5), (18, 7), (14, 9), (11, 11), (9, 13), (8, 16), (5, 25), (3, 42)],
+    (128, 0.7): [(42, 3), (25, 5), (21, 6), (16, 8), (14, 9), (11, 11), (9, 14), (6, 20), (4, 32)],
+    (128, 0.9): [(32, 2), (32, 4), (25, 5), (20, 6), (16, 8), (14, 9), (11, 11), (8, 16), (5, 25)],
+    (256, 0.1): [(51, 5), (32, 8), (23, 11), (17, 15), (14, 18), (11, 23), (8, 31), (6, 42), (3, 85)],
+    (256, 0.5): [(64, 4), (42, 6), (32, 8), (25, 10), (21, 12), (17, 15), (13, 19), (9, 28), (5, 51)],
+    (256, 0.7): [(59, 3), (45, 5), (36, 7), (28, 9), (23, 11), (19, 13), (15, 17), (11, 23), (6, 42)],
+    (256, 0.9): [(85, 3), (42, 4), (42, 6), (32, 8), (28, 9), (23, 11), (18, 14), (13, 19), (8, 32)],
+}
+
+
+def test_bands_are_the_ones_datasketch_chooses():
+    for (num_perm, weight), expected in RECORDED_BANDS.items():
+        for threshold, bands in zip(THRESHOLDS, expected, strict=True):
+            assert lsh_bands(threshold, num_perm, weight) == bands, (threshold, num_perm, weight)
+    for threshold, num_perm, weight in ((0.8, 128, 0.5), (0.7, 200, 0.9)):
         lsh = MinHashLSH(threshold=threshold, num_perm=num_perm, weights=(1 - weight, weight))
         assert lsh_bands(threshold, num_perm, weight) == (lsh.b, lsh.r)
     assert lsh_bands(0.8, 128) == (9, 13)
