@@ -11,10 +11,10 @@ from sftforge.operators.augment import filters, instruction_backtranslation, qa_
 from sftforge.operators.augment import self_instruct as si
 from sftforge.operators.augment.prompts import resolve
 from sftforge.operators.augment.provenance import DeadLetter, GeneratedRow
-from sftforge.operators.llm_client import BUDGET_EXHAUSTED, LLMConfig, PromptTemplate
+from sftforge.operators.llm_client import LLMConfig, PromptTemplate
 
 log = logging.getLogger("sftforge.augment")
-from sftforge.jobs.augment.checkpoints import BatchOutput, file_digest, llm_dead_letter
+from sftforge.jobs.augment.checkpoints import BatchOutput, file_digest
 
 from sftforge.jobs.augment.row_methods import Parent, RowMethod, parent_hash
 class InstructionBacktranslationMethod(RowMethod):
@@ -62,8 +62,7 @@ class InstructionBacktranslationMethod(RowMethod):
         candidates: list[tuple[Parent, GeneratedRow]] = []
         for p, result in zip(parents, engine.run(requests), strict=True):
             if not result.ok:
-                output.budget_exhausted |= result.reason == BUDGET_EXHAUSTED
-                output.drop(llm_dead_letter(method, p.doc_id, "self_augment", result))
+                output.call_failed(method, p.doc_id, "self_augment", result)
                 continue
             instruction = instruction_backtranslation.parse_instruction(result.text)
             reason, detail = instruction_backtranslation.instruction_reason(instruction, p.text, p.language, config)
@@ -98,8 +97,7 @@ class InstructionBacktranslationMethod(RowMethod):
                                        (*row.templates, *_judge_templates(p.language)), judge_score=scores[row.doc_id])
                 output.rows.append(curated)
             elif not result.ok:
-                output.budget_exhausted |= result.reason == BUDGET_EXHAUSTED
-                output.drop(llm_dead_letter(method, p.doc_id, "self_curate", result))
+                output.call_failed(method, p.doc_id, "self_curate", result)
             else:
                 from sftforge.operators.judge.judge import judgement_score
 
@@ -138,8 +136,7 @@ class QAGenerationMethod(RowMethod):
         ]
         for p, result in zip(parents, engine.run(requests), strict=True):
             if not result.ok:
-                output.budget_exhausted |= result.reason == BUDGET_EXHAUSTED
-                output.drop(llm_dead_letter(method, p.doc_id, "generate", result))
+                output.call_failed(method, p.doc_id, "generate", result)
                 continue
             kept, dropped = qa_generation.validate_questions(result.data, p.text, p.language, config)
             output.counters["candidates"] += len(kept) + len(dropped)

@@ -18,18 +18,18 @@ from sftforge.operators import schema
 from sftforge.operators.augment import back_translation, filters, paraphrase
 from sftforge.operators.augment.prompts import resolve
 from sftforge.operators.augment.provenance import DeadLetter, GeneratedRow
-from sftforge.operators.llm_client import BUDGET_EXHAUSTED, LLMConfig, LLMEngine
+from sftforge.operators.llm_client import LLMConfig, LLMEngine
 
 log = logging.getLogger("sftforge.augment")
 from sftforge.jobs.augment.checkpoints import (
     STATE_SCHEMA_PARENTS,
     BatchOutput,
     Checkpoints,
+    FailureGate,
     MethodOutcome,
     ProgressSink,
     fingerprint,
     finish_batch,
-    llm_dead_letter,
     load_finished,
     trim_to_target,
 )
@@ -81,6 +81,7 @@ class RowMethod:
         self.used_now: set[int] = set()
         self.pending: list[Parent] = []
         self.next_batch = 0
+        self.gate = FailureGate(f"augment.{self.method}", llm)
 
     def resume(self) -> None:
         finished = load_finished(self.checkpoints, self.outcome)
@@ -126,6 +127,7 @@ class RowMethod:
         batch = self.next_batch
         output = self.process(parents, batch, engine)
         output.counters["parents"] += len(parents)
+        self.gate.add(len(parents), output)  # raises EndpointOutage beyond the tolerated share
         trim_to_target(output, self.config.target_rows - self.outcome.rows)
         output.state = pa.table(
             {"parent_hash": pa.array([parent_hash(self.method, p.doc_id) for p in parents], type=pa.uint64())}
@@ -193,8 +195,7 @@ class RoundTripMethod(RowMethod):
             legs = [next(first) for _ in fields]
             failed = next((leg for leg in legs if not leg.ok), None)
             if failed is not None:
-                output.budget_exhausted |= failed.reason == BUDGET_EXHAUSTED
-                output.drop(llm_dead_letter(method, p.doc_id, "translate", failed))
+                output.call_failed(method, p.doc_id, "translate", failed)
                 continue
             pivots = [back_translation.parse_translation(leg.text) for leg in legs]
             problem = None
@@ -218,8 +219,7 @@ class RoundTripMethod(RowMethod):
             legs = [next(second) for _ in fields]
             failed = next((leg for leg in legs if not leg.ok), None)
             if failed is not None:
-                output.budget_exhausted |= failed.reason == BUDGET_EXHAUSTED
-                output.drop(llm_dead_letter(method, p.doc_id, "back_translate", failed))
+                output.call_failed(method, p.doc_id, "back_translate", failed)
                 continue
             results = {name: back_translation.parse_translation(leg.text) for name, leg in zip(fields, legs)}
             problem = None
@@ -265,8 +265,7 @@ class ParaphraseMethod(RowMethod):
         ]
         for p, result in zip(parents, engine.run(requests), strict=True):
             if not result.ok:
-                output.budget_exhausted |= result.reason == BUDGET_EXHAUSTED
-                output.drop(llm_dead_letter(method, p.doc_id, "paraphrase", result))
+                output.call_failed(method, p.doc_id, "paraphrase", result)
                 continue
             candidates = paraphrase.parse_paraphrases(result.text)
             if not candidates:

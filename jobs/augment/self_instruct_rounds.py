@@ -20,19 +20,19 @@ from sftforge.operators.augment.provenance import (
     generated_table,
 )
 from sftforge.operators.llm_client import BUDGET_EXHAUSTED, LLMConfig, LLMEngine, LLMRequest
-from sftforge.operators.llm_client.request import TRUNCATED
+from sftforge.operators.llm_client.request import TRUNCATED, is_endpoint_failure
 
 log = logging.getLogger("sftforge.augment")
 from sftforge.jobs.augment.checkpoints import (
     STATE_SCHEMA_SELF_INSTRUCT,
     BatchOutput,
     Checkpoints,
+    FailureGate,
     MethodOutcome,
     ProgressSink,
     dedup_rows,
     file_digest,
     fingerprint,
-    llm_dead_letter,
     load_finished,
 )
 
@@ -82,6 +82,7 @@ class SelfInstructGenerator:
                 )
         self.next_batch = 0
         self.stalled = 0
+        self.gate = FailureGate(f"augment.{self.method}", llm)
 
     def resume(self) -> None:
         """Rebuilds the pool and counts from the finished batches, in batch order."""
@@ -109,6 +110,15 @@ class SelfInstructGenerator:
                 break
             batch = self.next_batch
             output, by_language = self.run_batch(batch, engine)
+            if output.endpoint_failures:
+                # A round is all or nothing (the next one builds on its pool): it is not checkpointed, and a
+                # re-run asks it again (its answered calls come from the response cache).
+                self.gate.add(max(output.counters["prompts"], 1), output)
+                self.outcome.counters["calls_failed_endpoint"] += output.endpoint_failures
+                self.outcome.stopped = (f"endpoint failures ({output.last_failure}) in round {batch}: "
+                                        "not checkpointed, a re-run asks again")
+                break
+            self.gate.add(output.counters["prompts"], output)
             rows = len(output.rows)
             self.stalled = 0 if rows else self.stalled + 1
             self.rows_by_language.update(by_language)
@@ -169,8 +179,7 @@ class SelfInstructGenerator:
         for result, (lang, tasks) in zip(engine.run(requests), shown, strict=True):
             truncated = result.reason == TRUNCATED and bool(result.raw)
             if not result.ok and not truncated:
-                output.budget_exhausted |= result.reason == BUDGET_EXHAUSTED
-                output.drop(llm_dead_letter(method, None, "generate", result))
+                output.call_failed(method, None, "generate", result)
                 continue
             text = result.text if result.ok else result.raw
             candidates = si.parse_generated_instructions(text, tasks, truncated=truncated)
@@ -212,6 +221,9 @@ class SelfInstructGenerator:
             if verdict is None:
                 output.counters["classification_unclear"] += 1
                 output.budget_exhausted |= result.reason == BUDGET_EXHAUSTED
+                if is_endpoint_failure(result.reason):
+                    output.endpoint_failures += 1
+                    output.last_failure = result.reason
             labels.append(bool(verdict))
         output.counters["classification_tasks"] += sum(labels)
 
@@ -230,8 +242,7 @@ class SelfInstructGenerator:
         ):
             truncated = result.reason == TRUNCATED and bool(result.raw)
             if not result.ok and not truncated:
-                output.budget_exhausted |= result.reason == BUDGET_EXHAUSTED
-                output.drop(llm_dead_letter(method, None, "instances", result))
+                output.call_failed(method, None, "instances", result)
                 continue
             text = result.text if result.ok else result.raw
             instances = si.parse_instances(text, classification, truncated=truncated)
