@@ -85,7 +85,6 @@ class Checkpoints:
 
     def __init__(self, root: Path):
         self.root = Path(root)
-        self.root.mkdir(parents=True, exist_ok=True)
 
     def _path(self, kind: str, batch: int, suffix: str = "parquet") -> Path:
         return self.root / f"{kind}-{batch:06d}.{suffix}"
@@ -110,6 +109,7 @@ class Checkpoints:
         self, batch: int, rows: pa.Table, dead: pa.Table, state: pa.Table, info: dict[str, Any] | None
     ) -> None:
         """Writes a batch's files, the ``done`` marker last; ``info`` None: no marker (not finished)."""
+        self.root.mkdir(parents=True, exist_ok=True)
         for kind, table in (("part", rows), ("dead", dead), ("state", state)):
             _atomic_write_parquet(table, self._path(kind, batch))
         if info is None:

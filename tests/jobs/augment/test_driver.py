@@ -347,10 +347,11 @@ def test_pipeline_step_appends_generated_rows_and_earlier_stages_run_once(ray_se
     step = AugmentStep(job)
     result = apply_stage(step.run(ds, ctx), _keep_all_stage("after"), stats_actor=stats)
     table = pa.concat_tables(ray.get(result.to_arrow_refs()), promote_options="default")
+    report = step.outcome().report  # counts what the executed Dataset generated
     counters = ray.get(handle.snapshot.remote())
     ray.kill(handle)
     generated_count = 4 + (3 if with_parents else 0)
-    assert step.outcome().report["rows_generated"] == generated_count
+    assert report["rows_generated"] == generated_count
     assert counters["augment"]["rows"] == generated_count
     live = full.num_rows - 1  # one row arrives already rejected
     assert counters["before"]["in"] == live  # the steps before augmentation ran once
