@@ -52,7 +52,7 @@ from sftforge.operators.augment.provenance import (
     generated_table,
     with_provenance_columns,
 )
-from sftforge.operators.llm_client import LLMConfig, LLMEngine
+from sftforge.operators.llm_client import EndpointOutage, LLMConfig, LLMEngine
 
 log = logging.getLogger("sftforge.augment")
 
@@ -157,13 +157,26 @@ class BatchStore:
         self.fs.makedirs(self._path("runs", run_id), exist_ok=True)
         self.fs.pipe_file(path, json.dumps(info, sort_keys=True).encode())
 
+    def record_outage(self, run_id: str, outage: EndpointOutage) -> None:
+        """Keeps the outage where the driver finds it (Ray Data's wrapping exception does not carry it)."""
+        self.fs.makedirs(self._path("runs", run_id), exist_ok=True)
+        material = {"stage": outage.stage, "failed": outage.failed, "total": outage.total, "reason": outage.reason}
+        self.fs.pipe_file(self._path("runs", run_id, "_outage.json"), json.dumps(material).encode())
+
+    def outage(self, run_id: str) -> EndpointOutage | None:
+        """The outage an actor of run ``run_id`` raised, if any."""
+        path = self._path("runs", run_id, "_outage.json")
+        if not self.fs.exists(path):
+            return None
+        return EndpointOutage(**json.loads(self.fs.cat_file(path)))
+
     def marks(self, run_id: str) -> list[tuple[str, dict[str, Any]]]:
         """``(key, info)`` of every batch this run emitted."""
         folder = self._path("runs", run_id)
         if not self.fs.exists(folder):
             return []
         return [(path.rsplit("/", 1)[1][:-5], json.loads(self.fs.cat_file(path)))
-                for path in sorted(self.fs.glob(f"{folder}/*.json"))]
+                for path in sorted(self.fs.glob(f"{folder}/*.json")) if not path.endswith("/_outage.json")]
 
     def dead(self, key: str) -> pa.Table:
         with self.fs.open(self._path("batches", key, "dead.parquet"), "rb") as handle:
@@ -192,6 +205,17 @@ def start_target_counter(name: str, targets: dict[str, int]):
     import ray
 
     return ray.remote(num_cpus=0)(TargetCounter).options(name=name).remote(targets)
+
+
+def endpoint_outage(error: BaseException) -> EndpointOutage | None:
+    """The ``EndpointOutage`` an actor raised, found through Ray Data's wrapping exceptions (None: not one)."""
+    seen = set()
+    while error is not None and id(error) not in seen:
+        if isinstance(error, EndpointOutage):
+            return error
+        seen.add(id(error))
+        error = error.__cause__ or error.__context__
+    return None
 
 
 def method_url(work_dir: str, method: RowMethod) -> str:
@@ -260,7 +284,11 @@ class AugmentRows:
         output: BatchOutput = method.process(parents, 0, self._engine(method.method))
         output.counters.update(counters)
         output.counters["parents"] += len(parents)
-        self.gates[method.method].add(len(parents), output)  # raises EndpointOutage beyond the tolerated share
+        try:
+            self.gates[method.method].add(len(parents), output)  # raises beyond the tolerated share
+        except EndpointOutage as outage:
+            self.stores[method.method].record_outage(self.run_id, outage)
+            raise
         generated = generated_table(dedup_rows(output), f"augment/{method.checkpoints.root.name}/{key}")
         output.counters["rows"] += generated.num_rows
         output.counters["batches"] += 1
