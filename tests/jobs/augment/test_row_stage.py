@@ -126,8 +126,12 @@ def test_target_holds_across_workers_with_at_most_one_batch_overshoot(ray_sessio
     config = AugmentConfig(progress=False, paraphrase={"target_rows": 6})
     with OpenAITestServer(reply=augment_model.reply) as server:
         out, _ = run_stage(config, llm_for(server, tmp_path / "c"), tmp_path / "w", parents(), workers=2)
+        # A re-run (as after a killed driver) replays the finished batches and repeats no request.
+        again, _ = run_stage(config, llm_for(server, tmp_path / "c"), tmp_path / "w", parents(), workers=2)
+        assert all(entry.attempt == 0 for entry in server.log)
     made = len(generated_ids(out))
     assert 6 <= made <= 6 + 2 * 5  # batches of 5 parents, one row each, two workers
+    assert generated_ids(out) <= generated_ids(again)
 
 
 @pytest.mark.ray
