@@ -26,6 +26,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import sys
 import time
 from collections import Counter
 from typing import Any
@@ -55,6 +56,9 @@ from sftforge.operators.augment.provenance import (
 from sftforge.operators.llm_client import EndpointOutage, LLMConfig, LLMEngine
 
 log = logging.getLogger("sftforge.augment")
+
+#: Seconds between two progress lines of one worker.
+PROGRESS_EVERY_S = 5.0
 
 ROW_METHODS = ("round_trip", "paraphrase", "instruction_backtranslation", "qa_generation")
 
@@ -184,21 +188,43 @@ class BatchStore:
 
 
 class TargetCounter:
-    """Accepted rows per method across the cluster, keyed by batch (a retried batch counts once)."""
+    """Accepted rows per method across the cluster, keyed by batch (a retried batch counts once).
+
+    It also sums what the workers report per batch (parents, candidates, requests, tokens, cost) for the
+    progress lines; those sums are for watching only, the run's counters come from the batch markers.
+    """
 
     def __init__(self, targets: dict[str, int]):
         self.targets = dict(targets)
         self.rows: dict[str, dict[str, int]] = {method: {} for method in targets}
+        self.usage: dict[str, Counter] = {method: Counter() for method in targets}
+        self.started = time.monotonic()
 
     def open(self, method: str) -> bool:
         return sum(self.rows[method].values()) < self.targets[method]
 
-    def add(self, method: str, key: str, rows: int) -> int:
+    def add(self, method: str, key: str, rows: int, usage: dict[str, float] | None = None) -> str:
+        """Books a batch; returns the method's progress line."""
         self.rows[method][key] = rows
-        return sum(self.rows[method].values())
+        self.usage[method].update(usage or {})
+        return progress_line(method, sum(self.rows[method].values()), self.targets[method], self.usage[method],
+                             time.monotonic() - self.started)
 
     def totals(self) -> dict[str, int]:
         return {method: sum(rows.values()) for method, rows in self.rows.items()}
+
+
+def progress_line(method: str, rows: int, target: int, usage: Counter, elapsed: float) -> str:
+    """One plain line: rows accepted/target, candidates, acceptance, requests/s, tokens/s, cost, ETA."""
+    elapsed = max(elapsed, 1e-6)
+    parents = usage.get("parents", 0)
+    rate = rows / elapsed
+    eta = f"{(target - rows) / rate:,.0f}s" if rate > 0 and rows < target else ("done" if rows >= target else "?")
+    acceptance = f"{rows / parents:.0%}" if parents else "-"
+    tokens = usage.get("prompt_tokens", 0) + usage.get("completion_tokens", 0)
+    return (f"augment {method}: {rows:,}/{target:,} rows, {parents:,} parents, {usage.get('candidates', 0):,} "
+            f"candidates, acceptance {acceptance}, {usage.get('requests', 0) / elapsed:,.1f} req/s, "
+            f"{tokens / elapsed:,.0f} tok/s, cost {usage.get('cost', 0.0):.4f}, ETA {eta}")
 
 
 def start_target_counter(name: str, targets: dict[str, int]):
@@ -243,6 +269,7 @@ class AugmentRows:
         self.gates = {m.method: FailureGate(f"augment.{m.method}", llm) for m in self.methods}
         self.engines: dict[str, LLMEngine] = {}
         self.target = ray.get_actor(target_actor)
+        self.last_line = 0.0
 
     def _engine(self, method: str) -> LLMEngine:
         if method not in self.engines:
@@ -270,7 +297,10 @@ class AugmentRows:
                 store.mark(self.run_id, key, None)  # a retry after the target closed emits nothing
                 continue
             store.mark(self.run_id, key, info)
-            ray.get(self.target.add.remote(name, key, generated.num_rows))
+            line = ray.get(self.target.add.remote(name, key, generated.num_rows, info.get("usage")))
+            if time.monotonic() - self.last_line >= PROGRESS_EVERY_S:
+                self.last_line = time.monotonic()
+                print(line, file=sys.stderr, flush=True)  # plain: reaches the driver and `ray job logs`
             parts.append(generated)
         target = parts[0].schema
         for part in parts[1:]:
@@ -281,7 +311,12 @@ class AugmentRows:
 
     def _generate(self, method: RowMethod, parents: list[Parent], key: str, counters: Counter):
         started = time.monotonic()
-        output: BatchOutput = method.process(parents, 0, self._engine(method.method))
+        engine = self._engine(method.method)
+        before = engine.ledger()
+        output: BatchOutput = method.process(parents, 0, engine)
+        after = engine.ledger()
+        usage = {name: after.get(name, 0) - before.get(name, 0)
+                 for name in ("requests", "prompt_tokens", "completion_tokens", "cost")}
         output.counters.update(counters)
         output.counters["parents"] += len(parents)
         try:
@@ -295,12 +330,11 @@ class AugmentRows:
         if output.endpoint_failures:
             output.counters["batches_unfinished_endpoint_failure"] += 1
             output.counters["calls_failed_endpoint"] += output.endpoint_failures
+        usage.update(parents=len(parents), candidates=output.counters.get("candidates", len(parents)))
         info = {"rows": generated.num_rows, "counters": dict(output.counters),
-                "seconds": round(time.monotonic() - started, 3)}
+                "seconds": round(time.monotonic() - started, 3), "usage": usage}
         self.stores[method.method].write(key, generated, dead_letter_table(output.dead), info,
                                          finished=not output.endpoint_failures)
-        log.info("augment %s: batch %s, %d parents -> %d rows", method.method, key[:8], len(parents),
-                 generated.num_rows)
         return generated, info
 
     def __del__(self):

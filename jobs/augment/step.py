@@ -124,16 +124,20 @@ class AugmentStep(Step):
                 dead_folders[method] = list(method_outcome.dead_parts)
         for method, url in pending["row_methods"]:
             store = BatchStore(url)
-            rows, counters = 0, Counter()
+            rows, counters, usage = 0, Counter(), Counter()
             folder = ctx.dead_letter_dir(AUGMENT_STAGE, method)
             folder.mkdir(parents=True, exist_ok=True)
             for key, info in store.marks(pending["run_id"]):
                 rows += int(info["rows"])
                 counters.update(info["counters"])
+                usage.update(info.get("usage", {}))
                 pq.write_table(store.dead(key), folder / f"dead-{key}.parquet")
             target = self.config.methods()[method].target_rows
             report["rows_by_method"][method] = rows
             report["methods"][method] = _row_method_report(target, rows, counters)
+            report["methods"][method]["usage"] = {name: round(value, 6) for name, value in sorted(usage.items())}
+            log.warning("augment %s: %d/%d rows from %d parents (%d requests)", method, rows, target,
+                        counters.get("parents", 0), usage.get("requests", 0))
         report["rows_generated"] = sum(report["rows_by_method"].values())
         counts = {"rows": report["rows_generated"],
                   **{f"rows_{method}": rows for method, rows in report["rows_by_method"].items()}}

@@ -156,3 +156,15 @@ def test_endpoint_failures_are_not_dead_letters_and_are_asked_again(ray_session,
         server.settings.faults = None  # the endpoint is back: the re-run asks again and generates
         again, _ = run_stage(config, llm_for(server, tmp_path / "c"), tmp_path / "w", table, workers=1)
     assert len(generated_ids(again)) == table.num_rows
+
+
+def test_progress_line_shows_rows_rates_cost_and_eta():
+    from collections import Counter
+
+    from sftforge.jobs.augment.row_stage import progress_line
+
+    usage = Counter(parents=50, candidates=60, requests=100, prompt_tokens=800, completion_tokens=200, cost=0.5)
+    line = progress_line("round_trip", 40, 100, usage, elapsed=10.0)
+    assert line == ("augment round_trip: 40/100 rows, 50 parents, 60 candidates, acceptance 80%, 10.0 req/s, "
+                    "100 tok/s, cost 0.5000, ETA 15s")
+    assert progress_line("round_trip", 100, 100, usage, 10.0).endswith("ETA done")
