@@ -26,7 +26,8 @@ from sftforge.operators.augment.provenance import (
     dead_letter_table,
     generated_table,
 )
-from sftforge.operators.llm_client import LLMConfig, LLMResult
+from sftforge.operators.llm_client import BUDGET_EXHAUSTED, EndpointOutage, LLMConfig, LLMResult
+from sftforge.operators.llm_client.request import is_endpoint_failure
 
 log = logging.getLogger("sftforge.augment")
 
@@ -46,6 +47,7 @@ def fingerprint(method: str, settings: Mapping[str, Any], llm: LLMConfig, extra:
         "settings": {key: value for key, value in settings.items() if key not in ("target_rows", "enabled")},
         "sampling": llm.sampling_parameters(),
         "structured_output": llm.structured_output,
+        "model": model_identity(llm),
         "extra": extra,
     }
     return hashlib.sha256(json.dumps(material, sort_keys=True, default=str).encode()).hexdigest()[:16]
@@ -55,12 +57,34 @@ def file_digest(path: str | Path) -> str:
     return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
+_MODEL_DIGESTS: dict[tuple[str, int, int], str] = {}
+
+
+def model_identity(llm: LLMConfig) -> dict[str, str | None]:
+    """The model's name, plus the SHA-256 of its file for a local model (a changed GGUF starts afresh)."""
+    path = None
+    if llm.backend == "local":
+        from sftforge.operators.llm_client.local_server import default_model_path
+
+        path = llm.local.model_path or default_model_path()
+    if path is None or not Path(path).is_file():
+        return {"name": llm.model, "file_sha256": None}
+    stat = Path(path).stat()
+    key = (str(path), stat.st_size, stat.st_mtime_ns)
+    if key not in _MODEL_DIGESTS:  # a model file is large: hashed once per process
+        digest = hashlib.sha256()
+        with open(path, "rb") as handle:
+            for chunk in iter(lambda: handle.read(1 << 20), b""):
+                digest.update(chunk)
+        _MODEL_DIGESTS[key] = digest.hexdigest()
+    return {"name": llm.model, "file_sha256": _MODEL_DIGESTS[key]}
+
+
 class Checkpoints:
     """The finished batches of one method in its work folder."""
 
     def __init__(self, root: Path):
         self.root = Path(root)
-        self.root.mkdir(parents=True, exist_ok=True)
 
     def _path(self, kind: str, batch: int, suffix: str = "parquet") -> Path:
         return self.root / f"{kind}-{batch:06d}.{suffix}"
@@ -81,10 +105,15 @@ class Checkpoints:
     def dead(self, batch: int) -> Path:
         return self._path("dead", batch)
 
-    def write(self, batch: int, rows: pa.Table, dead: pa.Table, state: pa.Table, info: dict[str, Any]) -> None:
-        """Writes a batch's files, the ``done`` marker last."""
+    def write(
+        self, batch: int, rows: pa.Table, dead: pa.Table, state: pa.Table, info: dict[str, Any] | None
+    ) -> None:
+        """Writes a batch's files, the ``done`` marker last; ``info`` None: no marker (not finished)."""
+        self.root.mkdir(parents=True, exist_ok=True)
         for kind, table in (("part", rows), ("dead", dead), ("state", state)):
             _atomic_write_parquet(table, self._path(kind, batch))
+        if info is None:
+            return
         target = self._path("done", batch, "json")
         temporary = target.with_name(f".tmp-{target.name}")
         temporary.write_text(json.dumps(info, sort_keys=True), encoding="utf-8")
@@ -189,10 +218,46 @@ class BatchOutput:
     state: pa.Table | None = None
     counters: Counter = field(default_factory=Counter)
     budget_exhausted: bool = False
+    endpoint_failures: int = 0
+    last_failure: str | None = None
 
     def drop(self, letter: DeadLetter) -> None:
         self.dead.append(letter)
         self.counters[f"dead.{letter.reason}"] += 1
+
+    def call_failed(self, method: str, parent_id: str | None, step: str, result: LLMResult) -> None:
+        """A call that gave no answer: a dead letter when the reply was bad, nothing when the endpoint failed.
+
+        An endpoint failure says nothing about the row: the batch is then not finished, and a re-run asks
+        again (``FailureGate`` decides whether this run goes on).
+        """
+        self.budget_exhausted |= result.reason == BUDGET_EXHAUSTED
+        if is_endpoint_failure(result.reason):
+            self.endpoint_failures += 1
+            self.last_failure = result.reason
+            return
+        self.drop(llm_dead_letter(method, parent_id, step, result))
+
+
+class FailureGate:
+    """Counts a stage's units of work (parents, prompts) and those hit by an endpoint failure.
+
+    With ``on_failure: fail``, more failures than ``max_failure_rate`` of the units seen so far raise
+    ``EndpointOutage``; with ``keep``, the run goes on and the failures are only counted.
+    """
+
+    def __init__(self, stage: str, llm: LLMConfig):
+        self.stage = stage
+        self.on_failure = llm.on_failure
+        self.max_rate = llm.max_failure_rate
+        self.total = 0
+        self.failed = 0
+
+    def add(self, units: int, output: BatchOutput) -> None:
+        self.total += units
+        self.failed += min(units, output.endpoint_failures)
+        if self.on_failure == "fail" and self.failed > self.max_rate * self.total:
+            raise EndpointOutage(self.stage, self.failed, self.total, output.last_failure or "unknown")
 
 
 def llm_dead_letter(method: str, parent_id: str | None, step: str, result: LLMResult) -> DeadLetter:
@@ -217,6 +282,7 @@ def trim_to_target(output: BatchOutput, room: int) -> None:
 def finish_batch(
     checkpoints: Checkpoints, outcome: MethodOutcome, batch: int, output: BatchOutput, state_schema: pa.Schema
 ) -> None:
+    """Writes a batch; one with endpoint failures is written without its ``done`` marker (re-run asks again)."""
     rows = dedup_rows(output)
     source = f"augment/{outcome.folder.name}/{checkpoints.part(batch).name}"
     table = generated_table(rows, source)
@@ -225,6 +291,10 @@ def finish_batch(
     output.counters["rows"] += table.num_rows
     output.counters["batches"] += 1
     info = {"batch": batch, "rows": table.num_rows, "counters": dict(output.counters)}
+    if output.endpoint_failures:
+        info = None
+        outcome.counters["batches_unfinished_endpoint_failure"] += 1
+        outcome.counters["calls_failed_endpoint"] += output.endpoint_failures
     checkpoints.write(batch, table, dead, state, info)
     outcome.rows += table.num_rows
     outcome.counters.update(output.counters)

@@ -44,15 +44,9 @@ from sftforge.operators.llm_client import LLMConfig, LLMEngine
 
 log = logging.getLogger("sftforge.augment")
 from sftforge.jobs.augment.checkpoints import AugmentOutcome
-from sftforge.jobs.augment.methods import (
-    InstructionBacktranslationMethod,
-    ParaphraseMethod,
-    QAGenerationMethod,
-    RoundTripMethod,
-    RowMethod,
-    SelfInstructGenerator,
-    parents_from_table,
-)
+from sftforge.jobs.augment.document_methods import InstructionBacktranslationMethod, QAGenerationMethod
+from sftforge.jobs.augment.row_methods import ParaphraseMethod, RoundTripMethod, RowMethod, parents_from_table
+from sftforge.jobs.augment.self_instruct_rounds import SelfInstructGenerator
 
 # --- Progress ---------------------------------------------------------------------------------------
 

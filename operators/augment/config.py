@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import model_validator
+from pydantic import Field, model_validator
 from sftforge.operators.augment.back_translation import RoundTripConfig
 from sftforge.operators.augment.instruction_backtranslation import InstructionBacktranslationConfig
 from sftforge.operators.augment.paraphrase import ParaphraseConfig
@@ -20,6 +20,11 @@ class AugmentConfig(StageConfig):
         work_dir: Folder of the checkpoints (finished batches as Parquet parts); a re-run with the same
             settings resumes from it. None: ``<output.dir>/_augment``.
         progress: Show a progress bar per method (rate and ETA).
+        workers: Actors of the per-row methods' stage, each with its own engine (the cluster-wide limits
+            and the response cache are shared).
+        worker_cpus: CPUs reserved per actor (LLM calls wait on the network, so a fraction).
+        batch_rows: Rows per batch handed to an actor; the target's overshoot is at most one batch's
+            rows per worker.
         self_instruct: Self-Instruct from a seed-task file.
         round_trip: Round-trip back-translation of instruction rows.
         instruction_backtranslation: Humpback: instructions for documents, curated by the judge.
@@ -29,6 +34,9 @@ class AugmentConfig(StageConfig):
 
     work_dir: str | None = None
     progress: bool = True
+    workers: int = Field(default=2, ge=1)
+    worker_cpus: float = Field(default=0.25, gt=0)
+    batch_rows: int = Field(default=256, ge=1)
     self_instruct: SelfInstructConfig | None = None
     round_trip: RoundTripConfig | None = None
     instruction_backtranslation: InstructionBacktranslationConfig | None = None

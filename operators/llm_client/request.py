@@ -57,6 +57,24 @@ def is_endpoint_failure(reason: str | None) -> bool:
     return reason in ENDPOINT_FAILURE_REASONS
 
 
+class EndpointOutage(RuntimeError):
+    """A stage's calls failed for endpoint reasons beyond ``LLMConfig.max_failure_rate`` (``on_failure: fail``).
+
+    Attributes:
+        stage: The stage whose calls failed.
+        failed: Calls that failed for an endpoint reason.
+        total: Calls made by the stage so far.
+        reason: The last endpoint-failure reason seen.
+    """
+
+    def __init__(self, stage: str, failed: int, total: int, reason: str):
+        super().__init__(f"{stage}: {failed} of {total} LLM calls failed for an endpoint reason (last: {reason})")
+        self.stage, self.failed, self.total, self.reason = stage, failed, total, reason
+
+    def __reduce__(self):
+        return type(self), (self.stage, self.failed, self.total, self.reason)
+
+
 @dataclass(frozen=True)
 class LLMRequest:
     """One call: a template, the values of its placeholders, and optional per-call overrides.

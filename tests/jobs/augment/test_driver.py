@@ -347,10 +347,11 @@ def test_pipeline_step_appends_generated_rows_and_earlier_stages_run_once(ray_se
     step = AugmentStep(job)
     result = apply_stage(step.run(ds, ctx), _keep_all_stage("after"), stats_actor=stats)
     table = pa.concat_tables(ray.get(result.to_arrow_refs()), promote_options="default")
+    report = step.outcome().report  # counts what the executed Dataset generated
     counters = ray.get(handle.snapshot.remote())
     ray.kill(handle)
     generated_count = 4 + (3 if with_parents else 0)
-    assert step.outcome().report["rows_generated"] == generated_count
+    assert report["rows_generated"] == generated_count
     assert counters["augment"]["rows"] == generated_count
     live = full.num_rows - 1  # one row arrives already rejected
     assert counters["before"]["in"] == live  # the steps before augmentation ran once
@@ -360,3 +361,39 @@ def test_pipeline_step_appends_generated_rows_and_earlier_stages_run_once(ray_se
     assert origins.count("self_instruct") == 4 and origins.count("paraphrase") == generated_count - 4
     assert schema.GEN_TEMPLATE in table.column_names
     assert list((tmp_path / "staging" / "dead_letter" / "augment" / "self_instruct").glob("dead-*.parquet"))
+
+
+# --- Endpoint failures ------------------------------------------------------------------------------
+
+
+def test_endpoint_failures_are_never_dead_letters_and_a_rerun_asks_again(server, tmp_path):
+    from sftforge.operators.llm_client import EndpointOutage
+
+    from tests.support.openai_server import SERVER_ERROR, always
+
+    table = parent_table()
+    config = AugmentConfig(progress=False, paraphrase={})
+    server.settings.faults = always(SERVER_ERROR)
+    with pytest.raises(EndpointOutage) as raised:
+        run_augment(config, llm_for(server, tmp_path, retry=QUICK_RETRY.model_copy(update={"max_attempts": 1})),
+                    tmp_path / "work", lambda: [table])
+    assert raised.value.stage == "augment.paraphrase" and raised.value.reason == "server_error"
+    kept = run_augment(config, llm_for(server, tmp_path, on_failure="keep"), tmp_path / "work", lambda: [table])
+    assert kept.rows == 0 and not dead_letters(kept)  # an outage says nothing about the rows
+    assert kept.methods["paraphrase"].counters["calls_failed_endpoint"] == 4
+    server.settings.faults = None
+    again = run_augment(config, llm_for(server, tmp_path), tmp_path / "work", lambda: [table])
+    assert again.rows == 3 and again.methods["paraphrase"].resumed_rows == 0  # nothing was checkpointed
+
+
+def test_the_fingerprint_covers_the_model(server, tmp_path):
+    from sftforge.jobs.augment.checkpoints import fingerprint
+
+    one = fingerprint("paraphrase", {}, llm_for(server, tmp_path))
+    assert fingerprint("paraphrase", {}, llm_for(server, tmp_path, model="other-model")) != one
+    model = tmp_path / "model.gguf"
+    model.write_bytes(b"weights v1")
+    local = llm_for(server, tmp_path, backend="local", local={"model_path": str(model)})
+    before = fingerprint("paraphrase", {}, local)
+    model.write_bytes(b"weights v2!")
+    assert fingerprint("paraphrase", {}, local) != before
