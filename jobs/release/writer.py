@@ -283,11 +283,12 @@ def _write_buckets(prepared, output: OutputConfig, staging_url: str) -> list[dic
     plan = buckets.plan_buckets(rows_by_target, output)
     if not plan:
         return []
-    split = ray.remote(buckets.partition).options(num_returns=len(plan))
+    # SPREAD: a bucket's write is as costly as any other, so the cluster's nodes share them evenly.
+    split = ray.remote(buckets.partition).options(num_returns=len(plan), scheduling_strategy="SPREAD")
     pieces = [split.remote(block, plan) for block in blocks]
     if len(plan) == 1:
         pieces = [[piece] for piece in pieces]
-    write = ray.remote(buckets.write_bucket)
+    write = ray.remote(buckets.write_bucket).options(scheduling_strategy="SPREAD")
     del blocks  # the partitions hold the rows now
     return ray.get([
         write.remote(bucket, staging_url, output, *[block_pieces[index] for block_pieces in pieces])
