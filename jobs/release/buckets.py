@@ -83,7 +83,7 @@ def write_bucket(bucket: Bucket, staging_url: str, output: OutputConfig, *pieces
         return {"files": [], "counts": {}}
     rows = rows.sort_by([(KEY, "ascending"), (JSON, "ascending")])
     lines = rows.column(JSON).combine_chunks()
-    group, _, split = bucket.target.partition("/")
+    group = bucket.target.partition("/")[0]
     if group == REJECTS:
         record_schema, formats = schema.REJECT_SCHEMA, ("parquet",)
     else:

@@ -75,7 +75,7 @@ class ReleaseWriter:
         ReleaseError: The id is not a folder name, or another run is writing the same release.
     """
 
-    def __init__(self, output: OutputConfig, release_id: str, **_ignored: Any):
+    def __init__(self, output: OutputConfig, release_id: str):
         if not _RELEASE_ID.match(release_id) or release_id == LATEST:
             raise ReleaseError(f"'{release_id}' is not a valid release id (letters, digits, '.', '_', '-')")
         from fsspec.core import url_to_fs

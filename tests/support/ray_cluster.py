@@ -72,7 +72,7 @@ class LocalRayCluster:
 
     def __enter__(self) -> Self:
         try:
-            self._start([f"--head", f"--port={self.port}", "--include-dashboard=false",
+            self._start(["--head", f"--port={self.port}", "--include-dashboard=false",
                          f"--ray-client-server-port={free_port()}"], "head")
             for index in range(1, self.nodes):
                 self._start([f"--address={self.address}"], f"node-{index}")

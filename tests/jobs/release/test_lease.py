@@ -26,7 +26,8 @@ def test_a_second_run_of_the_same_release_is_refused_until_the_first_lets_go(tmp
 
 def test_the_lock_of_a_dead_run_is_taken_over(tmp_path):
     fs = LocalFileSystem()
-    gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True,
+                          check=True)
     import socket
 
     (tmp_path / ".lock-r1").write_text(json.dumps(

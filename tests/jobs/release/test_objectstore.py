@@ -22,11 +22,11 @@ import yaml
 pytest.importorskip("s3fs")
 pytest.importorskip("moto")
 
-from sftforge.jobs.release.lease import ReleaseLease  # noqa: E402
-from sftforge.jobs.release.objectstore import verified_release  # noqa: E402
-from sftforge.jobs.release.stream import ReleaseError  # noqa: E402
+from sftforge.jobs.release.lease import ReleaseLease
+from sftforge.jobs.release.objectstore import verified_release
+from sftforge.jobs.release.stream import ReleaseError
 
-from tests.support.s3_server import S3Server  # noqa: E402
+from tests.support.s3_server import S3Server
 
 pytestmark = pytest.mark.slow
 OUT = "s3://releases/out"

@@ -11,7 +11,9 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from sftforge.jobs.release.buckets import parse_jsonl
 from sftforge.jobs.release.manifest import MASK
+from sftforge.jobs.release.objectstore import verified_release
 from sftforge.jobs.release.writer import (
     LATEST,
     REJECTS,
@@ -20,8 +22,6 @@ from sftforge.jobs.release.writer import (
     ReleaseWriter,
     prepare_batch,
 )
-from sftforge.jobs.release.buckets import parse_jsonl
-from sftforge.jobs.release.objectstore import verified_release
 from sftforge.operators import schema
 from sftforge.operators.write.formats import OutputConfig
 from sftforge.operators.write.jsonl import encode_jsonl
