@@ -117,7 +117,9 @@ def run_sftforge(data: Path, out: Path, release: str, env: dict[str, str], num_c
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     last = (0.0, 0)
     while proc.poll() is None:
-        last = _proc_sample(proc.pid) or last
+        sample = _proc_sample(proc.pid)
+        if sample and sample[1]:  # a zombie has no VmHWM and no more CPU to add
+            last = (max(last[0], sample[0]), max(last[1], sample[1]))
         time.sleep(0.05)
     elapsed = time.perf_counter() - start
     if proc.returncode:

@@ -71,15 +71,25 @@ class LocalRayCluster:
         ))
 
     def __enter__(self) -> Self:
-        try:
-            self._start(["--head", f"--port={self.port}", "--include-dashboard=false",
-                         f"--ray-client-server-port={free_port()}"], "head")
-            for index in range(1, self.nodes):
-                self._start([f"--address={self.address}"], f"node-{index}")
-            self._wait()
-        except BaseException:
-            self.__exit__(None, None, None)
-            raise
+        # Ray gives a node 30 s to register; on a loaded machine that can pass, so start again (fresh ports).
+        for attempt in range(3):
+            try:
+                self._start(["--head", f"--port={self.port}", "--include-dashboard=false",
+                             f"--ray-client-server-port={free_port()}"], "head")
+                for index in range(1, self.nodes):
+                    self._start([f"--address={self.address}"], f"node-{index}")
+                self._wait()
+                return self
+            except RuntimeError:
+                self._stop_nodes()
+                if attempt == 2:
+                    shutil.rmtree(self.temp_dir, ignore_errors=True)
+                    raise
+                self.port = free_port()
+                self.address = f"127.0.0.1:{self.port}"
+            except BaseException:
+                self.__exit__(None, None, None)
+                raise
         return self
 
     def _wait(self) -> None:
@@ -103,6 +113,10 @@ class LocalRayCluster:
                 time.sleep(2)
 
     def __exit__(self, *exc_info) -> None:
+        self._stop_nodes()
+        shutil.rmtree(self.temp_dir, ignore_errors=True)
+
+    def _stop_nodes(self) -> None:
         for process in reversed(self._processes):
             for sig, wait in ((signal.SIGTERM, 15), (signal.SIGKILL, 5)):
                 try:
@@ -119,4 +133,3 @@ class LocalRayCluster:
             except ProcessLookupError:
                 pass
         self._processes.clear()
-        shutil.rmtree(self.temp_dir, ignore_errors=True)
