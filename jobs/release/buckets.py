@@ -21,7 +21,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.json as pj
 from sftforge.jobs.release.layout import record_dir
-from sftforge.jobs.release.stream import JSON, KEY, REJECTS, ROW_HASH, TARGET, ReleaseError
+from sftforge.jobs.release.stream import JSON, KEY, REJECTS, ROW_HASH, STREAM_SCHEMA, TARGET, ReleaseError
 from sftforge.operators import schema
 from sftforge.operators.write.formats import DOCUMENTS, METADATA_SCHEMA, RECORD_SCHEMAS, OutputConfig
 from sftforge.operators.write.jsonl import jsonl_bytes
@@ -50,6 +50,8 @@ def plan_buckets(rows_by_target: dict[str, int], output: OutputConfig) -> list[B
 
 def count_targets(block: pa.Table) -> dict[str, int]:
     """Rows per target of one block."""
+    if block.num_rows == 0:  # an empty Dataset's block may keep the input's columns
+        return {}
     return {
         item["values"]: item["counts"] for item in pc.value_counts(block.column(TARGET)).to_pylist()
     }
@@ -57,6 +59,8 @@ def count_targets(block: pa.Table) -> dict[str, int]:
 
 def partition(block: pa.Table, plan: list[Bucket]) -> list[pa.Table]:
     """Cuts one block into one table per bucket of ``plan`` (many of them empty)."""
+    if block.num_rows == 0:
+        return [STREAM_SCHEMA.empty_table()] * len(plan)
     first: dict[str, int] = {}
     for position, bucket in enumerate(plan):
         first.setdefault(bucket.target, position)
