@@ -134,7 +134,8 @@ def main() -> None:
     parser.add_argument("--skip-scaling", action="store_true")
     args = parser.parse_args()
     env = {k: v for k, v in os.environ.items() if k != "RAY_ADDRESS"}
-    env.update(RAY_AUTH_MODE="disabled", PYTHONPATH=str(ROOT))
+    # A loaded machine can take longer than the 30 s Ray gives a node to register.
+    env.update(RAY_AUTH_MODE="disabled", PYTHONPATH=str(ROOT), RAY_raylet_start_wait_time_s="180")
     with tempfile.TemporaryDirectory(prefix="bench-io-") as tmp:
         folder = Path(tmp)
         (folder / "data").mkdir()

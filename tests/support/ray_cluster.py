@@ -56,7 +56,7 @@ class LocalRayCluster:
         self._processes: list[subprocess.Popen] = []
 
     def env(self) -> dict[str, str]:
-        return dict(os.environ, RAY_ADDRESS=self.address, RAY_AUTH_MODE="disabled",
+        return dict(os.environ, RAY_ADDRESS=self.address, RAY_AUTH_MODE="disabled", RAY_raylet_start_wait_time_s="180",
                     PATH=f"{BIN}{os.pathsep}{os.environ['PATH']}")
 
     def _start(self, args: list[str], name: str) -> None:
