@@ -89,6 +89,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     from sftforge.jobs.accounting import AccountingError
     from sftforge.jobs.config import ConfigError
     from sftforge.jobs.read import unwrap_error
+    from sftforge.jobs.release.stream import ReleaseError
     from sftforge.operators.base import StageError
     from sftforge.operators.read.reader import InputError
 
@@ -104,7 +105,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_USAGE
     except Exception as exc:
         cause = unwrap_error(exc)
-        if isinstance(cause, (InputError, AccountingError, StageError)):
+        if isinstance(cause, (InputError, AccountingError, StageError, ReleaseError)):
             _print_error(str(cause))
             return EXIT_FAILED
         raise

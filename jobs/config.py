@@ -110,6 +110,19 @@ class JobConfig(StageConfig):
                     raise ValueError(f"inputs[{index}].path: nothing matches '{path}'")
         return self
 
+    @model_validator(mode="after")
+    def _url_schemes_are_installed(self) -> JobConfig:
+        from sftforge.jobs.storage import missing_filesystem
+
+        paths = [self.output.dir]
+        for spec in self.inputs:
+            paths.extend([spec.path] if isinstance(spec.path, str) else spec.path)
+        for path in paths:
+            problem = missing_filesystem(path)
+            if problem:
+                raise ValueError(problem)
+        return self
+
     def release_id(self) -> str:
         """The configured release id, or one made from the current UTC time."""
         return self.release or datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
@@ -174,6 +187,27 @@ def _resolve_paths(data: dict[str, Any], base: Path) -> None:
         dedup["against"] = [resolve(p) if isinstance(p, str) else p for p in dedup["against"]]
 
 
+def _refuse_relative_paths_in_ray_package(data: dict[str, Any], source: Path) -> None:
+    """A relative output (or input) of a config inside ``ray job submit``'s temporary copy would live there."""
+    from sftforge.jobs.storage import inside_ray_package
+
+    if not inside_ray_package(str(source)):
+        return
+    output = data.get("output")
+    named = [("output.dir", output.get("dir"))] if isinstance(output, dict) else []
+    for index, spec in enumerate(data.get("inputs") or []):
+        if isinstance(spec, dict):
+            paths = spec.get("path") if isinstance(spec.get("path"), list) else [spec.get("path")]
+            named.extend((f"inputs[{index}].path", path) for path in paths)
+    for key, path in named:
+        if isinstance(path, str) and "://" not in path and not os.path.isabs(os.path.expanduser(path)):
+            raise ConfigError(
+                f"{key} '{path}' is relative, but the config runs from Ray's temporary copy of the working "
+                "directory, where it would be lost; use an absolute path on shared storage or an "
+                "object-store URL (s3://...)"
+            )
+
+
 def format_validation_error(error: ValidationError, source: str) -> str:
     """One readable line per problem, each naming the key."""
     lines = [f"invalid config {source}:"]
@@ -208,6 +242,7 @@ def load_config(path: str | os.PathLike, overrides: list[str] | None = None) -> 
     if not isinstance(data, dict):
         raise ConfigError(f"config {source} must be a mapping at the top level")
     data = apply_overrides(data, overrides or [])
+    _refuse_relative_paths_in_ray_package(data, source.resolve())
     _resolve_paths(data, source.resolve().parent)
     try:
         return JobConfig.model_validate(data)

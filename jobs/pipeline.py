@@ -74,7 +74,7 @@ def stage_order(steps: list[Step]) -> list[str]:
 class RunResult:
     """Where a run published and what it counted."""
 
-    release_dir: Path
+    release_dir: Path | str  # a URL when output.dir is an object store
     release_id: str
     accounting: Accounting
     report: dict[str, Any]
@@ -169,4 +169,5 @@ def run_job(config: JobConfig, config_source: str | None = None) -> RunResult:
     finally:
         ray.kill(stats_handle)
         stop_llm(llm)
-    return RunResult(Path(release_dir), release_id, accounting, sections)
+    return RunResult(release_dir if isinstance(release_dir, str) else Path(release_dir), release_id,
+                     accounting, sections)

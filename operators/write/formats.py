@@ -82,12 +82,14 @@ class OutputConfig(StageConfig):
     """Where and how the release is written.
 
     Attributes:
-        dir: Local folder that holds releases (``<dir>/<release>/...``) and the ``LATEST`` pointer.
-            ``file://`` URLs are accepted; object stores are not, because publishing relies on an atomic
-            rename.
+        dir: Folder that holds releases (``<dir>/<release>/...``) and the ``LATEST`` pointer: a local
+            or mounted path, or an fsspec URL (``s3://``, ``gs://``, ``abfs://``, ``file://``); see
+            ``sftforge.jobs.release.objectstore`` for how object stores are committed.
         sft_format: Record format of instruction rows.
         file_formats: File formats each shard is written in (same rows, same order in each).
-        shard_rows: Rows per shard file; only the last shard of an output is shorter.
+        shard_rows: Rows per shard file, on average: an output of ``n`` rows is written as
+            ``ceil(n / shard_rows)`` files, each row placed by a hash of its ``doc_id``.
+        shards: Files per output instead of the number ``shard_rows`` gives.
         system_prompt: System message for rows that bring none of their own.
         keep_metadata: Write id, language, quality, cluster and lineage columns beside the record.
     """
@@ -96,6 +98,7 @@ class OutputConfig(StageConfig):
     sft_format: SFTFormat = "messages"
     file_formats: list[FileFormat] = Field(default_factory=lambda: ["parquet", "jsonl"], min_length=1)
     shard_rows: int = Field(default=100_000, gt=0)
+    shards: int | None = Field(default=None, gt=0, le=99_999)
     system_prompt: str | None = None
     keep_metadata: bool = True
 
@@ -106,11 +109,6 @@ class OutputConfig(StageConfig):
             raise ValueError("output.dir is empty")
         if value.startswith("file://"):
             return value.removeprefix("file://")
-        if "://" in value:
-            raise ValueError(
-                f"output.dir '{value}' is a remote URL; releases are published with an atomic rename, "
-                "so output.dir must be a local or mounted folder"
-            )
         return value
 
     @field_validator("file_formats")

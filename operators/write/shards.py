@@ -6,7 +6,7 @@ import contextlib
 import hashlib
 import io
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Self
@@ -27,14 +27,14 @@ class ShardFile:
     """One written file.
 
     Attributes:
-        path: Where it is.
+        path: Where it is (a path of the writer's filesystem).
         format: ``parquet`` or ``jsonl``.
         rows: Records in it.
         bytes: Its size.
         sha256: Hex digest of its content.
     """
 
-    path: Path
+    path: Path | str
     format: str
     rows: int
     bytes: int
@@ -54,7 +54,7 @@ class ShardWriter:
     """Writes a stream of record tables, already in their final order, as numbered shards.
 
     Shard ``i`` holds rows ``[i * shard_rows, (i + 1) * shard_rows)`` of the stream and is written as
-    ``part-0000i.parquet`` and/or ``part-0000i.jsonl``. Parquet row groups start every ``row_group_rows``
+    ``part-<first_index + i>.parquet`` and/or ``.jsonl`` (five digits). Parquet row groups start every ``row_group_rows``
     rows of a shard and each is written from one contiguous array, so the bytes depend only on the rows,
     never on how the stream was cut into tables. Nothing is created until the first row arrives.
 
@@ -64,6 +64,9 @@ class ShardWriter:
         shard_rows: Rows per shard; only the last is shorter.
         row_group_rows: Rows per Parquet row group (default: the shard size, at most 16384).
         compression: Parquet codec.
+        format_dirs: A folder per file format, instead of ``directory`` for all of them.
+        first_index: Number of the first shard.
+        filesystem: An fsspec filesystem to write to (an object store); local files when ``None``.
     """
 
     def __init__(
@@ -73,13 +76,20 @@ class ShardWriter:
         shard_rows: int = 100_000,
         row_group_rows: int | None = None,
         compression: str = "zstd",
+        *,
+        format_dirs: Mapping[str, str | os.PathLike] | None = None,
+        first_index: int = 0,
+        filesystem=None,
     ):
         if shard_rows <= 0:
             raise ValueError(f"shard_rows must be positive, got {shard_rows}")
         unknown = set(file_formats) - set(FILE_SUFFIXES)
         if unknown or not file_formats:
             raise ValueError(f"file_formats must be among {sorted(FILE_SUFFIXES)}, got {list(file_formats)}")
-        self.directory = Path(directory)
+        self.filesystem = filesystem
+        self.directory = Path(directory) if filesystem is None else str(directory)
+        dirs = format_dirs or {}
+        self.format_dirs = {fmt: dirs.get(fmt, self.directory) for fmt in file_formats}
         self.file_formats = tuple(file_formats)
         self.shard_rows = shard_rows
         self.row_group_rows = row_group_rows or min(shard_rows, 16_384)
@@ -87,7 +97,7 @@ class ShardWriter:
         self.schema: pa.Schema | None = None
         self.rows_written = 0
         self._files: list[ShardFile] = []
-        self._shard_index = 0
+        self._shard_index = first_index
         self._shard_rows_written = 0
         self._parquet: pq.ParquetWriter | None = None
         self._parquet_file: _HashingFile | None = None
@@ -175,18 +185,25 @@ class ShardWriter:
                 f"got {records.schema} ({exc})"
             ) from None
 
-    def _path(self, fmt: str) -> Path:
-        return self.directory / f"part-{self._shard_index:05d}{FILE_SUFFIXES[fmt]}"
+    def _path(self, fmt: str) -> Path | str:
+        name = f"part-{self._shard_index:05d}{FILE_SUFFIXES[fmt]}"
+        if self.filesystem is None:
+            return Path(self.format_dirs[fmt]) / name
+        return f"{str(self.format_dirs[fmt]).rstrip('/')}/{name}"
 
     def _open_shard(self) -> None:
-        self.directory.mkdir(parents=True, exist_ok=True)
+        for fmt in self.file_formats:
+            if self.filesystem is None:
+                Path(self.format_dirs[fmt]).mkdir(parents=True, exist_ok=True)
+            else:
+                self.filesystem.makedirs(str(self.format_dirs[fmt]), exist_ok=True)
         if "parquet" in self.file_formats:
-            self._parquet_file = _HashingFile(self._path("parquet"))
+            self._parquet_file = _HashingFile(self._path("parquet"), self.filesystem)
             self._parquet = pq.ParquetWriter(
                 self._parquet_file, self.schema, compression=self.compression, write_statistics=True
             )
         if "jsonl" in self.file_formats:
-            self._jsonl = _HashingFile(self._path("jsonl"))
+            self._jsonl = _HashingFile(self._path("jsonl"), self.filesystem)
 
     def _flush_row_groups(self, final: bool) -> None:
         while self._pending_rows >= self.row_group_rows or (final and self._pending_rows):
@@ -214,12 +231,19 @@ class ShardWriter:
 
 
 class _HashingFile(io.RawIOBase):
-    """A file opened for writing that hashes what goes through it, so no file is read back for its sha256."""
+    """A file opened for writing that hashes what goes through it, so no file is read back for its sha256.
 
-    def __init__(self, path: Path):
+    Local files are fsynced when finished; on an object store the upload completes when it is closed.
+    """
+
+    def __init__(self, path: Path | str, filesystem=None):
         super().__init__()
         self.path = path
-        self._file = open(path, "wb", buffering=1 << 20)  # noqa: SIM115 - closed by finish() or close()
+        self._local = filesystem is None
+        if self._local:
+            self._file = open(path, "wb", buffering=1 << 20)  # noqa: SIM115 - closed by finish() or close()
+        else:
+            self._file = filesystem.open(path, "wb")
         self._digest = hashlib.sha256()
         self._size = 0
 
@@ -244,6 +268,7 @@ class _HashingFile(io.RawIOBase):
     def finish(self, fmt: str, rows: int) -> ShardFile:
         """Flushes the file to disk, closes it and describes it."""
         self._file.flush()
-        os.fsync(self._file.fileno())
+        if self._local:
+            os.fsync(self._file.fileno())
         self.close()
         return ShardFile(self.path, fmt, rows, self._size, self._digest.hexdigest())

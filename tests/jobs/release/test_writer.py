@@ -11,15 +11,15 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from sftforge.jobs.release.buckets import parse_jsonl
 from sftforge.jobs.release.manifest import MASK
+from sftforge.jobs.release.objectstore import verified_release
 from sftforge.jobs.release.writer import (
     LATEST,
     REJECTS,
     WRITE_STAGE,
     ReleaseError,
     ReleaseWriter,
-    _SortedSink,
-    parse_jsonl,
     prepare_batch,
 )
 from sftforge.operators import schema
@@ -112,12 +112,12 @@ def test_write_and_publish_layout(published):
     assert sorted(p.name for p in release.iterdir()) == [
         "_SUCCESS",
         "documents",
+        "jsonl",
         "manifest.json",
+        "parquet",
         REJECTS,
-        "test",
-        "train",
-        "validation",
     ]
+    assert sorted(p.name for p in (release / "parquet").iterdir()) == ["test", "train", "validation"]
     assert counts.total_written == expected["written"]
     assert counts.rejected_by_stage[WRITE_STAGE] == expected["refused"]
     assert counts.total_rejected == expected["dead"] + expected["refused"]
@@ -125,24 +125,23 @@ def test_write_and_publish_layout(published):
 
     # Instruction rows: SFT messages, split by split, same rows in Parquet and JSONL, Chinese unescaped.
     for split, rows in counts.instructions_by_split.items():
-        parquet = sorted((release / split).glob("*.parquet"))
-        jsonl = sorted((release / split).glob("*.jsonl"))
-        assert (
-            [p.stem for p in parquet]
-            == [p.stem for p in jsonl]
-            == [f"part-{i:05d}" for i in range(len(parquet))]
-        )
+        parquet = sorted((release / "parquet" / split).glob("*.parquet"))
+        jsonl = sorted((release / "jsonl" / split).glob("*.jsonl"))
+        # ceil(rows / shard_rows) buckets by doc_id hash; a bucket that no row hashed to has no file.
+        assert [p.stem for p in parquet] == [p.stem for p in jsonl]
+        assert {p.stem for p in parquet} <= {f"part-{i:05d}" for i in range(-(-rows // 40))}
         from_parquet = [row for p in parquet for row in pq.read_table(p).to_pylist()]
         raw = b"".join(p.read_bytes() for p in jsonl)
         assert "长江有多长".encode() in raw and b"\\u" not in raw
         from_jsonl = [json.loads(line) for line in raw.decode("utf-8").splitlines()]
         assert from_parquet == from_jsonl and len(from_jsonl) == rows
-        assert [r[schema.DOC_ID] for r in from_jsonl] == sorted(r[schema.DOC_ID] for r in from_jsonl)
+        for path in jsonl:
+            ids = [json.loads(line)[schema.DOC_ID] for line in path.read_text().splitlines()]
+            assert ids == sorted(ids)
         assert all([m["role"] for m in r[schema.MESSAGES]] == ["user", "assistant"] for r in from_jsonl)
-        assert all(pq.read_metadata(p).num_rows == 40 for p in parquet[:-1])
 
     # Documents keep their text and metadata, never a chat format.
-    documents = pq.read_table(release / "documents" / "train" / "part-00000.parquet").to_pylist()
+    documents = pq.read_table(release / "documents" / "parquet" / "train").to_pylist()
     assert documents and set(documents[0]) >= {schema.TEXT, schema.DOC_ID, schema.LANG, schema.SOURCE_FILE}
     assert schema.MESSAGES not in documents[0]
 
@@ -150,7 +149,9 @@ def test_write_and_publish_layout(published):
     rejects = pq.read_table(release / REJECTS)
     assert rejects.schema.equals(schema.REJECT_SCHEMA)
     stages = rejects.column(schema.REJECT_STAGE).to_pylist()
-    assert stages == sorted(stages)
+    for path in (release / REJECTS).glob("part-*.parquet"):
+        in_file = pq.read_table(path).column(schema.REJECT_STAGE).to_pylist()
+        assert in_file == sorted(in_file)
     assert {s: stages.count(s) for s in set(stages)} == counts.rejected_by_stage
     planted = [r for r in rejects.to_pylist() if r[schema.REJECT_STAGE] != WRITE_STAGE]
     assert all(r[schema.REJECT_REASON].startswith("planted reject") for r in planted)
@@ -170,9 +171,10 @@ def test_write_and_publish_layout(published):
     assert {"python", "pyarrow", "ray"} <= set(manifest["versions"])
     assert manifest["llm"]["api_key"] == MASK
     assert "sk-xxx" not in (release / "manifest.json").read_text()
-    # _SUCCESS is empty and written after every other file.
+    # _SUCCESS holds the manifest's sha256 and is written after every other file.
     success = release / "_SUCCESS"
-    assert success.read_bytes() == b""
+    assert success.read_bytes() == hashlib.sha256((release / "manifest.json").read_bytes()).hexdigest().encode()
+    assert verified_release(str(root))[1]["release"] == "r1"
     assert all(success.stat().st_mtime_ns >= p.stat().st_mtime_ns for p in release.rglob("*") if p.is_file())
 
 
@@ -190,14 +192,13 @@ def test_identical_bytes_whatever_the_block_count_and_row_order(published, tmp_p
     table, _, original = published
     root = _copy_of(published, tmp_path)
     reversed_rows = table.take(pa.array(range(table.num_rows - 1, -1, -1)))
-    # Replaces the copy's r1 by renaming the old release aside (no atomic exchange), and sorts through
-    # many spilled runs where the first write sorted in memory.
-    writer = RenamingWriter(OutputConfig(dir=str(root), shard_rows=40), "r1", sort_memory_bytes=20_000)
+    # Replaces the copy's r1 by renaming the old release aside (no atomic exchange), from other blocks.
+    writer = RenamingWriter(OutputConfig(dir=str(root), shard_rows=40), "r1")
     writer.write(ray.data.from_arrow(reversed_rows).repartition(7))
     writer.publish({})
-    assert writer.spilled_runs > 2
     first, second = _tree(original / "r1"), _tree(root / "r1")
-    first.pop("manifest.json"), second.pop("manifest.json")
+    for tree in (first, second):
+        tree.pop("manifest.json"), tree.pop("_SUCCESS")
     assert first == second
     assert len(first) > 10
     assert sorted(p.name for p in root.iterdir()) == [LATEST, "r1"]
@@ -206,13 +207,13 @@ def test_identical_bytes_whatever_the_block_count_and_row_order(published, tmp_p
 def test_rerun_of_the_same_release_replaces_it_without_leftovers(published, tmp_path):
     table, _, _ = published
     root = _copy_of(published, tmp_path)
-    assert (root / "r1" / "train" / "part-00002.parquet").exists()
+    assert (root / "r1" / "parquet" / "train" / "part-00001.parquet").exists()
     _, counts, release = _write(tmp_path, table.slice(0, 120), shard_rows=1000, file_formats=["jsonl"])
 
     files = set(_tree(release)) - {"manifest.json", "_SUCCESS"}
     assert files == {f["path"] for f in counts.files}
     assert {p.suffix for p in release.rglob("part-*") if REJECTS not in p.parts} == {".jsonl"}
-    assert not (release / "train" / "part-00001.jsonl").exists()
+    assert not (release / "jsonl" / "train" / "part-00001.jsonl").exists()
     assert sorted(p.name for p in root.iterdir()) == [LATEST, "r1"]
     manifest = json.loads((release / "manifest.json").read_text())
     assert manifest["rows"]["written"] + manifest["rows"]["rejected"] == 120
@@ -315,19 +316,6 @@ def test_bad_release_ids_are_refused(tmp_path, release):
         ReleaseWriter(OutputConfig(dir=str(tmp_path)), release)
 
 
-def test_the_sink_refuses_rows_out_of_order(tmp_path):
-    config = OutputConfig(dir=str(tmp_path))
-    table = _final_rows(40)
-    prepared = prepare_batch(table, config).sort_by("__release_key")
-    sink = _SortedSink(tmp_path, config)
-    sink.write(prepared.slice(20))
-    with pytest.raises(ReleaseError, match="out of order"):
-        sink.write(prepared.slice(0, 20))
-    sink.abort()
-    with pytest.raises(ReleaseError, match="out of order"):
-        _SortedSink(tmp_path / "again", config).write(prepared.take(pa.array(range(39, -1, -1))))
-
-
 def test_prepare_batch_has_the_same_columns_whatever_the_rows(tmp_path):
     config = OutputConfig(dir=str(tmp_path))
     table = _final_rows(40)
@@ -357,25 +345,6 @@ def test_parsed_lines_are_exactly_the_records(tmp_path):
         parse_jsonl(
             encode_jsonl(pa.table({"text": ["a"], "surprise": [1]})), pa.schema([("text", pa.string())])
         )
-
-
-def test_the_sink_orders_equal_keys_by_their_lines(tmp_path):
-    config = OutputConfig(dir=str(tmp_path), file_formats=["jsonl"])
-    lines = ['{"text":"b","doc_id":"same"}\n', '{"text":"a","doc_id":"same"}\n']
-    stream = pa.table(
-        {
-            "__release_key": pa.array(["1\x1ftrain\x1fsame"] * 2, pa.large_string()),
-            "__release_target": ["documents/train"] * 2,
-            "__release_json": pa.array(lines, pa.large_string()),
-        }
-    )
-    with pytest.raises(ReleaseError, match="out of order"):
-        _SortedSink(tmp_path / "a", config).write(stream)
-    sink = _SortedSink(tmp_path / "b", config)
-    sink.write(stream.take([1, 0]))
-    counts = sink.close()
-    assert counts.documents_by_split == {"train": 2}
-    assert (tmp_path / "b" / "documents" / "train" / "part-00000.jsonl").read_text() == lines[1] + lines[0]
 
 
 def test_a_release_of_no_rows_holds_only_its_manifest(ray_session, tmp_path):

@@ -1,0 +1,182 @@
+"""Spreads the prepared rows over buckets and has workers write each bucket's files.
+
+A target's rows (``sft/<split>``, ``documents/<split>``, ``rejects``) go to ``ceil(rows / shard_rows)``
+buckets (or ``output.shards``) by their ``doc_id`` hash, so the number of buckets and the rows of each
+depend only on the data, never on the cluster or the block layout. A bucket is sorted (key, then JSON
+line) and written by one Ray task as ``part-<bucket>.parquet`` / ``.jsonl``; the task reports every file
+with its size and sha256. Rows move worker to worker through the object store; the driver holds only
+object references and the small results.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections import Counter
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.json as pj
+from sftforge.jobs.release.layout import record_dir
+from sftforge.jobs.release.stream import JSON, KEY, REJECTS, ROW_HASH, STREAM_SCHEMA, TARGET, ReleaseError
+from sftforge.operators import schema
+from sftforge.operators.write.formats import DOCUMENTS, METADATA_SCHEMA, RECORD_SCHEMAS, OutputConfig
+from sftforge.operators.write.jsonl import jsonl_bytes
+from sftforge.operators.write.shards import ShardWriter
+
+_ONE_FILE = 1 << 62
+
+
+@dataclass(frozen=True)
+class Bucket:
+    """One file (per format) of one target."""
+
+    target: str
+    index: int
+    of: int
+
+
+def plan_buckets(rows_by_target: dict[str, int], output: OutputConfig) -> list[Bucket]:
+    """Buckets of every target, in a fixed order; the number per target follows from its row count."""
+    plan = []
+    for target in sorted(rows_by_target):
+        count = output.shards or max(1, math.ceil(rows_by_target[target] / output.shard_rows))
+        plan.extend(Bucket(target, index, count) for index in range(count))
+    return plan
+
+
+def count_targets(block: pa.Table) -> dict[str, int]:
+    """Rows per target of one block."""
+    if block.num_rows == 0:  # an empty Dataset's block may keep the input's columns
+        return {}
+    return {
+        item["values"]: item["counts"] for item in pc.value_counts(block.column(TARGET)).to_pylist()
+    }
+
+
+def partition(block: pa.Table, plan: list[Bucket]) -> list[pa.Table]:
+    """Cuts one block into one table per bucket of ``plan`` (many of them empty)."""
+    if block.num_rows == 0:
+        return [STREAM_SCHEMA.empty_table()] * len(plan)
+    first: dict[str, int] = {}
+    for position, bucket in enumerate(plan):
+        first.setdefault(bucket.target, position)
+    targets = block.column(TARGET).to_numpy(zero_copy_only=False)
+    hashes = block.column(ROW_HASH).to_numpy(zero_copy_only=False).astype(np.int64)
+    ids = np.empty(block.num_rows, dtype=np.int64)
+    for target in np.unique(targets) if block.num_rows else []:
+        mask = targets == target
+        if target not in first:
+            raise ReleaseError(f"rows for {target} were not counted before partitioning; refusing to write")
+        ids[mask] = first[target] + hashes[mask] % plan[first[target]].of
+    order = np.argsort(ids, kind="stable")
+    ordered = block.take(pa.array(order))
+    bounds = np.searchsorted(ids[order], np.arange(len(plan) + 1))
+    return [ordered.slice(int(bounds[i]), int(bounds[i + 1] - bounds[i])) for i in range(len(plan))]
+
+
+def write_bucket(bucket: Bucket, staging_url: str, output: OutputConfig, *pieces: pa.Table) -> dict[str, Any]:
+    """Sorts one bucket's rows and writes its files under ``staging_url``; returns files and counts."""
+    from fsspec.core import url_to_fs
+
+    rows = pa.concat_tables([piece for piece in pieces if piece.num_rows])
+    if rows.num_rows == 0:
+        return {"files": [], "counts": {}}
+    rows = rows.sort_by([(KEY, "ascending"), (JSON, "ascending")])
+    lines = rows.column(JSON).combine_chunks()
+    group = bucket.target.partition("/")[0]
+    if group == REJECTS:
+        record_schema, formats = schema.REJECT_SCHEMA, ("parquet",)
+    else:
+        record_schema = RECORD_SCHEMAS[output.sft_format if group == "sft" else DOCUMENTS]
+        # Metadata columns are those the rows have; every row of a run has the same ones.
+        present = set(json.loads(lines[0].as_py()))
+        metadata = [field_ for field_ in METADATA_SCHEMA if field_.name in present]
+        record_schema = pa.schema(list(record_schema) + metadata)
+        formats = tuple(output.file_formats)
+    records = parse_jsonl(lines, record_schema)
+    fs, root = url_to_fs(staging_url)
+    local = fs.protocol in ("file", "local") or "file" in fs.protocol
+    base = root.rstrip("/")
+    dirs = {fmt: f"{base}/{record_dir(bucket.target, fmt)}" for fmt in formats}
+    writer = ShardWriter(
+        base, formats, _ONE_FILE, row_group_rows=min(output.shard_rows, 16_384),
+        format_dirs=dirs, first_index=bucket.index, filesystem=None if local else fs,
+    )
+    try:
+        writer.write(records, None if group == REJECTS else lines)
+        files = writer.close()
+    except BaseException:
+        writer.abort()
+        raise
+    if group == REJECTS:
+        counts = {
+            f"{REJECTS}/{item['values']}": item["counts"]
+            for item in pc.value_counts(records.column(schema.REJECT_STAGE)).to_pylist()
+        }
+    else:
+        counts = {bucket.target: rows.num_rows}
+    return {
+        "files": [
+            {
+                "path": str(item.path)[len(base) + 1 :],
+                "format": item.format,
+                "rows": item.rows,
+                "bytes": item.bytes,
+                "sha256": item.sha256,
+            }
+            for item in files
+        ],
+        "counts": counts,
+    }
+
+
+def merge_results(results: list[dict[str, Any]]) -> tuple[Counter, Counter, Counter, list[dict[str, Any]]]:
+    """Instructions per split, documents per split, rejects per stage and every file, sorted by path."""
+    instructions, documents, rejected = Counter(), Counter(), Counter()
+    files = []
+    for result in results:
+        files.extend(result["files"])
+        for target, count in result["counts"].items():
+            group, _, name = target.partition("/")
+            {"sft": instructions, DOCUMENTS: documents, REJECTS: rejected}[group][name] += count
+    return instructions, documents, rejected, sorted(files, key=lambda item: item["path"])
+
+
+def parse_jsonl(lines: pa.Array, record_schema: pa.Schema, chunk_bytes: int = 1 << 28) -> pa.Table:
+    """Parses JSON lines (as written by ``encode_jsonl``) into a table of ``record_schema``.
+
+    Raises:
+        ReleaseError: A line has a field the schema does not (the rows of one output disagree on their
+            columns), or a value of the wrong type.
+    """
+    options = pj.ParseOptions(explicit_schema=record_schema, unexpected_field_behavior="error")
+    if lines.type != pa.large_string():
+        lines = lines.cast(pa.large_string())
+    _, offsets, _ = lines.buffers()
+    bounds = np.frombuffer(offsets, dtype=np.int64)[lines.offset : lines.offset + len(lines) + 1]
+    content = jsonl_bytes(lines)
+    tables, start = [], 0
+    while start < len(lines):
+        # A parse block must hold whole lines and stay within an int32, so long runs go in pieces.
+        end = max(start + 1, int(np.searchsorted(bounds, bounds[start] + chunk_bytes, side="right")) - 1)
+        piece = pa.py_buffer(content[bounds[start] - bounds[0] : bounds[end] - bounds[0]])
+        try:
+            tables.append(
+                pj.read_json(
+                    pa.BufferReader(piece),
+                    read_options=pj.ReadOptions(use_threads=False, block_size=piece.size + 1),
+                    parse_options=options,
+                )
+            )
+        except pa.ArrowInvalid as exc:
+            raise ReleaseError(
+                f"records do not match their output's columns {record_schema.names}: {exc}"
+            ) from None
+        start = end
+    if not tables:
+        return record_schema.empty_table()
+    return pa.concat_tables(tables).cast(record_schema)
