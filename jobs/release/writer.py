@@ -4,9 +4,9 @@ Layout of ``<output.dir>``::
 
     LATEST                               the id of the last release published (one line)
     <release>/
-        <split>/part-00000.parquet       instruction rows in the configured SFT format
-        <split>/part-00000.jsonl         (the same rows, when both file formats are on)
-        documents/<split>/part-00000.*   document rows: text and metadata
+        parquet/<split>/part-00000.parquet     instruction rows in the configured SFT format
+        jsonl/<split>/part-00000.jsonl         (the same rows, when both file formats are on)
+        documents/<fmt>/<split>/part-00000.*   document rows: text and metadata
         rejects/part-00000.parquet       every rejected row: doc_id, stage, reason, original text
         manifest.json                    config, inputs, counts, sha256 of every file, versions
         _SUCCESS                         written last; a release without it is incomplete
@@ -45,6 +45,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.json as pj
 from sftforge.jobs.release.external_sort import ExternalSorter
+from sftforge.jobs.release.layout import record_dir
 from sftforge.jobs.release.manifest import package_versions, redact
 from sftforge.jobs.release.staging import (
     LATEST_TMP_PREFIX,
@@ -151,7 +152,7 @@ class WriteCounts:
 # Worker side: turn a batch of final rows into records, JSON lines and sort keys.
 
 
-def prepare_batch(batch: pa.Table, output: OutputConfig) -> pa.Table:
+def prepare_batch(batch: pa.Table, output: OutputConfig, kept_columns: tuple[str, ...] | None = None) -> pa.Table:
     """Formats one batch of the final Dataset for writing.
 
     Every row becomes exactly one JSON line with a sort key and a target: live rows an SFT record
@@ -162,7 +163,7 @@ def prepare_batch(batch: pa.Table, output: OutputConfig) -> pa.Table:
     Raises:
         ReleaseError: A live row has no split or a split name that is not a folder name.
     """
-    formatter = SFTFormatter(output)
+    formatter = SFTFormatter(output, kept_columns)
     if schema.REJECT_STAGE in batch.column_names:
         dead_mask = pc.is_valid(batch.column(schema.REJECT_STAGE))
     else:
@@ -256,12 +257,19 @@ class ReleaseWriter:
             (inside the staging folder; removed before publishing).
     """
 
-    def __init__(self, output: OutputConfig, release_id: str, sort_memory_bytes: int = 512 << 20):
+    def __init__(
+        self,
+        output: OutputConfig,
+        release_id: str,
+        sort_memory_bytes: int = 512 << 20,
+        kept_columns: tuple[str, ...] | None = None,
+    ):
         if not _RELEASE_ID.match(release_id) or release_id == LATEST:
             raise ReleaseError(f"'{release_id}' is not a valid release id (letters, digits, '.', '_', '-')")
         self.output = output
         self.release_id = release_id
         self.sort_memory_bytes = sort_memory_bytes
+        self.kept_columns = kept_columns
         self.root = Path(output.dir).expanduser().resolve()
         self.root.mkdir(parents=True, exist_ok=True)
         remove_stale_staging(self.root)
@@ -296,7 +304,7 @@ class ReleaseWriter:
             raise ReleaseError(f"release {self.release_id}: write() is called once, before publish()")
         self._state = "writing"
         prepared = ds.map_batches(
-            prepare_batch, fn_kwargs={"output": self.output}, batch_format="pyarrow", batch_size=None
+            prepare_batch, fn_kwargs={"output": self.output, "kept_columns": self.kept_columns}, batch_format="pyarrow", batch_size=None
         )
         sorter = ExternalSorter(
             _SORT_COLUMNS, self.staging_dir / _SPILL_DIR, memory_bytes=self.sort_memory_bytes
@@ -499,10 +507,15 @@ class _SortedSink:
             return writer, schema.REJECT_SCHEMA
         record_schema = RECORD_SCHEMAS[self.output.sft_format if group == "sft" else DOCUMENTS]
         # Metadata columns are those the rows have; every row of a run has the same ones.
-        present = set(json.loads(first_line))
+        present = list(json.loads(first_line))
         metadata = [field_ for field_ in METADATA_SCHEMA if field_.name in present]
-        directory = self.staging_dir / split if group == "sft" else self.staging_dir / DOCUMENTS / split
-        writer = ShardWriter(directory, self.output.file_formats, self.output.shard_rows)
+        known = set(record_schema.names) | set(METADATA_SCHEMA.names)
+        metadata += [pa.field(name, pa.string()) for name in present if name not in known]  # kept fields
+        directories = {
+            fmt: record_dir(self.staging_dir, fmt, split, documents=group != "sft")
+            for fmt in self.output.file_formats
+        }
+        writer = ShardWriter(directories, self.output.file_formats, self.output.shard_rows)
         return writer, pa.schema(list(record_schema) + metadata)
 
     def _finish_target(self) -> None:

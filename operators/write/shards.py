@@ -59,7 +59,8 @@ class ShardWriter:
     never on how the stream was cut into tables. Nothing is created until the first row arrives.
 
     Args:
-        directory: Folder of the shards (created when needed).
+        directory: Folder of the shards (created when needed), or one folder per file format
+            (``{"parquet": ..., "jsonl": ...}``) so that each folder holds one file type.
         file_formats: ``parquet`` and/or ``jsonl``.
         shard_rows: Rows per shard; only the last is shorter.
         row_group_rows: Rows per Parquet row group (default: the shard size, at most 16384).
@@ -68,7 +69,7 @@ class ShardWriter:
 
     def __init__(
         self,
-        directory: str | os.PathLike,
+        directory: str | os.PathLike | dict[str, str | os.PathLike],
         file_formats: Sequence[str] = ("parquet", "jsonl"),
         shard_rows: int = 100_000,
         row_group_rows: int | None = None,
@@ -79,7 +80,12 @@ class ShardWriter:
         unknown = set(file_formats) - set(FILE_SUFFIXES)
         if unknown or not file_formats:
             raise ValueError(f"file_formats must be among {sorted(FILE_SUFFIXES)}, got {list(file_formats)}")
-        self.directory = Path(directory)
+        if isinstance(directory, dict):
+            self._directories = {fmt: Path(directory[fmt]) for fmt in file_formats}
+            self.directory = self._directories[file_formats[0]]
+        else:
+            self.directory = Path(directory)
+            self._directories = dict.fromkeys(file_formats, self.directory)
         self.file_formats = tuple(file_formats)
         self.shard_rows = shard_rows
         self.row_group_rows = row_group_rows or min(shard_rows, 16_384)
@@ -176,10 +182,11 @@ class ShardWriter:
             ) from None
 
     def _path(self, fmt: str) -> Path:
-        return self.directory / f"part-{self._shard_index:05d}{FILE_SUFFIXES[fmt]}"
+        return self._directories[fmt] / f"part-{self._shard_index:05d}{FILE_SUFFIXES[fmt]}"
 
     def _open_shard(self) -> None:
-        self.directory.mkdir(parents=True, exist_ok=True)
+        for directory in self._directories.values():
+            directory.mkdir(parents=True, exist_ok=True)
         if "parquet" in self.file_formats:
             self._parquet_file = _HashingFile(self._path("parquet"))
             self._parquet = pq.ParquetWriter(

@@ -71,12 +71,12 @@ def test_run_publishes_an_accounted_release(ray_session, tmp_path):
         ("clean", "empty_after_clean"), ("read", "missing_output")]
 
     lines = []
-    for path in sorted(release.glob("*/part-*.jsonl")):
+    for path in sorted(release.glob("jsonl/*/part-*.jsonl")):
         lines += [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
     assert len(lines) == 30 and all(line["messages"][-1]["role"] == "assistant" for line in lines)
     documents = _parquet_rows(release / "documents")
     assert len(documents) == 12 and all("<p>" not in row["text"] for row in documents)
-    raw = b"".join(p.read_bytes() for p in release.glob("documents/*/part-*.jsonl"))
+    raw = b"".join(p.read_bytes() for p in release.glob("documents/jsonl/*/part-*.jsonl"))
     assert "长江".encode() in raw  # JSONL keeps Chinese readable, not \\u-escaped
 
 

@@ -11,6 +11,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from sftforge.jobs.release.layout import record_files
 from sftforge.jobs.release.manifest import MASK
 from sftforge.jobs.release.writer import (
     LATEST,
@@ -112,12 +113,12 @@ def test_write_and_publish_layout(published):
     assert sorted(p.name for p in release.iterdir()) == [
         "_SUCCESS",
         "documents",
+        "jsonl",
         "manifest.json",
+        "parquet",
         REJECTS,
-        "test",
-        "train",
-        "validation",
     ]
+    assert sorted(p.name for p in (release / "parquet").iterdir()) == ["test", "train", "validation"]
     assert counts.total_written == expected["written"]
     assert counts.rejected_by_stage[WRITE_STAGE] == expected["refused"]
     assert counts.total_rejected == expected["dead"] + expected["refused"]
@@ -125,8 +126,8 @@ def test_write_and_publish_layout(published):
 
     # Instruction rows: SFT messages, split by split, same rows in Parquet and JSONL, Chinese unescaped.
     for split, rows in counts.instructions_by_split.items():
-        parquet = sorted((release / split).glob("*.parquet"))
-        jsonl = sorted((release / split).glob("*.jsonl"))
+        parquet = record_files(release, "parquet", split)
+        jsonl = record_files(release, "jsonl", split)
         assert (
             [p.stem for p in parquet]
             == [p.stem for p in jsonl]
@@ -142,7 +143,7 @@ def test_write_and_publish_layout(published):
         assert all(pq.read_metadata(p).num_rows == 40 for p in parquet[:-1])
 
     # Documents keep their text and metadata, never a chat format.
-    documents = pq.read_table(release / "documents" / "train" / "part-00000.parquet").to_pylist()
+    documents = pq.read_table(record_files(release, "parquet", "train", documents=True)[0]).to_pylist()
     assert documents and set(documents[0]) >= {schema.TEXT, schema.DOC_ID, schema.LANG, schema.SOURCE_FILE}
     assert schema.MESSAGES not in documents[0]
 
@@ -206,13 +207,13 @@ def test_identical_bytes_whatever_the_block_count_and_row_order(published, tmp_p
 def test_rerun_of_the_same_release_replaces_it_without_leftovers(published, tmp_path):
     table, _, _ = published
     root = _copy_of(published, tmp_path)
-    assert (root / "r1" / "train" / "part-00002.parquet").exists()
+    assert (root / "r1" / "parquet" / "train" / "part-00002.parquet").exists()
     _, counts, release = _write(tmp_path, table.slice(0, 120), shard_rows=1000, file_formats=["jsonl"])
 
     files = set(_tree(release)) - {"manifest.json", "_SUCCESS"}
     assert files == {f["path"] for f in counts.files}
     assert {p.suffix for p in release.rglob("part-*") if REJECTS not in p.parts} == {".jsonl"}
-    assert not (release / "train" / "part-00001.jsonl").exists()
+    assert not (release / "jsonl" / "train" / "part-00001.jsonl").exists()
     assert sorted(p.name for p in root.iterdir()) == [LATEST, "r1"]
     manifest = json.loads((release / "manifest.json").read_text())
     assert manifest["rows"]["written"] + manifest["rows"]["rejected"] == 120
@@ -375,7 +376,7 @@ def test_the_sink_orders_equal_keys_by_their_lines(tmp_path):
     sink.write(stream.take([1, 0]))
     counts = sink.close()
     assert counts.documents_by_split == {"train": 2}
-    assert (tmp_path / "b" / "documents" / "train" / "part-00000.jsonl").read_text() == lines[1] + lines[0]
+    assert (tmp_path / "b" / "documents" / "jsonl" / "train" / "part-00000.jsonl").read_text() == lines[1] + lines[0]
 
 
 def test_a_release_of_no_rows_holds_only_its_manifest(ray_session, tmp_path):

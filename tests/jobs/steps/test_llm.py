@@ -72,7 +72,7 @@ def test_judge_runs_in_the_pipeline_and_the_ledger_reaches_the_manifest(ray_sess
     assert letter["reason"] == "invalid_json" and letter["raw"] == "Looks fine to me."
     assert letter[schema.REJECT_REASON] == "llm_invalid_json"
     assert letter["attempts"] == 0  # the published release is the re-run, answered from the cache
-    written = pq.read_table(release / "train" / "part-00000.parquet").column_names
+    written = pq.read_table(release / "parquet" / "train" / "part-00000.parquet").column_names
     assert schema.LLM_DEAD_LETTER not in written
     assert first_requests == 16 and second_requests == 0  # 15 rows + 1 repair, then all from the cache
     llm = manifest["llm"]
