@@ -28,7 +28,7 @@ from sftforge.operators.quality.diversity import SelectConfig
 from sftforge.operators.quality.scorer import QualityConfig
 from sftforge.operators.read.reader import InputSpec
 from sftforge.operators.split.splitter import SplitConfig
-from sftforge.operators.write.formats import OutputConfig
+from sftforge.operators.write.formats import OutputConfig, check_kept_columns
 
 _RELEASE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 
@@ -108,6 +108,17 @@ class JobConfig(StageConfig):
                 local = path.removeprefix("file://")
                 if not (os.path.exists(local) or glob.glob(local)):
                     raise ValueError(f"inputs[{index}].path: nothing matches '{path}'")
+        return self
+
+    @model_validator(mode="after")
+    def _kept_columns_are_not_reserved(self) -> JobConfig:
+        for index, spec in enumerate(self.inputs):
+            names = getattr(spec, "keep_columns", None)
+            if names:
+                try:
+                    check_kept_columns(list(names))
+                except ValueError as exc:
+                    raise ValueError(f"inputs[{index}].keep_columns: {exc}") from None
         return self
 
     def release_id(self) -> str:
