@@ -17,6 +17,7 @@ from typing import Any
 
 import yaml
 from pydantic import Field, ValidationError, field_validator, model_validator
+from sftforge.jobs.did_you_mean import suggest_key
 from sftforge.operators.augment.config import AugmentConfig
 from sftforge.operators.base import StageConfig
 from sftforge.operators.clean.cleaner import CleanConfig
@@ -193,6 +194,9 @@ def format_validation_error(error: ValidationError, source: str) -> str:
         message = problem["msg"].removeprefix("Value error, ")
         if problem["type"] == "extra_forbidden":
             message = "unknown key"
+            suggestion = suggest_key(JobConfig, problem["loc"])
+            if suggestion:
+                message += f" (did you mean '{suggestion}'?)"
         lines.append(f"  {key}: {message}")
     return "\n".join(lines)
 
