@@ -125,13 +125,20 @@ def _rejections(reasons: dict[str, Any]) -> str:
             _table(["stage", "reason", "rows", "example (reason, then the row's text)"], rows, {2}))
 
 
+def _score_order(label: str) -> tuple[int, float, str]:
+    """Numeric labels first in numeric order, then the others (``none``, ``unjudged``) by name."""
+    try:
+        return (0, float(label), "")
+    except ValueError:
+        return (1, 0.0, label)
+
+
 def _judge(sections: dict[str, Any]) -> str:
     judge = sections.get("judge") or {}
     found = judge.get("histogram") or (sections.get("llm") or {}).get("judge", {}).get("histogram")
     if not found:
         return '<p class="empty">The judge did not run.</p>'
-    bins = sorted(((str(k), v) for k, v in found.items()), key=lambda kv: float(kv[0]) if kv[0].replace(
-        ".", "", 1).isdigit() else kv[0])
+    bins = sorted(((str(k), v) for k, v in found.items()), key=lambda kv: _score_order(kv[0]))
     threshold = judge.get("threshold")
     note = f"<p>Threshold: {escape(str(threshold))}</p>" if threshold is not None else ""
     return note + histogram(bins, "Judge scores (rows per score)")

@@ -54,7 +54,7 @@ SECTIONS = {
     "dedup": {"removed_exact": 7, "removed_near": 3, "removed_as_duplicates_of_earlier_releases": 0,
               "cluster_size_histogram": {"1": 30, "2": 4, "3-4": 2},
               "examples": [{"kept": "train-1", "removed": ["x-9", "x-10"], "text": "黄河是中国第二长河"}]},
-    "judge": {"threshold": 4, "histogram": {"1": 2, "2": 1, "3": 5, "4": 9, "5": 20}},
+    "judge": {"threshold": 4, "histogram": {"1": 2, "2": 1, "3": 5, "4": 9, "5": 20, "unparsed": 1}},
     "llm": {"model": "smollm2", "requests": 40, "calls": 37, "retries": 3, "prompt_tokens": 5120,
             "completion_tokens": 900, "cost": 0.0123, "cache": {"hits": 10, "misses": 30},
             "per_stage": {"judge": {"requests": 40, "prompt_tokens": 5120, "completion_tokens": 900, "cost": 0.0123}}},
