@@ -17,7 +17,7 @@ class ReleaseNotFound(Exception):
 
 
 def resolve_release(path: str | Path) -> Path:
-    """The release folder: ``path`` itself, or the release ``LATEST`` names when ``path`` is ``output.dir``."""
+    """The release folder: ``path`` itself, or the ``LATEST`` release when ``path`` is ``output.dir``."""
     folder = Path(path).expanduser()
     if (folder / "LATEST").is_file() and not (folder / "manifest.json").is_file():
         folder = folder / (folder / "LATEST").read_text(encoding="utf-8").strip()
@@ -50,7 +50,9 @@ def _shorten(record: dict[str, Any], width: int) -> str:
     return text if len(text) <= width else text[: width - 1] + "…"
 
 
-def inspect_release(path: str | Path, samples: int = 3, console: Console | None = None, width: int = 160) -> None:
+def inspect_release(
+    path: str | Path, samples: int = 3, console: Console | None = None, width: int = 160
+) -> None:
     """Prints the release's funnel, its splits (rows and files per format) and ``samples`` records each."""
     console = console or Console()
     release = resolve_release(path)
@@ -59,24 +61,34 @@ def inspect_release(path: str | Path, samples: int = 3, console: Console | None 
     console.print(f"[bold]release[/bold] {release.name}: {release}")
     if accounting:
         funnel = Table(title="funnel", show_edge=False)
-        for name, justify in (("stage", "left"), ("rows in", "right"), ("kept", "right"), ("rejected", "right")):
+        for name, justify in (
+            ("stage", "left"),
+            ("rows in", "right"),
+            ("kept", "right"),
+            ("rejected", "right"),
+        ):
             funnel.add_column(name, justify=justify)
         for stage in accounting.get("stages", []):
             funnel.add_row(stage["stage"], str(stage["rows_in"]), str(stage["kept"]), str(stage["rejected"]))
         console.print(funnel)
-        console.print(f"rows read {accounting.get('rows_read', 0)} + generated {accounting.get('rows_generated', 0)}"
-                      f" = written {accounting.get('rows_written', 0)} + rejected {accounting.get('rows_rejected', 0)}")
+        console.print(
+            f"rows read {accounting.get('rows_read', 0)} + generated {accounting.get('rows_generated', 0)}"
+            f" = written {accounting.get('rows_written', 0)} + rejected {accounting.get('rows_rejected', 0)}"
+        )
     splits = Table(title="splits", show_edge=False)
     for name, justify in (("split", "left"), ("records", "right"), ("files", "left")):
         splits.add_column(name, justify=justify)
-    rows = (manifest.get("rows") or {})
+    rows = manifest.get("rows") or {}
     found = []
     for documents in (False, True):
         counts = rows.get("documents_by_split" if documents else "instructions_by_split") or {}
         for split in layout.splits(release, documents):
             label = f"documents/{split}" if documents else split
-            files = ", ".join(f"{fmt} {len(layout.record_files(release, fmt, split, documents))}"
-                              for fmt in layout.FILE_SUFFIXES if layout.record_files(release, fmt, split, documents))
+            files = ", ".join(
+                f"{fmt} {len(layout.record_files(release, fmt, split, documents))}"
+                for fmt in layout.FILE_SUFFIXES
+                if layout.record_files(release, fmt, split, documents)
+            )
             splits.add_row(label, str(counts.get(split, "?")), files)
             found.append((label, split, documents))
     console.print(splits)

@@ -23,7 +23,9 @@ PLACEHOLDER = "releases/2026-11-22"
 
 
 def _snippet(name: str) -> str:
-    match = re.search(rf"<!-- snippet: {name} -->\n```\w+\n(.*?)\n```", README.read_text(encoding="utf-8"), re.DOTALL)
+    match = re.search(
+        rf"<!-- snippet: {name} -->\n```\w+\n(.*?)\n```", README.read_text(encoding="utf-8"), re.DOTALL
+    )
     assert match, f"README has no {name} snippet"
     return match.group(1)
 
@@ -36,7 +38,9 @@ def release(ray_session, tmp_path_factory) -> Path:
     config = OutputConfig(dir=str(folder / "releases"), shard_rows=4)
     writer = ReleaseWriter(config, "2026-11-22", kept_columns=("id", "domain"))
     counts = writer.write(ray.data.from_arrow(final_rows()).repartition(2))
-    write_card(writer.staging_dir, config, "2026-11-22", counts.instructions_by_split, counts.documents_by_split)
+    write_card(
+        writer.staging_dir, config, "2026-11-22", counts.instructions_by_split, counts.documents_by_split
+    )
     return writer.publish({})
 
 
@@ -55,18 +59,23 @@ def test_xtuner_snippet_files_hold_openai_messages(release, tmp_path):
     pattern = re.search(r'data_files=dict\(train="([^"]+)"\)', _snippet("xtuner")).group(1)
     files = sorted(glob.glob(pattern.replace(PLACEHOLDER, str(release))))
     assert len(files) > 1
-    records = [json.loads(line) for path in files for line in Path(path).read_text(encoding="utf-8").splitlines()]
+    records = [
+        json.loads(line) for path in files for line in Path(path).read_text(encoding="utf-8").splitlines()
+    ]
     for record in records:
         roles = [message["role"] for message in record["messages"]]
         assert all(set(message) == {"role", "content"} for message in record["messages"])
-        assert all(isinstance(message["content"], str) and message["content"] for message in record["messages"])
+        assert all(
+            isinstance(message["content"], str) and message["content"] for message in record["messages"]
+        )
         body = roles[1:] if roles[0] == "system" else roles
         assert body == ["user", "assistant"] * (len(body) // 2) and body
     assert any(len(record["messages"]) > 3 for record in records)  # multi-turn rows
     assert any(record["messages"][0]["role"] == "system" for record in records)
     # The loader the snippet names reads every shard as one split.
-    loaded = datasets.load_dataset("json", data_files={"train": files}, split="train",
-                                   cache_dir=str(tmp_path / "cache"))
+    loaded = datasets.load_dataset(
+        "json", data_files={"train": files}, split="train", cache_dir=str(tmp_path / "cache")
+    )
     assert len(loaded) == len(records)
 
 

@@ -25,8 +25,15 @@ from sftforge.operators.write.schemas import CONVERSATIONS, HISTORY, METADATA_SC
 CARD = "README.md"
 DATASET_INFO = "dataset_info.json"
 
-_SIZE_CATEGORIES = [(1_000, "n<1K"), (10_000, "1K<n<10K"), (100_000, "10K<n<100K"), (1_000_000, "100K<n<1M"),
-                    (10_000_000, "1M<n<10M"), (100_000_000, "10M<n<100M"), (1_000_000_000, "100M<n<1B")]
+_SIZE_CATEGORIES = [
+    (1_000, "n<1K"),
+    (10_000, "1K<n<10K"),
+    (100_000, "10K<n<100K"),
+    (1_000_000, "100K<n<1M"),
+    (10_000_000, "1M<n<10M"),
+    (100_000_000, "10M<n<100M"),
+    (1_000_000_000, "100M<n<1B"),
+]
 
 
 def size_category(rows: int) -> str:
@@ -112,8 +119,9 @@ def languages(release: Path, splits: list[str]) -> list[str]:
     return [lang for lang, _ in counts.most_common()]
 
 
-def render_card(release: Path, output: OutputConfig, release_id: str, trees: list, langs: list[str],
-                base: str = "") -> str:
+def render_card(
+    release: Path, output: OutputConfig, release_id: str, trees: list, langs: list[str], base: str = ""
+) -> str:
     """A dataset card: YAML header (configs, features, licence, languages, size), then what is where.
 
     Args:
@@ -129,14 +137,21 @@ def render_card(release: Path, output: OutputConfig, release_id: str, trees: lis
     for fmt, is_documents, present in trees:
         name = "documents" if is_documents else "default"
         patterns = [relative_pattern(fmt, s, is_documents).removeprefix(base) for s in present]
-        entry = {"config_name": name, "data_files": [{"split": s, "path": p} for s, p in zip(present, patterns)]}
+        entry = {
+            "config_name": name,
+            "data_files": [{"split": s, "path": p} for s, p in zip(present, patterns)],
+        }
         if name == "default":
             entry["default"] = True
         configs.append(entry)
         first = next(iter(present))
-        infos.append({"config_name": name,
-                      "features": card_features(_schema_of(release, fmt, first, is_documents, output)),
-                      "splits": [{"name": s, "num_examples": n} for s, n in present.items()]})
+        infos.append(
+            {
+                "config_name": name,
+                "features": card_features(_schema_of(release, fmt, first, is_documents, output)),
+                "splits": [{"name": s, "num_examples": n} for s, n in present.items()],
+            }
+        )
     card = output.card
     total = sum(n for _, _, present in trees for n in present.values())
     header: dict[str, Any] = {
@@ -149,21 +164,47 @@ def render_card(release: Path, output: OutputConfig, release_id: str, trees: lis
         "configs": configs,
         "dataset_info": infos,
     }
-    lines = ["---", yaml.safe_dump(header, allow_unicode=True, sort_keys=False).rstrip(), "---", "",
-             f"# {card.pretty_name or release_id}", ""]
+    lines = [
+        "---",
+        yaml.safe_dump(header, allow_unicode=True, sort_keys=False).rstrip(),
+        "---",
+        "",
+        f"# {card.pretty_name or release_id}",
+        "",
+    ]
     if card.description:
         lines += [card.description.strip(), ""]
-    lines += [(f"Instruction records in the `{output.sft_format}` format, written by sftforge (release "
-              f"`{release_id}`)."), "", "| config | split | rows | files |", "|---|---|---:|---|"]
+    lines += [
+        (
+            f"Instruction records in the `{output.sft_format}` format, written by sftforge (release "
+            f"`{release_id}`)."
+        ),
+        "",
+        "| config | split | rows | files |",
+        "|---|---|---:|---|",
+    ]
     for entry, info in zip(configs, infos):
         for files, split in zip(entry["data_files"], info["splits"]):
-            lines.append(f"| {entry['config_name']} | {split['name']} | {split['num_examples']} | "
-                         f"`{files['path']}` |")
-    lines += ["", "```python", "from datasets import load_dataset", "",
-              'records = load_dataset("path/to/this/folder")  # the default config', "```", ""]
+            lines.append(
+                f"| {entry['config_name']} | {split['name']} | {split['num_examples']} | `{files['path']}` |"
+            )
+    lines += [
+        "",
+        "```python",
+        "from datasets import load_dataset",
+        "",
+        'records = load_dataset("path/to/this/folder")  # the default config',
+        "```",
+        "",
+    ]
     if not base:
-        lines += [("`report.html` shows the funnel, the rejection reasons and the distributions of this "
-                  "release; `manifest.json` lists every file with its sha256."), ""]
+        lines += [
+            (
+                "`report.html` shows the funnel, the rejection reasons and the distributions of this "
+                "release; `manifest.json` lists every file with its sha256."
+            ),
+            "",
+        ]
     return "\n".join(lines)
 
 
@@ -172,20 +213,46 @@ def llama_factory_entry(output: OutputConfig, folder: str, documents: bool) -> d
     if documents or output.sft_format == "text":
         return {"file_name": folder, "columns": {"prompt": schema.TEXT}}
     if output.sft_format == "alpaca":
-        return {"file_name": folder, "columns": {
-            "prompt": schema.INSTRUCTION, "query": schema.INPUT, "response": schema.OUTPUT,
-            "system": schema.SYSTEM, "history": HISTORY}}
+        return {
+            "file_name": folder,
+            "columns": {
+                "prompt": schema.INSTRUCTION,
+                "query": schema.INPUT,
+                "response": schema.OUTPUT,
+                "system": schema.SYSTEM,
+                "history": HISTORY,
+            },
+        }
     if output.sft_format == "sharegpt":
-        return {"file_name": folder, "formatting": "sharegpt", "columns": {"messages": CONVERSATIONS},
-                "tags": {"role_tag": "from", "content_tag": "value", "user_tag": "human",
-                         "assistant_tag": "gpt", "system_tag": "system"}}
-    return {"file_name": folder, "formatting": "sharegpt", "columns": {"messages": schema.MESSAGES},
-            "tags": {"role_tag": "role", "content_tag": "content", "user_tag": schema.ROLE_USER,
-                     "assistant_tag": schema.ROLE_ASSISTANT, "system_tag": schema.ROLE_SYSTEM}}
+        return {
+            "file_name": folder,
+            "formatting": "sharegpt",
+            "columns": {"messages": CONVERSATIONS},
+            "tags": {
+                "role_tag": "from",
+                "content_tag": "value",
+                "user_tag": "human",
+                "assistant_tag": "gpt",
+                "system_tag": "system",
+            },
+        }
+    return {
+        "file_name": folder,
+        "formatting": "sharegpt",
+        "columns": {"messages": schema.MESSAGES},
+        "tags": {
+            "role_tag": "role",
+            "content_tag": "content",
+            "user_tag": schema.ROLE_USER,
+            "assistant_tag": schema.ROLE_ASSISTANT,
+            "system_tag": schema.ROLE_SYSTEM,
+        },
+    }
 
 
-def dataset_info(release: Path, output: OutputConfig, splits: dict[str, int],
-                 documents: dict[str, int]) -> dict[str, Any]:
+def dataset_info(
+    release: Path, output: OutputConfig, splits: dict[str, int], documents: dict[str, int]
+) -> dict[str, Any]:
     """LLaMA-Factory's dataset descriptions: ``sftforge_<split>`` per SFT split folder and
     ``sftforge_documents_<split>`` per document split folder.
 
@@ -205,8 +272,9 @@ def dataset_info(release: Path, output: OutputConfig, splits: dict[str, int],
     return entries
 
 
-def write_card(folder: Path, output: OutputConfig, release_id: str, splits: dict[str, int],
-               documents: dict[str, int]) -> None:
+def write_card(
+    folder: Path, output: OutputConfig, release_id: str, splits: dict[str, int], documents: dict[str, int]
+) -> None:
     """Writes ``README.md`` and ``dataset_info.json`` into the release (staging) folder.
 
     Args:
@@ -230,4 +298,6 @@ def write_card(folder: Path, output: OutputConfig, release_id: str, splits: dict
             text = render_card(folder, output, release_id, [tree], langs, base=base)
             (folder / base / CARD).write_text(text, encoding="utf-8")
     info = dataset_info(folder, output, splits, documents)
-    (folder / DATASET_INFO).write_text(json.dumps(info, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+    (folder / DATASET_INFO).write_text(
+        json.dumps(info, ensure_ascii=False, indent=2) + "\n", encoding="utf-8"
+    )

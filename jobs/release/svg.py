@@ -15,8 +15,9 @@ def _number(value: float) -> str:
     return f"{int(value):,}"
 
 
-def horizontal_bars(items: list[tuple[str, float]], title: str, width: int = 640,
-                    secondary: list[float] | None = None) -> str:
+def horizontal_bars(
+    items: list[tuple[str, float]], title: str, width: int = 640, secondary: list[float] | None = None
+) -> str:
     """One labelled horizontal bar per item, the value written after the bar.
 
     Args:
@@ -31,18 +32,27 @@ def horizontal_bars(items: list[tuple[str, float]], title: str, width: int = 640
     scale_width = width - label_width - value_width
     totals = [value + (secondary[i] if secondary else 0) for i, (_, value) in enumerate(items)]
     top = max(totals) or 1
-    parts = [(f'<svg xmlns="http://www.w3.org/2000/svg" role="img" width="{width}" '
-             f'height="{row * len(items) + 8}" {_FONT}><title>{escape(title)}</title>')]
+    parts = [
+        (
+            f'<svg xmlns="http://www.w3.org/2000/svg" role="img" width="{width}" '
+            f'height="{row * len(items) + 8}" {_FONT}><title>{escape(title)}</title>'
+        )
+    ]
     for index, (label, value) in enumerate(items):
         y = index * row + 4
         length = value / top * scale_width
-        parts.append(f'<text x="{label_width - 6}" y="{y + 14}" text-anchor="end">{escape(str(label)[:28])}</text>')
-        parts.append(f'<rect x="{label_width}" y="{y}" width="{length:.1f}" height="{row - 6}" fill="{_BAR}"/>')
+        name = escape(str(label)[:28])
+        parts.append(f'<text x="{label_width - 6}" y="{y + 14}" text-anchor="end">{name}</text>')
+        parts.append(
+            f'<rect x="{label_width}" y="{y}" width="{length:.1f}" height="{row - 6}" fill="{_BAR}"/>'
+        )
         text = _number(value)
         if secondary:
             extra = secondary[index] / top * scale_width
-            parts.append(f'<rect x="{label_width + length:.1f}" y="{y}" width="{extra:.1f}" height="{row - 6}" '
-                         f'fill="{_MUTED}"/>')
+            parts.append(
+                f'<rect x="{label_width + length:.1f}" y="{y}" width="{extra:.1f}" '
+                f'height="{row - 6}" fill="{_MUTED}"/>'
+            )
             length += extra
             text += f" (−{_number(secondary[index])})"
         parts.append(f'<text x="{label_width + length + 6:.1f}" y="{y + 14}">{text}</text>')
@@ -59,25 +69,41 @@ def histogram(bins: list[tuple[str, float]], title: str, width: int = 640, heigh
     step = plot_width / len(bins)
     top = max(value for _, value in bins) or 1
     every = max(1, len(bins) // 10)
-    parts = [(f'<svg xmlns="http://www.w3.org/2000/svg" role="img" width="{width}" height="{height}" {_FONT}>'
-             f"<title>{escape(title)}</title>"),
-             (f'<line x1="{left}" y1="{top_pad + plot_height}" x2="{width - 8}" y2="{top_pad + plot_height}" '
-             'stroke="#444"/>'),
-             f'<text x="{left - 4}" y="{top_pad + 4}" text-anchor="end">{_number(top)}</text>']
+    parts = [
+        (
+            f'<svg xmlns="http://www.w3.org/2000/svg" role="img" width="{width}" height="{height}" {_FONT}>'
+            f"<title>{escape(title)}</title>"
+        ),
+        (
+            f'<line x1="{left}" y1="{top_pad + plot_height}" x2="{width - 8}" y2="{top_pad + plot_height}" '
+            'stroke="#444"/>'
+        ),
+        f'<text x="{left - 4}" y="{top_pad + 4}" text-anchor="end">{_number(top)}</text>',
+    ]
     for index, (label, value) in enumerate(bins):
         bar = value / top * plot_height
         x = left + index * step
-        parts.append(f'<rect x="{x + 1:.1f}" y="{top_pad + plot_height - bar:.1f}" width="{max(step - 2, 1):.1f}" '
-                     f'height="{bar:.1f}" fill="{_BAR}"><title>{escape(str(label))}: {_number(value)}</title></rect>')
+        tip = f"{escape(str(label))}: {_number(value)}"
+        parts.append(
+            f'<rect x="{x + 1:.1f}" y="{top_pad + plot_height - bar:.1f}" '
+            f'width="{max(step - 2, 1):.1f}" height="{bar:.1f}" fill="{_BAR}"><title>{tip}</title></rect>'
+        )
         if index % every == 0:
-            parts.append(f'<text x="{x + step / 2:.1f}" y="{top_pad + plot_height + 14}" text-anchor="middle">'
-                         f"{escape(str(label))}</text>")
+            parts.append(
+                f'<text x="{x + step / 2:.1f}" y="{top_pad + plot_height + 14}" '
+                f'text-anchor="middle">{escape(str(label))}</text>'
+            )
     parts.append("</svg>")
     return "".join(parts)
 
 
-def bins_of(values: list[float], count: int = 20, low: float | None = None, high: float | None = None,
-            integer: bool = False) -> list[tuple[str, int]]:
+def bins_of(
+    values: list[float],
+    count: int = 20,
+    low: float | None = None,
+    high: float | None = None,
+    integer: bool = False,
+) -> list[tuple[str, int]]:
     """Equal-width bins of ``values`` as ``(lower edge, rows)`` pairs."""
     values = [v for v in values if v is not None]
     if not values:

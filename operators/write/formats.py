@@ -287,7 +287,8 @@ class SFTFormatter:
             kept = self.kept_columns if self.kept_columns is not None else source_field_names(rows)
             built = with_kept_columns(built, rows, kept)
         built = empty_strings_for_nulls(built)
-        validate_records(built, fmt, kept_columns=[n for n in built.column_names if n not in RESERVED_COLUMN_NAMES])
+        kept_names = [name for name in built.column_names if name not in RESERVED_COLUMN_NAMES]
+        validate_records(built, fmt, kept_columns=kept_names)
         return FormattedBatch(records=built, rejected=rejected, written=mask)
 
 

@@ -39,14 +39,18 @@ def placeholders(template: str) -> list[str]:
     try:
         parsed = list(string.Formatter().parse(template))
     except ValueError as exc:
-        raise ValueError(f"template {template!r} is malformed ({exc}); write literal braces as {{{{ }}}}") from None
+        raise ValueError(
+            f"template {template!r} is malformed ({exc}); write literal braces as {{{{ }}}}"
+        ) from None
     for _, name, spec, conversion in parsed:
         if name is None:
             continue
         if not name or name.isdigit():
             raise ValueError(f"template {template!r} has a positional placeholder; name it")
         if spec or conversion:
-            raise ValueError(f"template {template!r}: placeholder {{{name}}} takes no format spec or conversion")
+            raise ValueError(
+                f"template {template!r}: placeholder {{{name}}} takes no format spec or conversion"
+            )
         names.append(name)
     return names
 
@@ -89,7 +93,7 @@ class TextTemplate(StageConfig):
         return _check(value, {SYSTEM}, {SYSTEM}, "system")
 
     def render(self, system: str | None, turns: list[tuple[str, str]]) -> str:
-        """The text of a conversation: ``turns`` alternate user / assistant, as ``conversation_turns`` gives."""
+        """The text of a conversation; ``turns`` alternate user / assistant (``conversation_turns``)."""
         exchanges = [
             self.turn.format(question=turns[i][1], answer=turns[i + 1][1]) for i in range(0, len(turns), 2)
         ]

@@ -79,13 +79,25 @@ def test_suggest_key_walks_nested_and_listed_models():
 def test_inspect_prints_funnel_splits_and_samples(tmp_path, capsys):
     folder = _release(tmp_path / "out" / "r1")
     write_report(folder, "r1", ACCOUNTING, SECTIONS, {"train": 30, "validation": 6})
-    manifest = {"rows": {"instructions_by_split": {"train": 30, "validation": 6}, "documents_by_split": {"train": 4}}}
+    manifest = {
+        "rows": {"instructions_by_split": {"train": 30, "validation": 6}, "documents_by_split": {"train": 4}}
+    }
     (folder / "manifest.json").write_text(json.dumps(manifest), encoding="utf-8")
     (tmp_path / "out" / "LATEST").write_text("r1\n", encoding="utf-8")
     assert main(["inspect", str(tmp_path / "out"), "-n", "2"]) == 0
     out = capsys.readouterr().out
-    for text in ("12345", "9876", "2469", "language", "validation", "documents/train", "parquet 1",
-                 '"doc_id": "train-0"', '"doc_id": "train-1"', "A river document."):
+    for text in (
+        "12345",
+        "9876",
+        "2469",
+        "language",
+        "validation",
+        "documents/train",
+        "parquet 1",
+        '"doc_id": "train-0"',
+        '"doc_id": "train-1"',
+        "A river document.",
+    ):
         assert text in out, text
     assert '"doc_id": "train-2"' not in out
 

@@ -23,9 +23,13 @@ datasets.disable_progress_bars()
 def _release(tmp_path: Path, sft_format: str, **output) -> Path:
     import ray
 
-    config = OutputConfig(dir=str(tmp_path / "out"), sft_format=sft_format, shard_rows=3,
-                          card={"license": "cc-by-4.0", "description": "Rivers, questions and answers."},
-                          **output)
+    config = OutputConfig(
+        dir=str(tmp_path / "out"),
+        sft_format=sft_format,
+        shard_rows=3,
+        card={"license": "cc-by-4.0", "description": "Rivers, questions and answers."},
+        **output,
+    )
     writer = ReleaseWriter(config, "r1", kept_columns=("id", "domain", "n"))
     counts = writer.write(ray.data.from_arrow(final_rows()).repartition(3))
     write_card(writer.staging_dir, config, "r1", counts.instructions_by_split, counts.documents_by_split)
@@ -52,8 +56,11 @@ def test_card_header_names_every_split_and_the_config_description(release):
     configs = {c["config_name"]: c for c in header["configs"]}
     assert set(configs) == {"default", "documents"}
     assert configs["default"]["data_files"] == [
-        {"split": s, "path": f"parquet/{s}/*.parquet"} for s in ("test", "train", "validation")]
-    assert configs["documents"]["data_files"] == [{"split": "train", "path": "documents/parquet/train/*.parquet"}]
+        {"split": s, "path": f"parquet/{s}/*.parquet"} for s in ("test", "train", "validation")
+    ]
+    assert configs["documents"]["data_files"] == [
+        {"split": "train", "path": "documents/parquet/train/*.parquet"}
+    ]
     # The JSONL trees have their own cards (one builder per card), with the same features.
     for tree in ("jsonl", "documents/jsonl"):
         own = yaml.safe_load((path / tree / CARD).read_text(encoding="utf-8").split("---\n")[1])
@@ -103,7 +110,9 @@ def test_card_features_match_what_datasets_reads_from_parquet(release):
 
     _, path, _ = release
     arrow = pq.read_schema(record_files(path, "parquet", "train")[0]).remove_metadata()
-    assert datasets.Features._from_yaml_list(card_features(arrow)) == datasets.Features.from_arrow_schema(arrow)
+    assert datasets.Features._from_yaml_list(card_features(arrow)) == datasets.Features.from_arrow_schema(
+        arrow
+    )
 
 
 def _llama_factory_dataset(release: Path, entry: dict, tmp_path: Path):
@@ -120,7 +129,9 @@ def _llama_factory_dataset(release: Path, entry: dict, tmp_path: Path):
 def test_dataset_info_follows_llama_factory_descriptions(release):
     fmt, path, folder = release
     info = json.loads((path / DATASET_INFO).read_text())
-    assert set(info) == {f"sftforge_{s}" for s in ("train", "validation", "test")} | {"sftforge_documents_train"}
+    assert set(info) == {f"sftforge_{s}" for s in ("train", "validation", "test")} | {
+        "sftforge_documents_train"
+    }
     for name, entry in info.items():
         dataset = _llama_factory_dataset(path, entry, folder)
         columns = entry["columns"]
@@ -135,8 +146,14 @@ def test_dataset_info_follows_llama_factory_descriptions(release):
                 assert all(len(pair) == 2 and all(pair) for pair in row[columns["history"]])
             assert any(row[columns["history"]] for row in dataset) or name != "sftforge_train"
         else:
-            tags = {"role_tag": "from", "content_tag": "value", "user_tag": "human", "assistant_tag": "gpt",
-                    "system_tag": "system", **entry.get("tags", {})}
+            tags = {
+                "role_tag": "from",
+                "content_tag": "value",
+                "user_tag": "human",
+                "assistant_tag": "gpt",
+                "system_tag": "system",
+                **entry.get("tags", {}),
+            }
             for row in dataset:
                 turns = row[columns["messages"]]
                 if turns[0][tags["role_tag"]] == tags["system_tag"]:
@@ -149,4 +166,9 @@ def test_dataset_info_follows_llama_factory_descriptions(release):
 
 def test_size_categories():
     assert [size_category(n) for n in (0, 999, 1000, 250_000, 3_000_000_000)] == [
-        "n<1K", "n<1K", "1K<n<10K", "100K<n<1M", "n>1B"]
+        "n<1K",
+        "n<1K",
+        "1K<n<10K",
+        "100K<n<1M",
+        "n>1B",
+    ]

@@ -19,7 +19,9 @@ def _text(tmp_path, rows, **output):
 
 
 def test_builtin_template_renders_question_and_answer(tmp_path):
-    rows = _rows(instruction=["Name a river.", "Translate"], input=["", "你好"], output=["The Nile.", "Hello"])
+    rows = _rows(
+        instruction=["Name a river.", "Translate"], input=["", "你好"], output=["The Nile.", "Hello"]
+    )
     batch = _text(tmp_path, rows)
     assert batch.records.schema.field(0).name == schema.TEXT
     assert batch.records.column(schema.TEXT).to_pylist() == [
@@ -41,12 +43,17 @@ def test_multi_turn_rows_render_every_exchange_and_the_system_prompt_once(tmp_pa
 
 
 def test_custom_template_and_separator(tmp_path):
-    template = {"turn": "<user>{question}</user><bot>{answer}</bot>", "system": "<sys>{system}</sys>",
-                "separator": ""}
+    template = {
+        "turn": "<user>{question}</user><bot>{answer}</bot>",
+        "system": "<sys>{system}</sys>",
+        "separator": "",
+    }
     rows = _rows(messages=[MULTI_TURN])
     text = _text(tmp_path, rows, text_template=template).records.column(schema.TEXT)[0].as_py()
-    assert text == ("<sys>你是一位诗人。</sys><user>写一句关于春天的诗</user><bot>春眠不觉晓</bot>"
-                    "<user>再来一句</user><bot>处处闻啼鸟</bot>")
+    assert text == (
+        "<sys>你是一位诗人。</sys><user>写一句关于春天的诗</user><bot>春眠不觉晓</bot>"
+        "<user>再来一句</user><bot>处处闻啼鸟</bot>"
+    )
 
 
 def test_literal_braces_are_kept(tmp_path):
@@ -74,7 +81,10 @@ def test_bad_templates_fail_when_the_config_is_loaded(tmp_path, template, messag
 
 def test_placeholders_in_order():
     assert placeholders("a {x} {{b}} {y}") == ["x", "y"]
-    assert TextTemplate().render(None, [("user", "q"), ("assistant", "a")]) == "### Question:\nq\n\n### Answer:\na"
+    assert (
+        TextTemplate().render(None, [("user", "q"), ("assistant", "a")])
+        == "### Question:\nq\n\n### Answer:\na"
+    )
 
 
 def test_text_records_are_rejected_like_other_formats(tmp_path):
@@ -87,7 +97,9 @@ def test_text_records_are_rejected_like_other_formats(tmp_path):
 def test_kept_source_fields_become_string_columns(tmp_path):
     rows = _rows(instruction=["Q", "Q2", "Q3"], output=["A", "B", "C"]).append_column(
         schema.SOURCE_FIELDS,
-        pa.array([json.dumps({"id": 7, "domain": "geo"}), None, json.dumps({"domain": "med", "tags": ["x"]})]),
+        pa.array(
+            [json.dumps({"id": 7, "domain": "geo"}), None, json.dumps({"domain": "med", "tags": ["x"]})]
+        ),
     )
     config = OutputConfig(dir=str(tmp_path))
     configured = SFTFormatter(config, kept_columns=["id", "domain", "tags"]).format_instructions(rows).records
