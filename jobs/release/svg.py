@@ -28,7 +28,7 @@ def horizontal_bars(
     """
     if not items:
         return f'<p class="empty">{escape(title)}: nothing to show</p>'
-    row, label_width, value_width = 22, 170, 120
+    row, label_width, value_width = 22, 250, 120
     scale_width = width - label_width - value_width
     totals = [value + (secondary[i] if secondary else 0) for i, (_, value) in enumerate(items)]
     top = max(totals) or 1
@@ -41,7 +41,7 @@ def horizontal_bars(
     for index, (label, value) in enumerate(items):
         y = index * row + 4
         length = value / top * scale_width
-        name = escape(str(label)[:28])
+        name = escape(str(label)[:38])
         parts.append(f'<text x="{label_width - 6}" y="{y + 14}" text-anchor="end">{name}</text>')
         parts.append(
             f'<rect x="{label_width}" y="{y}" width="{length:.1f}" height="{row - 6}" fill="{_BAR}"/>'
