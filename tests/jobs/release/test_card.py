@@ -172,3 +172,14 @@ def test_size_categories():
         "100K<n<1M",
         "n>1B",
     ]
+
+
+def test_jsonl_only_release_loads_typed_through_its_card(ray_session, tmp_path):
+    path = _release(tmp_path, "alpaca", file_formats=["jsonl"])
+    header = yaml.safe_load((path / CARD).read_text(encoding="utf-8").split("---\n")[1])
+    assert header["configs"][0]["data_files"][0]["path"] == "jsonl/test/*.jsonl"
+    sft = _load(str(path), tmp_path=tmp_path)
+    assert sft["train"].features["history"] == datasets.List(datasets.List(datasets.Value("string")))
+    assert sum(len(part) for part in sft.values()) == 42
+    info = json.loads((path / DATASET_INFO).read_text())
+    assert info["sftforge_train"]["file_name"] == "jsonl/train"
