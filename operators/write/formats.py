@@ -18,6 +18,7 @@ release writer puts it in ``rejects/``.
 from __future__ import annotations
 
 import json
+import string
 from dataclasses import dataclass
 
 import numpy as np
@@ -165,8 +166,6 @@ class SFTFormatter:
         ``conversation_turns`` one by one. Both give the same records (a test holds them together).
         """
         multi = _multi_turn_mask(table)
-        if self.config.sft_format == "text":
-            multi = np.ones(table.num_rows, dtype=bool)  # every row is rendered through the template
         reasons: list[str | None] = [None] * table.num_rows
         built, positions = [], []
         for rows, build in (
@@ -253,6 +252,9 @@ class SFTFormatter:
             instruction,
             pc.binary_join_element_wise(instruction, input_, "\n\n"),
         )
+        if fmt == "text":
+            texts = _render_single_turns(self.config.text_template, system, prompt, output)
+            return pa.Table.from_arrays([texts], schema=self.record_schema), reasons
         turn_type = self.record_schema.field(0).type.value_type
         names = (
             [schema.ROLE_SYSTEM, schema.ROLE_USER, schema.ROLE_ASSISTANT]
@@ -298,6 +300,27 @@ def _multi_turn_mask(table: pa.Table) -> np.ndarray:
         return np.zeros(table.num_rows, dtype=bool)
     lengths = pc.fill_null(pc.list_value_length(table.column(schema.MESSAGES)), 0)
     return np.asarray(lengths.to_numpy()) > 0
+
+
+def _fill_template(template: str, values: dict[str, pa.Array], length: int) -> pa.Array:
+    """``template.format(**row)`` for every row, joined with Arrow kernels (values must not be null)."""
+    pieces: list = []
+    for literal, name, _, _ in string.Formatter().parse(template):
+        if literal:
+            pieces.append(pa.scalar(literal, pa.string()))
+        if name is not None:
+            pieces.append(values[name])
+    if not any(isinstance(piece, pa.Array) for piece in pieces):
+        return pa.array(["".join(piece.as_py() for piece in pieces)] * length, pa.string())
+    return pc.binary_join_element_wise(*pieces, pa.scalar("", pa.string()))
+
+
+def _render_single_turns(template: TextTemplate, system: pa.Array, prompt: pa.Array, answer: pa.Array):
+    """``TextTemplate.render`` of single-turn rows, column-wise: the same text, without a loop per row."""
+    exchange = _fill_template(template.turn, {"question": prompt, "answer": answer}, len(prompt))
+    prefix = _fill_template(template.system, {"system": pc.fill_null(system, "")}, len(prompt))
+    prefix = pc.if_else(system.is_valid(), prefix, pa.scalar("", pa.string()))
+    return pc.binary_join_element_wise(prefix, exchange, pa.scalar("", pa.string()))
 
 
 def _string_column(table: pa.Table, name: str) -> pa.Array:

@@ -204,9 +204,11 @@ def test_vectorised_and_turn_by_turn_paths_agree(tmp_path):
         messages=messages,
         quality_score=[rng.random() for _ in range(count)],
     )
-    for fmt in ("messages", "alpaca", "sharegpt"):
+    custom = {"turn": "{{Q}} {question}|{answer}{{/}}", "system": "<{system}>", "separator": "~"}
+    for fmt, template in (("messages", {}), ("alpaca", {}), ("sharegpt", {}), ("text", {}), ("text", custom)):
         for system_prompt in (None, "SYS"):
-            formatter = SFTFormatter(_config(tmp_path, sft_format=fmt, system_prompt=system_prompt))
+            config = _config(tmp_path, sft_format=fmt, system_prompt=system_prompt, text_template=template)
+            formatter = SFTFormatter(config)
             fast = formatter.format_instructions(table)
             slow, reasons = formatter._turn_by_turn(table)
             slow = with_metadata(slow, table.filter(pa.array([reason is None for reason in reasons])))
