@@ -17,8 +17,6 @@ release writer puts it in ``rejects/``.
 
 from __future__ import annotations
 
-import json
-import string
 from dataclasses import dataclass
 
 import numpy as np
@@ -35,6 +33,13 @@ from sftforge.operators.write.conversation import (
     messages_record,
     sharegpt_record,
 )
+from sftforge.operators.write.metadata import (
+    check_kept_columns,
+    empty_strings_for_nulls,
+    source_field_names,
+    with_kept_columns,
+    with_metadata,
+)
 from sftforge.operators.write.schemas import (
     DOCUMENTS,
     METADATA_SCHEMA,
@@ -45,7 +50,7 @@ from sftforge.operators.write.schemas import (
     SFTFormat,
 )
 from sftforge.operators.write.shards import SchemaChangedError, ShardFile, ShardWriter, file_sha256
-from sftforge.operators.write.template import TextTemplate
+from sftforge.operators.write.template import TextTemplate, render_single_turns
 from sftforge.operators.write.validate import RecordError, validate_records
 
 
@@ -253,7 +258,7 @@ class SFTFormatter:
             pc.binary_join_element_wise(instruction, input_, "\n\n"),
         )
         if fmt == "text":
-            texts = _render_single_turns(self.config.text_template, system, prompt, output)
+            texts = render_single_turns(self.config.text_template, system, prompt, output)
             return pa.Table.from_arrays([texts], schema=self.record_schema), reasons
         turn_type = self.record_schema.field(0).type.value_type
         names = (
@@ -302,27 +307,6 @@ def _multi_turn_mask(table: pa.Table) -> np.ndarray:
     return np.asarray(lengths.to_numpy()) > 0
 
 
-def _fill_template(template: str, values: dict[str, pa.Array], length: int) -> pa.Array:
-    """``template.format(**row)`` for every row, joined with Arrow kernels (values must not be null)."""
-    pieces: list = []
-    for literal, name, _, _ in string.Formatter().parse(template):
-        if literal:
-            pieces.append(pa.scalar(literal, pa.string()))
-        if name is not None:
-            pieces.append(values[name])
-    if not any(isinstance(piece, pa.Array) for piece in pieces):
-        return pa.array(["".join(piece.as_py() for piece in pieces)] * length, pa.string())
-    return pc.binary_join_element_wise(*pieces, pa.scalar("", pa.string()))
-
-
-def _render_single_turns(template: TextTemplate, system: pa.Array, prompt: pa.Array, answer: pa.Array):
-    """``TextTemplate.render`` of single-turn rows, column-wise: the same text, without a loop per row."""
-    exchange = _fill_template(template.turn, {"question": prompt, "answer": answer}, len(prompt))
-    prefix = _fill_template(template.system, {"system": pc.fill_null(system, "")}, len(prompt))
-    prefix = pc.if_else(system.is_valid(), prefix, pa.scalar("", pa.string()))
-    return pc.binary_join_element_wise(prefix, exchange, pa.scalar("", pa.string()))
-
-
 def _string_column(table: pa.Table, name: str) -> pa.Array:
     if name not in table.column_names:
         return pa.nulls(table.num_rows, pa.string())
@@ -352,83 +336,6 @@ def _two_turn_lists(
     roles = pa.array(role_names, pa.string()).take(pa.array(part))
     turns = pa.StructArray.from_arrays([roles, contents], fields=list(turn_type))
     return pa.ListArray.from_arrays(pa.array(offsets), turns, type=pa.list_(turn_type))
-
-
-def with_metadata(records: pa.Table, rows: pa.Table) -> pa.Table:
-    """Appends the metadata columns that ``rows`` has, typed as in ``METADATA_SCHEMA``; NaN scores become
-    null, since JSON has no NaN."""
-    for field in METADATA_SCHEMA:
-        if field.name not in rows.column_names:
-            continue
-        column = rows.column(field.name)
-        if column.type != field.type:
-            column = column.cast(field.type)
-        if pa.types.is_floating(field.type):
-            column = pc.if_else(pc.is_nan(column), pa.scalar(None, field.type), column)
-        records = records.append_column(field, column)
-    return records
-
-
-def check_kept_columns(names: list[str] | tuple[str, ...]) -> tuple[str, ...]:
-    """The kept source field names, checked: distinct, non-empty, none a reserved column name.
-
-    Raises:
-        ValueError: A name is empty, repeated, or the name of a record field or metadata column.
-    """
-    clashes = sorted(set(names) & RESERVED_COLUMN_NAMES)
-    if clashes:
-        raise ValueError(
-            f"keep_columns {clashes} clash with the release's own columns; rename them at the source "
-            f"(reserved: {sorted(RESERVED_COLUMN_NAMES)})"
-        )
-    if any(not name or not name.strip() for name in names) or len(set(names)) != len(names):
-        raise ValueError(f"keep_columns must be distinct non-empty names, got {list(names)}")
-    return tuple(names)
-
-
-def source_field_names(rows: pa.Table) -> list[str]:
-    """The keys of the rows' ``source_fields`` objects, sorted (when no kept names are configured)."""
-    if schema.SOURCE_FIELDS not in rows.column_names:
-        return []
-    names = set()
-    for text in rows.column(schema.SOURCE_FIELDS).to_pylist():
-        if text:
-            names.update(json.loads(text))
-    return sorted(names - RESERVED_COLUMN_NAMES)
-
-
-def with_kept_columns(records: pa.Table, rows: pa.Table, names) -> pa.Table:
-    """Appends one string column per kept name from the rows' ``source_fields`` (compact JSON objects).
-
-    A string value is written as is, any other value as its JSON text; a row without the field gets
-    ``""`` so that the column has one type in every shard.
-    """
-    if not names:
-        return records
-    texts = (
-        rows.column(schema.SOURCE_FIELDS).to_pylist()
-        if schema.SOURCE_FIELDS in rows.column_names
-        else [None] * rows.num_rows
-    )
-    parsed = [json.loads(text) if text else {} for text in texts]
-    for name in names:
-        values = []
-        for fields in parsed:
-            value = fields.get(name)
-            if value is None:
-                values.append("")
-            else:
-                values.append(value if isinstance(value, str) else json.dumps(value, ensure_ascii=False))
-        records = records.append_column(pa.field(name, pa.string()), pa.array(values, pa.string()))
-    return records
-
-
-def empty_strings_for_nulls(records: pa.Table) -> pa.Table:
-    """Top-level string columns with ``""`` for null, so every shard types them as strings."""
-    for index, field in enumerate(records.schema):
-        if pa.types.is_string(field.type) and records.column(index).null_count:
-            records = records.set_column(index, field, pc.fill_null(records.column(index), ""))
-    return records
 
 
 __all__ = [

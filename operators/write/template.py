@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import string
 
+import pyarrow as pa
+import pyarrow.compute as pc
 from pydantic import field_validator
 from sftforge.operators.base import StageConfig
 
@@ -99,3 +101,24 @@ class TextTemplate(StageConfig):
         ]
         prefix = self.system.format(system=system) if system is not None else ""
         return prefix + self.separator.join(exchanges)
+
+
+def _fill_template(template: str, values: dict[str, pa.Array], length: int) -> pa.Array:
+    """``template.format(**row)`` for every row, joined with Arrow kernels (values must not be null)."""
+    pieces: list = []
+    for literal, name, _, _ in string.Formatter().parse(template):
+        if literal:
+            pieces.append(pa.scalar(literal, pa.string()))
+        if name is not None:
+            pieces.append(values[name])
+    if not any(isinstance(piece, pa.Array) for piece in pieces):
+        return pa.array(["".join(piece.as_py() for piece in pieces)] * length, pa.string())
+    return pc.binary_join_element_wise(*pieces, pa.scalar("", pa.string()))
+
+
+def render_single_turns(template: TextTemplate, system: pa.Array, prompt: pa.Array, answer: pa.Array):
+    """``TextTemplate.render`` of single-turn rows, column-wise: the same text, without a loop per row."""
+    exchange = _fill_template(template.turn, {"question": prompt, "answer": answer}, len(prompt))
+    prefix = _fill_template(template.system, {"system": pc.fill_null(system, "")}, len(prompt))
+    prefix = pc.if_else(system.is_valid(), prefix, pa.scalar("", pa.string()))
+    return pc.binary_join_element_wise(prefix, exchange, pa.scalar("", pa.string()))
