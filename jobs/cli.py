@@ -1,4 +1,4 @@
-"""The ``sftforge`` command: validate, run, demo.
+"""The ``sftforge`` command: validate, run, demo, inspect.
 
 Exit codes: 0 success, 1 the run failed (bad input file, accounting mismatch, ...), 2 the config or the
 command line is wrong.
@@ -50,12 +50,51 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_inspect(args: argparse.Namespace) -> int:
+    from sftforge.jobs.inspect_release import ReleaseNotFound, inspect_release
+
+    try:
+        inspect_release(args.release, samples=args.samples)
+    except ReleaseNotFound as exc:
+        _print_error(str(exc))
+        return EXIT_USAGE
+    return 0
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("sftforge")
+    except PackageNotFoundError:
+        return "unknown"
+
+
+def _verbosity(parser: argparse.ArgumentParser, suppress: bool) -> None:
+    """-v / -q, on the main parser and on every subcommand, so they are accepted before or after it."""
+    default = argparse.SUPPRESS if suppress else False
+    group = parser.add_mutually_exclusive_group()
+    group.add_argument("-v", "--verbose", action="store_true", default=default, help="log progress details")
+    group.add_argument("-q", "--quiet", action="store_true", default=default, help="log errors only")
+
+
+class _Subcommands(argparse._SubParsersAction):
+    """Adds -v / -q to every subcommand."""
+
+    def add_parser(self, name, **kwargs):
+        parser = super().add_parser(name, **kwargs)
+        _verbosity(parser, suppress=True)
+        return parser
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="sftforge",
         description="Turn raw corpora and instruction data into clean, deduplicated SFT datasets on Ray.",
     )
-    parser.add_argument("-v", "--verbose", action="store_true", help="log progress details")
+    parser.add_argument("--version", action="version", version=f"sftforge {_version()}")
+    _verbosity(parser, suppress=False)
+    parser.register("action", "parsers", _Subcommands)
     commands = parser.add_subparsers(dest="command", required=True)
 
     validate = commands.add_parser("validate", help="check a job config without running it")
@@ -76,6 +115,11 @@ def build_parser() -> argparse.ArgumentParser:
                       help="override a value of the demo's config (repeatable)")
     demo.set_defaults(handler=_cmd_demo)
 
+    inspect = commands.add_parser("inspect", help="print a release's funnel, splits and sample records")
+    inspect.add_argument("release", help="a release folder, or output.dir for its LATEST release")
+    inspect.add_argument("-n", "--samples", type=int, default=3, help="records shown per split (default 3)")
+    inspect.set_defaults(handler=_cmd_inspect)
+
     from sftforge.jobs import train_quality
 
     train = commands.add_parser("train-quality", help="train the fastText quality classifier (quality.classifier)")
@@ -95,9 +139,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     parser = build_parser()
     args = parser.parse_args(argv)
-    logging.basicConfig(
-        level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s"
-    )
+    if args.verbose and args.quiet:
+        parser.error("-v and -q cannot be used together")
+    level = logging.INFO if args.verbose else logging.ERROR if args.quiet else logging.WARNING
+    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
     try:
         return args.handler(args)
     except ConfigError as exc:

@@ -17,6 +17,7 @@ from typing import Any
 
 import yaml
 from pydantic import Field, ValidationError, field_validator, model_validator
+from sftforge.jobs.did_you_mean import suggest_key
 from sftforge.operators.augment.config import AugmentConfig
 from sftforge.operators.base import StageConfig
 from sftforge.operators.clean.cleaner import CleanConfig
@@ -28,7 +29,7 @@ from sftforge.operators.quality.diversity import SelectConfig
 from sftforge.operators.quality.scorer import QualityConfig
 from sftforge.operators.read.reader import InputSpec
 from sftforge.operators.split.splitter import SplitConfig
-from sftforge.operators.write.formats import OutputConfig
+from sftforge.operators.write.formats import OutputConfig, check_kept_columns
 
 _RELEASE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 
@@ -121,6 +122,17 @@ class JobConfig(StageConfig):
             problem = missing_filesystem(path)
             if problem:
                 raise ValueError(problem)
+        return self
+
+    @model_validator(mode="after")
+    def _kept_columns_are_not_reserved(self) -> JobConfig:
+        for index, spec in enumerate(self.inputs):
+            names = getattr(spec, "keep_columns", None)
+            if names:
+                try:
+                    check_kept_columns(list(names))
+                except ValueError as exc:
+                    raise ValueError(f"inputs[{index}].keep_columns: {exc}") from None
         return self
 
     def release_id(self) -> str:
@@ -216,6 +228,9 @@ def format_validation_error(error: ValidationError, source: str) -> str:
         message = problem["msg"].removeprefix("Value error, ")
         if problem["type"] == "extra_forbidden":
             message = "unknown key"
+            suggestion = suggest_key(JobConfig, problem["loc"])
+            if suggestion:
+                message += f" (did you mean '{suggestion}'?)"
         lines.append(f"  {key}: {message}")
     return "\n".join(lines)
 

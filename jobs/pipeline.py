@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import os
+import time
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,6 +22,7 @@ from sftforge.jobs.augment.step import AugmentStep
 from sftforge.jobs.config import JobConfig, RayConfig
 from sftforge.jobs.dedup.step import DedupStep
 from sftforge.jobs.read import read_inputs
+from sftforge.jobs.release.card import write_card
 from sftforge.jobs.release.report import write_report
 from sftforge.jobs.release.writer import ReleaseWriter
 from sftforge.jobs.runner import ActorBudget
@@ -80,6 +82,17 @@ class RunResult:
     report: dict[str, Any]
 
 
+def kept_column_names(config: JobConfig) -> tuple[str, ...] | None:
+    """The inputs' ``keep_columns``, in first-seen order; ``None`` when no input names any (the writer then
+    takes the keys of the rows' ``source_fields``)."""
+    names: list[str] = []
+    for spec in config.inputs:
+        for name in getattr(spec, "keep_columns", None) or []:
+            if name not in names:
+                names.append(name)
+    return tuple(names) or None
+
+
 def init_ray(config: RayConfig) -> None:
     """Connects to the configured cluster, the submitting cluster (``RAY_ADDRESS``), or starts Ray locally.
 
@@ -119,7 +132,7 @@ def run_job(config: JobConfig, config_source: str | None = None) -> RunResult:
     release_id = config.release_id()
     run_id = uuid.uuid4().hex[:12]
     stats_handle, stats_name = start_stats_actor(run_id)
-    writer = ReleaseWriter(config.output, release_id)
+    writer = ReleaseWriter(config.output, release_id, kept_columns=kept_column_names(config))
     llm = None
     try:
         llm = start_llm(config, run_id)  # the local model, limits and ledger live until the release is written
@@ -132,7 +145,9 @@ def run_job(config: JobConfig, config_source: str | None = None) -> RunResult:
         for step in steps:
             ds = step.run(ds, ctx)
         ds = ctx.apply(ds, Splitter(config.split))
-        counts = writer.write(ds)
+        started = time.monotonic()
+        counts = writer.write(ds)  # every stage runs here, streamed into the writer
+        timings = {"all stages, streamed, and the write": time.monotonic() - started}
         sections: dict[str, Any] = {}
         extra_manifest: dict[str, Any] = {}
         for step in steps:
@@ -149,7 +164,9 @@ def run_job(config: JobConfig, config_source: str | None = None) -> RunResult:
             counters, stage_order(steps), counts.total_written, counts.rejected_by_stage
         )
         report = write_report(ctx.staging_dir, release_id, accounting.as_dict(), sections,
-                              counts.rows_by_split)
+                              counts.rows_by_split, timings)
+        write_card(ctx.staging_dir, config.output, release_id, counts.instructions_by_split,
+                   counts.documents_by_split)
         manifest = {
             "release": release_id,
             "run_id": run_id,

@@ -20,6 +20,8 @@ SOURCE_FILE = "source_file"
 SOURCE_ROW = "source_row"
 ORIGIN = "origin"
 PARENT_ID = "parent_id"
+# The input's ``keep_columns`` fields of a row: a compact JSON object, null when none are kept.
+SOURCE_FIELDS = "source_fields"
 
 # Content.
 TEXT = "text"

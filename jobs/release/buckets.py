@@ -93,8 +93,10 @@ def write_bucket(bucket: Bucket, staging_url: str, output: OutputConfig, *pieces
     else:
         record_schema = RECORD_SCHEMAS[output.sft_format if group == "sft" else DOCUMENTS]
         # Metadata columns are those the rows have; every row of a run has the same ones.
-        present = set(json.loads(lines[0].as_py()))
+        present = list(json.loads(lines[0].as_py()))
         metadata = [field_ for field_ in METADATA_SCHEMA if field_.name in present]
+        known = set(record_schema.names) | set(METADATA_SCHEMA.names)
+        metadata += [pa.field(name, pa.string()) for name in present if name not in known]  # kept fields
         record_schema = pa.schema(list(record_schema) + metadata)
         formats = tuple(output.file_formats)
     records = parse_jsonl(lines, record_schema)

@@ -16,6 +16,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from sftforge.operators.write.formats import DOCUMENTS
 
 LATEST = "LATEST"
@@ -52,3 +54,34 @@ def record_files(release_files: list[str], kind: str, split: str, fmt: str = "pa
     return sorted(
         path for path in release_files if path.startswith(folder) and "/" not in path[len(folder) :]
     )
+
+
+FILE_SUFFIXES = {"parquet": ".parquet", "jsonl": ".jsonl"}
+
+
+def split_dir(release: str | Path, fmt: str, split: str, documents: bool = False) -> Path:
+    """The folder of one split's records in one file format, in a local release folder."""
+    base = Path(release) / DOCUMENTS if documents else Path(release)
+    return base / fmt / split
+
+
+def relative_pattern(fmt: str, split: str, documents: bool = False) -> str:
+    """The glob of one split's files, relative to the release folder (for dataset cards)."""
+    prefix = f"{DOCUMENTS}/" if documents else ""
+    return f"{prefix}{fmt}/{split}/*{FILE_SUFFIXES[fmt]}"
+
+
+def split_files(release: str | Path, fmt: str, split: str, documents: bool = False) -> list[Path]:
+    """One split's shard files in one file format in a local release folder, in shard order."""
+    return sorted(split_dir(release, fmt, split, documents).glob(f"part-*{FILE_SUFFIXES[fmt]}"))
+
+
+def splits(release: str | Path, documents: bool = False) -> list[str]:
+    """The split names that have record files (in any file format) in a local release folder."""
+    base = Path(release) / DOCUMENTS if documents else Path(release)
+    found = set()
+    for fmt, suffix in FILE_SUFFIXES.items():
+        folder = base / fmt
+        if folder.is_dir():
+            found.update(p.name for p in folder.iterdir() if p.is_dir() and any(p.glob(f"part-*{suffix}")))
+    return sorted(found)

@@ -1,6 +1,7 @@
 """The run report: the funnel, the commonest rejection reasons, and each step's own section.
 
-Written into the release as ``report.json`` (for machines) and ``report.md`` (for people).
+Written into the release as ``report.json`` (for machines), ``report.md`` and ``report.html`` (for people,
+``html_report.py``).
 """
 
 from __future__ import annotations
@@ -12,6 +13,8 @@ from pathlib import Path
 from typing import Any
 
 import pyarrow.parquet as pq
+from sftforge.jobs.release import layout
+from sftforge.jobs.release.html_report import write_html_report
 from sftforge.operators import schema
 
 _DETAIL = re.compile(r"\s*[(\[:;=<>].*$", re.DOTALL)
@@ -32,21 +35,38 @@ def reason_category(reason: str) -> str:
     return " ".join(words) or (reason or "")[:40]
 
 
+def _sample(row: dict[str, Any]) -> str:
+    """A short piece of a rejected row's own text, to show what was dropped."""
+    for name in (schema.TEXT, schema.INSTRUCTION, schema.OUTPUT):
+        value = row.get(name)
+        if value and str(value).strip():
+            return str(value).strip()[:200]
+    return ""
+
+
 def top_reasons(rejects_dir: Path, limit: int = 10) -> dict[str, list[dict[str, Any]]]:
-    """Counts rejected rows per stage and reason category, with one full example reason each."""
+    """Counts rejected rows per stage and reason category, with one full example reason and a piece of
+    that row's text (``sample``) each."""
     counts: Counter[tuple[str, str]] = Counter()
-    examples: dict[tuple[str, str], str] = {}
+    examples: dict[tuple[str, str], tuple[str, str]] = {}
     for path in sorted(rejects_dir.glob("*.parquet")):
-        table = pq.read_table(path, columns=[schema.REJECT_STAGE, schema.REJECT_REASON])
-        for stage, reason in zip(table.column(0).to_pylist(), table.column(1).to_pylist()):
+        names = pq.read_schema(path).names
+        columns = [schema.REJECT_STAGE, schema.REJECT_REASON] + [
+            n for n in (schema.TEXT, schema.INSTRUCTION, schema.OUTPUT) if n in names]
+        table = pq.read_table(path, columns=columns)
+        stages, reasons = table.column(0).to_pylist(), table.column(1).to_pylist()
+        for index, (stage, reason) in enumerate(zip(stages, reasons)):
             key = (stage or "?", reason_category(reason or ""))
             counts[key] += 1
-            examples.setdefault(key, reason or "")
+            if key not in examples:
+                row = {name: table.column(name)[index].as_py() for name in columns[2:]}
+                examples[key] = (reason or "", _sample(row))
     result: dict[str, list[dict[str, Any]]] = {}
     for (stage, category), count in counts.most_common():
         entries = result.setdefault(stage, [])
         if len(entries) < limit:
-            entries.append({"reason": category, "rows": count, "example": examples[(stage, category)]})
+            example, sample = examples[(stage, category)]
+            entries.append({"reason": category, "rows": count, "example": example, "sample": sample})
     return result
 
 
@@ -59,8 +79,8 @@ def render_markdown(release_id: str, accounting: dict[str, Any], reasons: dict[s
         lines.append(f"| {stage['stage']} | {stage['rows_in']} | {stage['kept']} | {stage['rejected']} |")
     lines += [
         "",
-        f"Rows read {accounting['rows_read']} + generated {accounting['rows_generated']} = written "
-        f"{accounting['rows_written']} + rejected {accounting['rows_rejected']}.",
+        (f"Rows read {accounting['rows_read']} + generated {accounting['rows_generated']} = written "
+         f"{accounting['rows_written']} + rejected {accounting['rows_rejected']}."),
         "",
         "## Rows per split",
         "",
@@ -79,8 +99,18 @@ def render_markdown(release_id: str, accounting: dict[str, Any], reasons: dict[s
 
 
 def write_report(folder: Path, release_id: str, accounting: dict[str, Any], sections: dict[str, Any],
-                 splits: dict[str, int]) -> dict[str, Any]:
-    """Writes ``report.json`` and ``report.md`` into ``folder`` (the release's staging folder)."""
+                 splits: dict[str, int], timings: dict[str, float] | None = None) -> dict[str, Any]:
+    """Writes ``report.json``, ``report.md`` and ``report.html`` into ``folder`` (the release's staging
+    folder, its record files written).
+
+    Args:
+        folder: The release folder.
+        release_id: The release id.
+        accounting: ``Accounting.as_dict()``.
+        sections: Each step's report section, by config key.
+        splits: Rows per split.
+        timings: Seconds per stage (or a named group of stages) where measured, for rows/s.
+    """
     reasons = top_reasons(folder / "rejects")
     report = {"release": release_id, "accounting": accounting, "splits": splits,
               "rejections": reasons, "sections": sections}
@@ -88,4 +118,6 @@ def write_report(folder: Path, release_id: str, accounting: dict[str, Any], sect
                                         encoding="utf-8")
     (folder / "report.md").write_text(render_markdown(release_id, accounting, reasons, sections, splits),
                                       encoding="utf-8")
+    safe = json.loads(json.dumps(report, default=str))
+    write_html_report(folder, safe, layout.splits(folder), layout.splits(folder, documents=True), timings)
     return report

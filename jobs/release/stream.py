@@ -90,7 +90,7 @@ class WriteCounts:
         }
 
 
-def prepare_batch(batch: pa.Table, output: OutputConfig) -> pa.Table:
+def prepare_batch(batch: pa.Table, output: OutputConfig, kept_columns: tuple[str, ...] | None = None) -> pa.Table:
     """Formats one batch of the final Dataset for writing.
 
     Every row becomes exactly one JSON line with a sort key, a target and a hash: live rows an SFT
@@ -101,7 +101,7 @@ def prepare_batch(batch: pa.Table, output: OutputConfig) -> pa.Table:
     Raises:
         ReleaseError: A live row has no split or a split name that is not a folder name.
     """
-    formatter = SFTFormatter(output)
+    formatter = SFTFormatter(output, kept_columns)
     if schema.REJECT_STAGE in batch.column_names:
         dead_mask = pc.is_valid(batch.column(schema.REJECT_STAGE))
     else:

@@ -70,17 +70,19 @@ class ReleaseWriter:
     Args:
         output: Output config (folder or URL, SFT format, file formats, shard size).
         release_id: Folder name of the release under ``output.dir``.
+        kept_columns: Source fields kept as string metadata columns (inputs' ``keep_columns``).
 
     Raises:
         ReleaseError: The id is not a folder name, or another run is writing the same release.
     """
 
-    def __init__(self, output: OutputConfig, release_id: str):
+    def __init__(self, output: OutputConfig, release_id: str, kept_columns: tuple[str, ...] | None = None):
         if not _RELEASE_ID.match(release_id) or release_id == LATEST:
             raise ReleaseError(f"'{release_id}' is not a valid release id (letters, digits, '.', '_', '-')")
         from fsspec.core import url_to_fs
 
         self.output = output
+        self.kept_columns = kept_columns
         self.release_id = release_id
         self.counts: WriteCounts | None = None
         self._lock_fd: int | None = None
@@ -140,7 +142,8 @@ class ReleaseWriter:
             raise ReleaseError(f"release {self.release_id}: write() is called once, before publish()")
         self._state = "writing"
         prepared = ds.map_batches(
-            prepare_batch, fn_kwargs={"output": self.output}, batch_format="pyarrow", batch_size=None
+            prepare_batch, fn_kwargs={"output": self.output, "kept_columns": self.kept_columns},
+            batch_format="pyarrow", batch_size=None
         )
         results = _write_buckets(prepared, self.output, self.staging_url)
         instructions, documents, rejected, files = buckets.merge_results(results)

@@ -77,8 +77,8 @@ def test_demo_rejects_what_was_planted(demo_release):
 
 def test_demo_writes_readable_chinese_messages(demo_release):
     records = []
-    for path in sorted(demo_release.glob("*/part-*.jsonl")):
+    for path in sorted(demo_release.glob("jsonl/*/part-*.jsonl")):
         records += [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
     assert records and all(record["messages"][-1]["role"] == "assistant" for record in records)
-    raw = b"".join(path.read_bytes() for path in demo_release.glob("*/part-*.jsonl"))
+    raw = b"".join(path.read_bytes() for path in demo_release.glob("jsonl/*/part-*.jsonl"))
     assert "光合作用".encode() in raw

@@ -29,7 +29,7 @@ def test_write_report(tmp_path):
                   "stages": [{"stage": "clean", "rows_in": 5, "kept": 4, "rejected": 1}]}
     report = write_report(tmp_path, "r1", accounting, {"dedup": {"removed": 0}}, {"train": 2})
     assert report["rejections"]["language"] == [
-        {"reason": "language", "rows": 2, "example": "language: de (0.93) not in [en]"}]
+        {"reason": "language", "rows": 2, "example": "language: de (0.93) not in [en]", "sample": ""}]
     assert json.loads((tmp_path / "report.json").read_text())["splits"] == {"train": 2}
     markdown = (tmp_path / "report.md").read_text()
     assert "| clean | 5 | 4 | 1 |" in markdown and "| language | language | 2 |" in markdown

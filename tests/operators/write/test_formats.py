@@ -15,6 +15,7 @@ from sftforge.operators.write.formats import (
     SFTFormatter,
     ShardWriter,
     document_mask,
+    empty_strings_for_nulls,
     file_sha256,
     validate_records,
     with_metadata,
@@ -96,7 +97,7 @@ def test_alpaca_format_with_history_for_multi_turn(tmp_path):
         "instruction": "翻译成英文",
         "input": "你好，世界",
         "output": "Hello, world",
-        "system": None,
+        "system": "",  # an empty value is "" in every shard, never null
         "history": [],
     }
     assert rows[1]["system"] == "Be brief."
@@ -203,12 +204,15 @@ def test_vectorised_and_turn_by_turn_paths_agree(tmp_path):
         messages=messages,
         quality_score=[rng.random() for _ in range(count)],
     )
-    for fmt in ("messages", "alpaca", "sharegpt"):
+    custom = {"turn": "{{Q}} {question}|{answer}{{/}}", "system": "<{system}>", "separator": "~"}
+    for fmt, template in (("messages", {}), ("alpaca", {}), ("sharegpt", {}), ("text", {}), ("text", custom)):
         for system_prompt in (None, "SYS"):
-            formatter = SFTFormatter(_config(tmp_path, sft_format=fmt, system_prompt=system_prompt))
+            config = _config(tmp_path, sft_format=fmt, system_prompt=system_prompt, text_template=template)
+            formatter = SFTFormatter(config)
             fast = formatter.format_instructions(table)
             slow, reasons = formatter._turn_by_turn(table)
             slow = with_metadata(slow, table.filter(pa.array([reason is None for reason in reasons])))
+            slow = empty_strings_for_nulls(slow)
             assert fast.records.equals(slow)
             assert fast.rejected.column(schema.REJECT_REASON).to_pylist() == [r for r in reasons if r]
             assert 0 < fast.records.num_rows < count
