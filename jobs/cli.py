@@ -90,6 +90,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     from sftforge.jobs.config import ConfigError
     from sftforge.jobs.read import unwrap_error
     from sftforge.operators.base import StageError
+    from sftforge.operators.llm_client import EndpointOutage
+    from sftforge.operators.llm_client.local_server import LocalModelError
+    from sftforge.operators.llm_client.preflight import EndpointUnavailable
     from sftforge.operators.read.reader import InputError
 
     parser = build_parser()
@@ -104,7 +107,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_USAGE
     except Exception as exc:
         cause = unwrap_error(exc)
-        if isinstance(cause, (InputError, AccountingError, StageError)):
+        if isinstance(cause, (InputError, AccountingError, StageError, EndpointOutage, EndpointUnavailable,
+                              LocalModelError)):
             _print_error(str(cause))
             return EXIT_FAILED
         raise

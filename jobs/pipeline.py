@@ -25,7 +25,7 @@ from sftforge.jobs.runner import ActorBudget
 from sftforge.jobs.stats import start_stats_actor
 from sftforge.jobs.steps.base import RunContext, StageStep, Step
 from sftforge.jobs.steps.judge import JudgeStep
-from sftforge.jobs.steps.llm import finish_llm, start_llm, stop_llm
+from sftforge.jobs.steps.llm import finish_llm, preflight_llm, start_llm, stop_llm
 from sftforge.jobs.steps.quality import QualityStep, SelectStep
 from sftforge.operators.clean.cleaner import TextCleaner
 from sftforge.operators.language.identify import LanguageFilter
@@ -118,6 +118,7 @@ def run_job(config: JobConfig, config_source: str | None = None) -> RunResult:
     """
     import ray
 
+    preflight_llm(config)  # an endpoint that cannot answer fails the run in seconds, before Ray starts
     init_ray(config.ray)
     release_id = config.release_id()
     run_id = uuid.uuid4().hex[:12]

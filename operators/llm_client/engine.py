@@ -8,11 +8,8 @@ notebook, and the HTTP connection pool survives between batches.
 from __future__ import annotations
 
 import asyncio
-import email.utils
-import json
 import logging
 import os
-import re
 import threading
 import time
 from collections import Counter
@@ -29,23 +26,29 @@ except ImportError:  # pragma: no cover - depends on the installed openai
 from sftforge.operators.llm_client.cache import CachedCompletion, ResponseCache, cache_key
 from sftforge.operators.llm_client.config import LLMConfig
 from sftforge.operators.llm_client.coordinator import CoordinatorClient, estimate_tokens
+from sftforge.operators.llm_client.endpoints import Endpoint, EndpointPool
 from sftforge.operators.llm_client.prompt import PromptError
 from sftforge.operators.llm_client.request import (
-    BAD_RESPONSE,
     BUDGET_EXHAUSTED,
-    CLIENT_ERROR,
-    CONNECTION_ERROR,
     CONTENT_FILTER,
     EMPTY_REPLY,
     PROMPT_ERROR,
     RATE_LIMITED,
-    SERVER_ERROR,
     TIMEOUT,
     TRUNCATED,
     LLMRequest,
     LLMResult,
 )
 from sftforge.operators.llm_client.structured import ParsedReply, parse_reply, repair_message
+from sftforge.operators.llm_client.transport import (
+    NO_KEY,
+    RAW_LIMIT,
+    CallFailed,
+    read_completion,
+    redact,
+    status_failure,
+    transport_failure,
+)
 from tenacity import (
     AsyncRetrying,
     RetryCallState,
@@ -61,32 +64,7 @@ log = logging.getLogger("sftforge.llm")
 if logging.getLogger("httpx2").level == logging.NOTSET:
     logging.getLogger("httpx2").setLevel(logging.WARNING)
 
-#: Placeholder sent as the key to endpoints that need none (local servers).
-NO_KEY = "sk-no-key-required"
-
-_KEY_PATTERN = re.compile(r"\b(sk-[A-Za-z0-9_\-*]{4})[A-Za-z0-9_\-*]+")
-_RAW_LIMIT = 4000
-
-
-class CallFailed(Exception):
-    """One attempt or one call failed; carries the dead-letter reason and whether to retry."""
-
-    def __init__(
-        self,
-        reason: str,
-        detail: str,
-        *,
-        transient: bool,
-        retry_after: float | None = None,
-        raw: str | None = None,
-    ):
-        super().__init__(detail)
-        self.reason = reason
-        self.detail = detail
-        self.transient = transient
-        self.retry_after = retry_after
-        self.raw = raw
-        self.attempts = 0
+_RAW_LIMIT = RAW_LIMIT
 
 
 @dataclass
@@ -97,48 +75,6 @@ class _Outcome:
 
 def _is_transient(error: BaseException) -> bool:
     return isinstance(error, CallFailed) and error.transient
-
-
-def retry_after_seconds(headers: Any) -> float | None:
-    """Seconds a 429/503 asks to wait: ``retry-after-ms``, else ``Retry-After`` (seconds or HTTP date)."""
-    if headers is None:
-        return None
-    milliseconds = headers.get("retry-after-ms")
-    if milliseconds:
-        try:
-            return max(0.0, float(milliseconds) / 1000)
-        except ValueError:
-            pass
-    value = headers.get("retry-after")
-    if not value:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        parsed = email.utils.parsedate_to_datetime(value) if value else None
-        if parsed is None:
-            return None
-        return max(0.0, parsed.timestamp() - time.time())
-
-
-def transport_failure(error: BaseException) -> tuple[str, BaseException]:
-    """``timeout`` or ``connection_error`` for a failed exchange, and the root cause.
-
-    The transports wrap their errors in each other's (aiohttp's in httpx2's in openai's), and the
-    wrapping is lossy: aiohttp's transport maps a dropped connection to a connect *timeout*. The root
-    cause decides.
-    """
-    chain = []
-    current: BaseException | None = error
-    while current is not None and current not in chain:
-        chain.append(current)
-        current = current.__cause__ or current.__context__
-    root = chain[-1]
-    if isinstance(root, TimeoutError) or type(root).__name__ in ("ServerTimeoutError", "SocketTimeoutError"):
-        return TIMEOUT, root
-    if isinstance(root, (ConnectionError, OSError)) or type(root).__module__.startswith(("aiohttp", "httpx2", "httpcore2", "h11")):
-        return CONNECTION_ERROR, root
-    return (TIMEOUT if isinstance(error, (openai.APITimeoutError, TimeoutError)) else CONNECTION_ERROR), root
 
 
 class LLMEngine:
@@ -175,8 +111,8 @@ class LLMEngine:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
         self._client: openai.AsyncOpenAI | None = None
-        self._url = ""
         self._start_lock = threading.Lock()
+        self._pool = EndpointPool(config.endpoints, config.circuit, on_event=self._endpoint_event)
 
     def _read_api_key(self) -> str:
         name = self.config.api_key_env
@@ -380,6 +316,7 @@ class LLMEngine:
             return max(backoff(state), min(asked, policy.max_total_s))
 
         attempts = 0
+        deadline = time.monotonic() + policy.max_total_s
         retrying = AsyncRetrying(
             stop=stop_after_attempt(policy.max_attempts) | stop_after_delay(policy.max_total_s),
             wait=wait,
@@ -393,7 +330,7 @@ class LLMEngine:
                     attempts += 1
                     if attempts > 1:
                         self._count("retries")
-                    completion = await self._attempt(body, extra_body, ticket)
+                    completion = await self._attempt(body, extra_body, ticket, deadline)
         except CallFailed as failure:
             failure.attempts = attempts
             raise
@@ -412,23 +349,35 @@ class LLMEngine:
             await asyncio.sleep(max(0.0, admission.not_before - time.time()))
         return admission.ticket
 
-    async def _attempt(self, body: dict[str, Any], extra_body: dict | None, ticket: int) -> CachedCompletion:
+    async def _attempt(
+        self, body: dict[str, Any], extra_body: dict | None, ticket: int, deadline: float
+    ) -> CachedCompletion:
+        try:
+            endpoint = await self._pool.acquire(deadline)
+        except CallFailed:
+            if ticket:
+                await self._coordinator.settle(ticket, 0, 0)
+            raise
         self._count("requests")
+        self._count(f"endpoint|{endpoint.base_url}|requests")
         billed = (0, 0)
         try:
-            completion = await self._post(body, extra_body)
+            completion = await self._post(endpoint, body, extra_body)
             billed = (completion.prompt_tokens, completion.completion_tokens)
+            self._pool.succeeded(endpoint)
             return completion
         except CallFailed as failure:
+            self._pool.failed(endpoint, failure.reason, failure.detail)
+            self._count(f"endpoint|{endpoint.base_url}|failures")
             if failure.reason == RATE_LIMITED and failure.retry_after:
                 await self._coordinator.pause(failure.retry_after)
-            log.debug("LLM request failed (%s): %s", failure.reason, failure.detail)
+            log.debug("LLM request to %s failed (%s): %s", endpoint.base_url, failure.reason, failure.detail)
             raise
         finally:
             if ticket:
                 await self._coordinator.settle(ticket, *billed)
 
-    async def _post(self, body: dict[str, Any], extra_body: dict | None) -> CachedCompletion:
+    async def _post(self, endpoint: Endpoint, body: dict[str, Any], extra_body: dict | None) -> CachedCompletion:
         client = self._client_for_loop()
         timeout = self.config.timeout_s
         payload = {**body, **extra_body} if extra_body else body
@@ -437,61 +386,23 @@ class LLMEngine:
                 # The SDK's generic ``post`` (its documented way to call any endpoint) keeps its auth,
                 # errors and timeouts (the client's default) but skips the per-call TypedDict transform
                 # and model construction, which cost more CPU than everything else at hundreds of calls
-                # a second.
-                response = await client.post(self._url, cast_to=httpx2.Response, body=payload)
+                # a second. The URL is absolute: one client serves every endpoint of the pool.
+                response = await client.post(endpoint.url, cast_to=httpx2.Response, body=payload)
         except openai.APIStatusError as error:
-            raise self._status_failure(error) from None
+            raise status_failure(error, self._api_key) from None
         except (openai.APIConnectionError, TimeoutError) as error:
             reason, cause = transport_failure(error)
             detail = f"no reply within {timeout:g}s" if reason == TIMEOUT else f"{type(cause).__name__}: {cause}"
             raise CallFailed(reason, self._redact(detail), transient=True) from None
-        return self._completion(response.content, body)
+        return read_completion(response.content, body, self._api_key)
 
-    def _completion(self, content_bytes: bytes, body: dict[str, Any]) -> CachedCompletion:
-        """Reads a chat-completion body; an unreadable one is a transient ``bad_response``."""
-        try:
-            reply = json.loads(content_bytes)
-            choice = reply["choices"][0]
-            message = choice.get("message") or {}
-            content = message.get("content")
-            if content is not None and not isinstance(content, str):
-                raise TypeError("message content is not a string")
-        except (ValueError, TypeError, KeyError, IndexError, AttributeError) as error:
-            raw = self._redact(content_bytes.decode("utf-8", "replace"))[:_RAW_LIMIT]
-            raise CallFailed(
-                BAD_RESPONSE, f"unreadable chat completion ({type(error).__name__}: {error})"[:500],
-                transient=True, raw=raw,
-            ) from None
-        usage = reply.get("usage") or {}
-        if isinstance(usage, dict) and isinstance(usage.get("prompt_tokens"), int):
-            prompt_tokens, completion_tokens = usage["prompt_tokens"], usage.get("completion_tokens") or 0
+    def _endpoint_event(self, endpoint: Endpoint, event: str) -> None:
+        self._count(f"endpoint|{endpoint.base_url}|{event}")
+        if event == "opened":
+            log.warning("LLM endpoint %s taken out of use after %d failures in a row (%s); probing it",
+                        endpoint.base_url, endpoint.failures, endpoint.last_failure)
         else:
-            # Some servers omit usage; the ledger then books the estimate rather than nothing.
-            prompt_tokens = estimate_tokens(body["messages"])
-            completion_tokens = max(0, estimate_tokens([{"content": content or ""}]) - 4)
-        return CachedCompletion(
-            content=content or "",
-            finish_reason=choice.get("finish_reason"),
-            prompt_tokens=int(prompt_tokens),
-            completion_tokens=int(completion_tokens),
-            model=str(reply.get("model") or body["model"]),
-        )
-
-    def _status_failure(self, error: openai.APIStatusError) -> CallFailed:
-        status = error.status_code
-        raw = self._redact(error.response.text if error.response is not None else "")[:_RAW_LIMIT]
-        body = error.body.get("error", error.body) if isinstance(error.body, dict) else None
-        message = body.get("message") if isinstance(body, dict) else None
-        detail = self._redact(f"HTTP {status}: {message or raw or error.message}")[:500]
-        if status == 429:
-            after = retry_after_seconds(error.response.headers if error.response is not None else None)
-            return CallFailed(RATE_LIMITED, detail, transient=True, retry_after=after, raw=raw)
-        if status == 408:
-            return CallFailed(TIMEOUT, detail, transient=True, raw=raw)
-        if status >= 500:
-            after = retry_after_seconds(error.response.headers if error.response is not None else None)
-            return CallFailed(SERVER_ERROR, detail, transient=True, retry_after=after, raw=raw)
-        return CallFailed(CLIENT_ERROR, detail, transient=False, raw=raw)
+            log.warning("LLM endpoint %s answers again", endpoint.base_url)
 
     # -- results and counting -----------------------------------------------------------------------
 
@@ -534,9 +445,7 @@ class LLMEngine:
             self._unflushed[name] += value
 
     def _redact(self, text: str) -> str:
-        if self._api_key and self._api_key != NO_KEY and len(self._api_key) >= 4:
-            text = text.replace(self._api_key, "[redacted]")
-        return _KEY_PATTERN.sub(r"\1[redacted]", text)
+        return redact(text, self._api_key)
 
     @staticmethod
     def _check_ids(requests: Sequence[LLMRequest]) -> None:
@@ -585,7 +494,7 @@ class LLMEngine:
             except (RuntimeError, AttributeError):
                 http_client = openai.DefaultAsyncHttpxClient(limits=limits, timeout=self.config.timeout_s)
             client = openai.AsyncOpenAI(
-                base_url=self.config.base_url,
+                base_url=self.config.endpoints[0],
                 api_key=self._api_key,
                 max_retries=0,
                 timeout=self.config.timeout_s,
@@ -597,5 +506,4 @@ class LLMEngine:
                 name: openai.Omit() for name in client.default_headers if name.lower().startswith("x-stainless")
             }
             self._client = client.with_options(default_headers=telemetry) if telemetry else client
-            self._url = str(self._client.base_url).rstrip("/") + "/chat/completions"
         return self._client
