@@ -13,7 +13,11 @@ from urllib.parse import urlsplit, urlunsplit
 
 from sftforge.operators.llm_client import coordinator as coordination
 from sftforge.operators.llm_client.config import LLMConfig
-from sftforge.operators.llm_client.local_server import LocalModelError, LocalModelServer, local_backend_problem
+from sftforge.operators.llm_client.local_server import (
+    LocalModelError,
+    LocalModelServer,
+    local_backend_problem,
+)
 
 log = logging.getLogger("sftforge.llm")
 

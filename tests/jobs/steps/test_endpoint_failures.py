@@ -78,7 +78,7 @@ def test_a_401_fails_in_preflight_without_the_key(tmp_path):
         proc = cli("run", str(job(tmp_path, server.url)), env={"SFTFORGE_E2E_KEY": key})
     assert proc.returncode == 1, proc.stderr[-2000:]
     assert key not in proc.stderr and key not in proc.stdout
-    line = [line for line in proc.stderr.splitlines() if line.startswith("sftforge: error:")][0]
+    line = next(line for line in proc.stderr.splitlines() if line.startswith("sftforge: error:"))
     assert "401" in line and server.url in line
     assert server.count == 0  # no completion was asked for
     assert not (tmp_path / "out").exists()
@@ -149,6 +149,6 @@ def test_a_budget_that_runs_out_mid_stage_stops_the_run_with_the_reason(tmp_path
         path = job(tmp_path, server.url, budget={"max_tokens": 3000}, max_in_flight=1)
         proc = cli("run", str(path))
     assert proc.returncode == 1, proc.stderr[-2000:]
-    line = [line for line in proc.stderr.splitlines() if line.startswith("sftforge: error:")][0]
+    line = next(line for line in proc.stderr.splitlines() if line.startswith("sftforge: error:"))
     assert "budget_exhausted" in line and "judge" in line
     assert not (tmp_path / "out" / "r1").exists()
