@@ -276,6 +276,8 @@ class LocalModelServer:
             text = Path(self.log_path).read_text(errors="replace").strip().splitlines()
         except OSError:
             return ""
+        # Uvicorn's access lines say nothing about a crash; the lines before them do.
+        text = [line for line in text if '" 200 OK' not in line and "HTTP/1.1\" " not in line]
         return " | ".join(text[-lines:])
 
     def stop(self) -> None:
