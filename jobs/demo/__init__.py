@@ -63,7 +63,10 @@ def demo_config(folder: Path) -> dict[str, Any]:
         "quality": {},
         # The bundled SmolLM2-135M through llama.cpp: skipped with one line when the local-llm extra is
         # not installed. A 135M model judges poorly; the threshold only drops what it scores lowest.
-        "llm": {"backend": "local", "max_tokens": 200, "max_in_flight": 2, "cache": "llm-cache"},
+        # A local model that cannot start (a crash on its first completion, say) skips the LLM stages with
+        # one line, and the demo runs the rest.
+        "llm": {"backend": "local", "max_tokens": 200, "max_in_flight": 2, "cache": "llm-cache",
+                "local": {"required": False}},
         "judge": {"threshold": 3, "workers": 1},
         # Grows the seeds and paraphrases kept pairs through a pivot language; what the small model gets
         # wrong, the language, dedup, quality and judge stages reject like any other row.
