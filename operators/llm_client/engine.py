@@ -11,51 +11,30 @@ import asyncio
 import logging
 import os
 import threading
-import time
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Self
 
-import openai
-
-try:  # openai 3.x speaks httpx2; earlier releases httpx (same API for what is used here)
-    import httpx2
-except ImportError:  # pragma: no cover - depends on the installed openai
-    import httpx as httpx2
 from sftforge.operators.llm_client.cache import CachedCompletion, ResponseCache, cache_key
 from sftforge.operators.llm_client.config import LLMConfig
-from sftforge.operators.llm_client.coordinator import CoordinatorClient, estimate_tokens
-from sftforge.operators.llm_client.endpoints import Endpoint, EndpointPool
+from sftforge.operators.llm_client.coordinator import CoordinatorClient
 from sftforge.operators.llm_client.prompt import PromptError
 from sftforge.operators.llm_client.request import (
-    BUDGET_EXHAUSTED,
     CONTENT_FILTER,
     EMPTY_REPLY,
     PROMPT_ERROR,
-    RATE_LIMITED,
-    TIMEOUT,
     TRUNCATED,
     LLMRequest,
     LLMResult,
 )
+from sftforge.operators.llm_client.sender import Sender
 from sftforge.operators.llm_client.structured import ParsedReply, parse_reply, repair_message
 from sftforge.operators.llm_client.transport import (
     NO_KEY,
     RAW_LIMIT,
     CallFailed,
-    read_completion,
     redact,
-    status_failure,
-    transport_failure,
-)
-from tenacity import (
-    AsyncRetrying,
-    RetryCallState,
-    retry_if_exception,
-    stop_after_attempt,
-    stop_after_delay,
-    wait_random_exponential,
 )
 
 log = logging.getLogger("sftforge.llm")
@@ -110,9 +89,8 @@ class LLMEngine:
         self._api_key = self._read_api_key()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
-        self._client: openai.AsyncOpenAI | None = None
         self._start_lock = threading.Lock()
-        self._pool = EndpointPool(config.endpoints, config.circuit, on_event=self._endpoint_event)
+        self._sender = Sender(config, self._coordinator, self._api_key, self._count)
 
     def _read_api_key(self) -> str:
         name = self.config.api_key_env
@@ -181,9 +159,7 @@ class LLMEngine:
         loop, thread = self._loop, self._thread
         if loop is None or thread is None:
             return
-        if self._client is not None:
-            asyncio.run_coroutine_threadsafe(self._client.close(), loop).result(30)
-            self._client = None
+        asyncio.run_coroutine_threadsafe(self._sender.close(), loop).result(30)
         loop.call_soon_threadsafe(loop.stop)
         thread.join(30)
         loop.close()
@@ -233,7 +209,7 @@ class LLMEngine:
                     self._count("cache_misses")
                 all_cached = False
                 try:
-                    outcome = await self._send(conversation, params, response_format)
+                    outcome = await self._sender.send(conversation, params, response_format)
                 except CallFailed as failure:
                     return self._dead(
                         request,
@@ -298,111 +274,6 @@ class LLMEngine:
         if "seed" in params:
             params["seed"] = params["seed"] + request.sample
         return params
-
-    async def _send(self, messages: list[dict], params: dict[str, Any], response_format) -> _Outcome:
-        """Sends one request with retries; raises ``CallFailed`` when it cannot be answered."""
-        policy = self.config.retry
-        body = {key: value for key, value in params.items() if key != "extra_body"}
-        body["messages"] = messages
-        if response_format is not None:
-            body["response_format"] = response_format
-        extra_body = params.get("extra_body") or None
-        estimate = estimate_tokens(messages)
-        backoff = wait_random_exponential(multiplier=policy.initial_backoff_s, max=policy.max_backoff_s)
-
-        def wait(state: RetryCallState) -> float:
-            error = state.outcome.exception() if state.outcome else None
-            asked = getattr(error, "retry_after", None) or 0.0
-            return max(backoff(state), min(asked, policy.max_total_s))
-
-        attempts = 0
-        deadline = time.monotonic() + policy.max_total_s
-        retrying = AsyncRetrying(
-            stop=stop_after_attempt(policy.max_attempts) | stop_after_delay(policy.max_total_s),
-            wait=wait,
-            retry=retry_if_exception(_is_transient),
-            reraise=True,
-        )
-        try:
-            async for attempt in retrying:
-                with attempt:
-                    ticket = await self._admit(estimate, body["max_tokens"])
-                    attempts += 1
-                    if attempts > 1:
-                        self._count("retries")
-                    completion = await self._attempt(body, extra_body, ticket, deadline)
-        except CallFailed as failure:
-            failure.attempts = attempts
-            raise
-        return _Outcome(completion, attempts)
-
-    async def _admit(self, estimate: int, max_completion: int) -> int:
-        """Waits for the coordinator's go (rate limits, pauses); returns the budget ticket (0: ungated)."""
-        if not self._gated:
-            return 0
-        admission = await self._coordinator.admit(estimate, max_completion)
-        if not admission.allowed:
-            raise CallFailed(
-                BUDGET_EXHAUSTED, "the run's LLM budget cannot cover this request; not sent", transient=False
-            )
-        if admission.wait_s > 0:
-            await asyncio.sleep(max(0.0, admission.not_before - time.time()))
-        return admission.ticket
-
-    async def _attempt(
-        self, body: dict[str, Any], extra_body: dict | None, ticket: int, deadline: float
-    ) -> CachedCompletion:
-        try:
-            endpoint = await self._pool.acquire(deadline)
-        except CallFailed:
-            if ticket:
-                await self._coordinator.settle(ticket, 0, 0)
-            raise
-        self._count("requests")
-        self._count(f"endpoint|{endpoint.base_url}|requests")
-        billed = (0, 0)
-        try:
-            completion = await self._post(endpoint, body, extra_body)
-            billed = (completion.prompt_tokens, completion.completion_tokens)
-            self._pool.succeeded(endpoint)
-            return completion
-        except CallFailed as failure:
-            self._pool.failed(endpoint, failure.reason, failure.detail)
-            self._count(f"endpoint|{endpoint.base_url}|failures")
-            if failure.reason == RATE_LIMITED and failure.retry_after:
-                await self._coordinator.pause(failure.retry_after)
-            log.debug("LLM request to %s failed (%s): %s", endpoint.base_url, failure.reason, failure.detail)
-            raise
-        finally:
-            if ticket:
-                await self._coordinator.settle(ticket, *billed)
-
-    async def _post(self, endpoint: Endpoint, body: dict[str, Any], extra_body: dict | None) -> CachedCompletion:
-        client = self._client_for_loop()
-        timeout = self.config.timeout_s
-        payload = {**body, **extra_body} if extra_body else body
-        try:
-            async with asyncio.timeout(timeout):
-                # The SDK's generic ``post`` (its documented way to call any endpoint) keeps its auth,
-                # errors and timeouts (the client's default) but skips the per-call TypedDict transform
-                # and model construction, which cost more CPU than everything else at hundreds of calls
-                # a second. The URL is absolute: one client serves every endpoint of the pool.
-                response = await client.post(endpoint.url, cast_to=httpx2.Response, body=payload)
-        except openai.APIStatusError as error:
-            raise status_failure(error, self._api_key) from None
-        except (openai.APIConnectionError, TimeoutError) as error:
-            reason, cause = transport_failure(error)
-            detail = f"no reply within {timeout:g}s" if reason == TIMEOUT else f"{type(cause).__name__}: {cause}"
-            raise CallFailed(reason, self._redact(detail), transient=True) from None
-        return read_completion(response.content, body, self._api_key)
-
-    def _endpoint_event(self, endpoint: Endpoint, event: str) -> None:
-        self._count(f"endpoint|{endpoint.base_url}|{event}")
-        if event == "opened":
-            log.warning("LLM endpoint %s taken out of use after %d failures in a row (%s); probing it",
-                        endpoint.base_url, endpoint.failures, endpoint.last_failure)
-        else:
-            log.warning("LLM endpoint %s answers again", endpoint.base_url)
 
     # -- results and counting -----------------------------------------------------------------------
 
@@ -482,28 +353,3 @@ class LLMEngine:
                 thread.start()
                 self._loop, self._thread = loop, thread
             return self._loop
-
-    def _client_for_loop(self) -> openai.AsyncOpenAI:
-        if self._client is None:
-            size = self.config.max_in_flight
-            limits = httpx2.Limits(max_connections=size, max_keepalive_connections=size)
-            try:
-                # aiohttp's pool costs the same per request at any size; httpx2's scans every
-                # connection per request, which at 256 in flight costs more CPU than the rest.
-                http_client = openai.DefaultAioHttpClient(limits=limits, timeout=self.config.timeout_s)
-            except (RuntimeError, AttributeError):
-                http_client = openai.DefaultAsyncHttpxClient(limits=limits, timeout=self.config.timeout_s)
-            client = openai.AsyncOpenAI(
-                base_url=self.config.endpoints[0],
-                api_key=self._api_key,
-                max_retries=0,
-                timeout=self.config.timeout_s,
-                http_client=http_client,
-            )
-            # The SDK's platform headers (OS, architecture, runtime versions) tell the endpoint nothing it
-            # needs and cost a fifth of the client's CPU per request: httpx2 scans every header per lookup.
-            telemetry = {
-                name: openai.Omit() for name in client.default_headers if name.lower().startswith("x-stainless")
-            }
-            self._client = client.with_options(default_headers=telemetry) if telemetry else client
-        return self._client

@@ -27,8 +27,7 @@ def closed_url() -> str:
 
 
 def test_requests_spread_across_healthy_endpoints(llm_config):
-    with OpenAITestServer() as one, OpenAITestServer() as two:
-        with LLMEngine(llm_config(base_url=[one.url, two.url])) as engine:
+    with OpenAITestServer() as one, OpenAITestServer() as two, LLMEngine(llm_config(base_url=[one.url, two.url])) as engine:
             results = engine.run(requests([f"w{i}" for i in range(40)]))
             ledger = engine.ledger()
     assert all(result.ok for result in results)
