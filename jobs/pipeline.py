@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import os
+import time
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,6 +19,7 @@ from sftforge.jobs.accounting import Accounting, reconcile
 from sftforge.jobs.augment.step import AugmentStep
 from sftforge.jobs.config import JobConfig, RayConfig
 from sftforge.jobs.dedup.step import DedupStep
+from sftforge.jobs.progress import rate, say
 from sftforge.jobs.read import read_inputs
 from sftforge.jobs.release.report import write_report
 from sftforge.jobs.release.writer import ReleaseWriter
@@ -86,9 +88,12 @@ def init_ray(config: RayConfig) -> None:
     import ray
     import ray.data
 
-    if not log.isEnabledFor(logging.INFO):
-        logging.getLogger("ray.data").setLevel(logging.WARNING)
+    quiet_ray = not log.isEnabledFor(logging.INFO)
+    if quiet_ray:
+        # Ray's hints (progress bars, actor-constructor warnings) are for Ray's developers; -v shows them.
+        logging.getLogger("ray.data").setLevel(logging.ERROR)
         ray.data.DataContext.get_current().enable_progress_bars = False
+        os.environ.setdefault("RAY_BACKEND_LOG_LEVEL", "fatal")
     if ray.is_initialized():
         return
     address = config.address or os.environ.get("RAY_ADDRESS")
@@ -102,7 +107,9 @@ def init_ray(config: RayConfig) -> None:
         object_store_memory=config.object_store_memory,
         include_dashboard=False,
         log_to_driver=False,
+        logging_level=logging.ERROR if quiet_ray else logging.INFO,
     )
+    say("Ray started (%s CPUs)", config.num_cpus or "all")
 
 
 def run_job(config: JobConfig, config_source: str | None = None) -> RunResult:
@@ -118,7 +125,10 @@ def run_job(config: JobConfig, config_source: str | None = None) -> RunResult:
     """
     import ray
 
+    say("config valid: %d input(s), steps: %s", len(config.inputs),
+        ", ".join(step.key for step in STEPS if step.enabled(config)) or "none")
     preflight_llm(config)  # an endpoint that cannot answer fails the run in seconds, before Ray starts
+    started = time.monotonic()
     init_ray(config.ray)
     release_id = config.release_id()
     run_id = uuid.uuid4().hex[:12]
@@ -136,6 +146,7 @@ def run_job(config: JobConfig, config_source: str | None = None) -> RunResult:
         for step in steps:
             ds = step.run(ds, ctx)
         ds = ctx.apply(ds, Splitter(config.split))
+        say("running the pipeline and writing release %s", release_id)
         counts = writer.write(ds)
         sections: dict[str, Any] = {}
         extra_manifest: dict[str, Any] = {}
@@ -167,6 +178,8 @@ def run_job(config: JobConfig, config_source: str | None = None) -> RunResult:
             **extra_manifest,
         }
         release_dir = writer.publish(manifest)
+        say("published %s: %s written, %d rejected",
+            release_dir, rate(counts.total_written, time.monotonic() - started), accounting.rows_rejected)
     except BaseException:
         writer.abort()
         raise

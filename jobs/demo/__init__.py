@@ -94,4 +94,22 @@ def run_demo(output: str | Path, overrides: list[str] | None = None):
     config = load_config(config_path, overrides)
     result = run_job(config, config_source=str(config_path))
     print_summary(result)
+    print(llm_line(result.report))
     return result
+
+
+def llm_line(report: dict[str, Any]) -> str:
+    """One line on what the demo's model did: rows generated (by method) and pairs judged (by score)."""
+    augment, judge = report.get("augment") or {}, report.get("judge") or {}
+    parts = []
+    if "skipped" in augment or "skipped" in judge:
+        parts.append(augment.get("skipped") or judge.get("skipped"))
+    if "rows_generated" in augment:
+        methods = ", ".join(f"{name} {rows}" for name, rows in (augment.get("rows_by_method") or {}).items())
+        parts.append(f"generated {augment['rows_generated']} rows" + (f" ({methods})" if methods else ""))
+    if "histogram" in judge:
+        histogram = judge["histogram"]
+        judged = sum(histogram.values()) - histogram.get("unscored", 0)
+        scores = ", ".join(f"{score}: {rows}" for score, rows in histogram.items() if rows and score != "unscored")
+        parts.append(f"judged {judged} pairs (scores {scores or 'none'}; kept at >= {judge.get('threshold')})")
+    return "demo model: " + ("; ".join(parts) if parts else "no LLM stage ran")

@@ -13,10 +13,12 @@ the step raises ``EndpointOutage`` and nothing is published.
 from __future__ import annotations
 
 import logging
+import time
 from collections import Counter
 
 import pyarrow as pa
 import pyarrow.compute as pc
+from sftforge.jobs.progress import rate, say
 from sftforge.jobs.steps.base import RunContext, Step, StepOutcome
 from sftforge.jobs.steps.llm import check_outage, write_dead_letters
 from sftforge.operators import schema
@@ -66,6 +68,8 @@ class JudgeStep(Step):
             self._outcome = StepOutcome(report={"skipped": line})
             return ds
         ds = ctx.apply(ds, LLMJudge(self.config, service.config))
+        say("judge: scoring instruction pairs with %s", service.config.model)
+        started = time.monotonic()
         # Materialise once so that the histogram and the dead letters do not call the endpoint again.
         ds = ds.materialize()
         totals: dict[str, int] = {}
@@ -77,6 +81,9 @@ class JudgeStep(Step):
                        if key.startswith(_UNPROCESSED)}
         histogram = {key: rows for key, rows in totals.items() if not key.startswith(_UNPROCESSED)}
         seen = sum(histogram.values()) + sum(unprocessed.values())
+        kept = sum(rows for score, rows in histogram.items() if score.isdigit() and int(score) >= self.config.threshold)
+        say("judge: judged %s; %d at or above %g, %d unprocessed (endpoint)",
+            rate(seen, time.monotonic() - started), kept, self.config.threshold, sum(unprocessed.values()))
         check_outage(service, LLMJudge.name, unprocessed, seen)
         dead = write_dead_letters(ds, ctx.dead_letter_dir(LLMJudge.name))
         self._outcome = StepOutcome(report={

@@ -17,6 +17,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
+from sftforge.jobs.progress import LLMProgress, say
 from sftforge.jobs.steps.base import StepOutcome
 from sftforge.operators import schema
 from sftforge.operators.judge.judge import judge_report_section
@@ -71,15 +72,24 @@ def start_llm(config, run_id: str) -> LLMService | None:
     llm_config = getattr(config, "llm", None)
     if llm_config is None:
         return None
+    if llm_config.backend == "local":
+        say("starting the local model (llama.cpp, %s)", llm_config.model)
     service = LLMService(llm_config, run_id=run_id).start()
     if not service.available:
         log.warning(service.skip_reason)
+    else:
+        service.progress = LLMProgress(service.ledger).start()
     return service
 
 
 def stop_llm(service: LLMService | None) -> None:
     """Stops the coordinator and the embedded model; safe to call twice or with None."""
     if service is not None:
+        progress = getattr(service, "progress", None)
+        if progress is not None:
+            progress.stop()
+            progress.tick()  # the final counts
+            service.progress = None
         service.stop()
 
 

@@ -69,6 +69,7 @@ class LLMService:
         self._local: coordination.Coordinator | None = None
         self._final: dict[str, Any] | None = None
         self._server_record: dict[str, Any] | None = None
+        self.progress = None  # the driver's live ledger line (sftforge.jobs.progress.LLMProgress), if any
 
     def __enter__(self) -> Self:
         return self.start()
@@ -149,6 +150,10 @@ class LLMService:
             self._server_record = {"restarts": self._server.restarts, "failure": self._server.failure,
                                    "log": self._server.log_path}
             self._server = None
+
+    def ledger(self) -> dict[str, Any]:
+        """The coordinator's ledger now: per stage, in total, the budget (see ``Coordinator.snapshot``)."""
+        return self._snapshot()
 
     def _snapshot(self) -> dict[str, Any]:
         if self._actor is not None:

@@ -152,3 +152,6 @@ def test_a_budget_that_runs_out_mid_stage_stops_the_run_with_the_reason(tmp_path
     line = next(line for line in proc.stderr.splitlines() if line.startswith("sftforge: error:"))
     assert "budget_exhausted" in line and "judge" in line
     assert not (tmp_path / "out" / "r1").exists()
+    # sftforge's own progress from the start, and none of Ray's hints without -v.
+    assert "sftforge: config valid" in proc.stderr and "sftforge: Ray started" in proc.stderr
+    assert "DataContext" not in proc.stderr and "core_worker" not in proc.stderr
