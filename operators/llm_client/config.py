@@ -65,7 +65,7 @@ class CircuitPolicy(StageConfig):
             instead of waiting; enough for a local server to be restarted.
     """
 
-    failures: int = Field(default=5, ge=1)
+    failures: int = Field(default=3, ge=1)
     cooldown_s: float = Field(default=1.0, gt=0)
     max_cooldown_s: float = Field(default=15.0, gt=0)
     give_up_s: float = Field(default=30.0, ge=0)

@@ -23,7 +23,7 @@ except ImportError:  # pragma: no cover - depends on the installed openai
 from sftforge.operators.llm_client.cache import CachedCompletion
 from sftforge.operators.llm_client.config import LLMConfig
 from sftforge.operators.llm_client.coordinator import CoordinatorClient, estimate_tokens
-from sftforge.operators.llm_client.endpoints import Endpoint, EndpointPool
+from sftforge.operators.llm_client.endpoints import BREAKING_REASONS, Endpoint, EndpointPool
 from sftforge.operators.llm_client.request import BUDGET_EXHAUSTED, RATE_LIMITED, TIMEOUT
 from sftforge.operators.llm_client.transport import (
     CallFailed,
@@ -137,27 +137,29 @@ class Sender:
     async def _attempt(
         self, body: dict[str, Any], extra_body: dict | None, ticket: int, deadline: float
     ) -> CachedCompletion:
-        try:
-            endpoint = await self.pool.acquire(deadline)
-        except CallFailed:
-            if ticket:
-                await self.coordinator.settle(ticket, 0, 0)
-            raise
-        self.count("requests")
-        self.count(f"endpoint|{endpoint.base_url}|requests")
         billed = (0, 0)
         try:
-            completion = await self._post(endpoint, body, extra_body)
-            billed = (completion.prompt_tokens, completion.completion_tokens)
-            self.pool.succeeded(endpoint)
-            return completion
-        except CallFailed as failure:
-            self.pool.failed(endpoint, failure.reason, failure.detail)
-            self.count(f"endpoint|{endpoint.base_url}|failures")
-            if failure.reason == RATE_LIMITED and failure.retry_after:
-                await self.coordinator.pause(failure.retry_after)
-            log.debug("LLM request to %s failed (%s): %s", endpoint.base_url, failure.reason, failure.detail)
-            raise
+            while True:
+                endpoint = await self.pool.acquire(deadline)
+                probe = not endpoint.closed
+                self.count("requests")
+                self.count(f"endpoint|{endpoint.base_url}|requests")
+                try:
+                    completion = await self._post(endpoint, body, extra_body)
+                except CallFailed as failure:
+                    self.pool.failed(endpoint, failure.reason, failure.detail)
+                    self.count(f"endpoint|{endpoint.base_url}|failures")
+                    log.debug("LLM request to %s failed (%s): %s", endpoint.base_url, failure.reason, failure.detail)
+                    if probe and failure.reason in BREAKING_REASONS:
+                        # A failed probe is the endpoint's failure, not this call's: wait for the next probe
+                        # (bounded by give_up_s and the deadline) rather than spend the call's attempts.
+                        continue
+                    if failure.reason == RATE_LIMITED and failure.retry_after:
+                        await self.coordinator.pause(failure.retry_after)
+                    raise
+                billed = (completion.prompt_tokens, completion.completion_tokens)
+                self.pool.succeeded(endpoint)
+                return completion
         finally:
             if ticket:
                 await self.coordinator.settle(ticket, *billed)

@@ -95,6 +95,12 @@ class LLMService:
                 log.warning(self.skip_reason)
                 return self
             update: dict[str, Any] = {"base_url": self._server.url, "api_key_env": None}
+            if "circuit" not in config.model_fields_set:
+                # Calls wait out a restart of the server (which may take a minute on a busy machine);
+                # a second death fails the run through the watcher's one line.
+                update["circuit"] = config.circuit.model_copy(
+                    update={"give_up_s": max(config.circuit.give_up_s, min(config.local.startup_timeout_s, 120.0))}
+                )
             if "structured_output" not in config.model_fields_set:
                 # llama.cpp's server constrains JSON with a grammar built from this form only.
                 update["structured_output"] = "json_object_schema"
