@@ -98,7 +98,9 @@ def test_a_server_killed_mid_stage_is_restarted_and_the_run_finishes(ray_session
 
 def test_a_server_killed_twice_fails_the_run_and_nothing_is_published(ray_session, tmp_path):
     path = local_job(tmp_path, rows=6, circuit={"give_up_s": 5})
-    thread = killer(2)
+    cache = tmp_path / "cache"
+    # After the first answer (killed before, it would be a start-up failure, not a death mid-run).
+    thread = killer(2, until=lambda: cache.exists() and any(p.is_file() for p in cache.rglob("*")))
     with pytest.raises(EndpointOutage) as failure:
         run_job(load_config(path))
     thread.join(1)
