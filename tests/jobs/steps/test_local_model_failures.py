@@ -104,5 +104,6 @@ def test_a_server_killed_twice_fails_the_run_and_nothing_is_published(ray_sessio
     with pytest.raises(EndpointOutage) as failure:
         run_job(load_config(path))
     thread.join(1)
-    assert "died again" in str(failure.value) and "\n" not in str(failure.value)
+    # "died again (...)", or "died (...) and did not restart" when the second kill lands during the restart.
+    assert "the local llama.cpp server died" in str(failure.value) and "\n" not in str(failure.value)
     assert not (tmp_path / "out" / "r1").exists()
