@@ -135,6 +135,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     from sftforge.jobs.read import unwrap_error
     from sftforge.jobs.release.stream import ReleaseError
     from sftforge.operators.base import StageError
+    from sftforge.operators.llm_client import EndpointOutage
+    from sftforge.operators.llm_client.local_server import LocalModelError
+    from sftforge.operators.llm_client.preflight import EndpointUnavailable
     from sftforge.operators.read.reader import InputError
 
     parser = build_parser()
@@ -150,7 +153,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_USAGE
     except Exception as exc:
         cause = unwrap_error(exc)
-        if isinstance(cause, (InputError, AccountingError, StageError, ReleaseError)):
+        if isinstance(cause, (InputError, AccountingError, StageError, ReleaseError, EndpointOutage,
+                              EndpointUnavailable, LocalModelError)):
             _print_error(str(cause))
             return EXIT_FAILED
         raise

@@ -21,6 +21,7 @@ from sftforge.jobs.accounting import Accounting, reconcile
 from sftforge.jobs.augment.step import AugmentStep
 from sftforge.jobs.config import JobConfig, RayConfig
 from sftforge.jobs.dedup.step import DedupStep
+from sftforge.jobs.progress import rate, say
 from sftforge.jobs.read import read_inputs
 from sftforge.jobs.release.card import write_card
 from sftforge.jobs.release.report import write_report
@@ -29,7 +30,7 @@ from sftforge.jobs.runner import ActorBudget
 from sftforge.jobs.stats import start_stats_actor
 from sftforge.jobs.steps.base import RunContext, StageStep, Step
 from sftforge.jobs.steps.judge import JudgeStep
-from sftforge.jobs.steps.llm import finish_llm, start_llm, stop_llm
+from sftforge.jobs.steps.llm import finish_llm, preflight_llm, start_llm, stop_llm
 from sftforge.jobs.steps.quality import QualityStep, SelectStep
 from sftforge.operators.clean.cleaner import TextCleaner
 from sftforge.operators.language.filter import LanguageFilter
@@ -98,9 +99,12 @@ def init_ray(config: RayConfig) -> None:
 
     Ray Data's per-operator progress is logged only when the ``sftforge`` logger is at INFO (``-v``).
     """
-    if not log.isEnabledFor(logging.INFO):
-        logging.getLogger("ray.data").setLevel(logging.WARNING)
+    quiet_ray = not log.isEnabledFor(logging.INFO)
+    if quiet_ray:
+        # Ray's hints (progress bars, actor-constructor warnings) are for Ray's developers; -v shows them.
+        logging.getLogger("ray.data").setLevel(logging.ERROR)
         ray.data.DataContext.get_current().enable_progress_bars = False
+        os.environ.setdefault("RAY_BACKEND_LOG_LEVEL", "fatal")
     if ray.is_initialized():
         return
     address = config.address or os.environ.get("RAY_ADDRESS")
@@ -114,7 +118,9 @@ def init_ray(config: RayConfig) -> None:
         object_store_memory=config.object_store_memory,
         include_dashboard=False,
         log_to_driver=False,
+        logging_level=logging.ERROR if quiet_ray else logging.INFO,
     )
+    say("Ray started (%s CPUs)", config.num_cpus or "all")
 
 
 def run_job(config: JobConfig, config_source: str | None = None) -> RunResult:
@@ -128,6 +134,10 @@ def run_job(config: JobConfig, config_source: str | None = None) -> RunResult:
         sftforge.operators.read.reader.InputError: An input file cannot be used.
         sftforge.jobs.accounting.AccountingError: Rows went missing; nothing is published.
     """
+    say("config valid: %d input(s), steps: %s", len(config.inputs),
+        ", ".join(step.key for step in STEPS if step.enabled(config)) or "none")
+    preflight_llm(config)  # an endpoint that cannot answer fails the run in seconds, before Ray starts
+    run_started = time.monotonic()
     init_ray(config.ray)
     release_id = config.release_id()
     run_id = uuid.uuid4().hex[:12]
@@ -145,6 +155,7 @@ def run_job(config: JobConfig, config_source: str | None = None) -> RunResult:
         for step in steps:
             ds = step.run(ds, ctx)
         ds = ctx.apply(ds, Splitter(config.split))
+        say("running the pipeline and writing release %s", release_id)
         started = time.monotonic()
         counts = writer.write(ds)  # every stage runs here, streamed into the writer
         timings = {"all stages, streamed, and the write": time.monotonic() - started}
@@ -180,6 +191,8 @@ def run_job(config: JobConfig, config_source: str | None = None) -> RunResult:
             **extra_manifest,
         }
         release_dir = writer.publish(manifest)
+        say("published %s: %s written, %d rejected",
+            release_dir, rate(counts.total_written, time.monotonic() - run_started), accounting.rows_rejected)
     except BaseException:
         writer.abort()
         raise

@@ -58,6 +58,11 @@ JUDGE_MODEL = "judge_model"
 # reply. Steps copy these to the release's dead-letter table and drop the column before writing.
 LLM_DEAD_LETTER = "llm_dead_letter"
 
+# A row an LLM stage could not process because the endpoint failed (down, 5xx, timeouts, budget), passed
+# on rather than rejected (``llm.on_failure: keep``, or within ``llm.max_failure_rate``):
+# ``<stage>:<reason>``, e.g. ``judge:connection_error``; null for rows the stages processed.
+LLM_UNPROCESSED = "llm_unprocessed"
+
 # Rejection bookkeeping.
 REJECT_STAGE = "reject_stage"
 REJECT_REASON = "reject_reason"
@@ -120,6 +125,7 @@ ADDED_TYPES: dict[str, pa.DataType] = {
     CLUSTER_ID: pa.string(),
     QUALITY_SCORE: pa.float64(),
     SPLIT: pa.string(),
+    LLM_UNPROCESSED: pa.string(),
 }
 
 #: Provenance columns of generated rows; rows read from inputs carry them as nulls.

@@ -63,7 +63,10 @@ def demo_config(folder: Path) -> dict[str, Any]:
         "quality": {},
         # The bundled SmolLM2-135M through llama.cpp: skipped with one line when the local-llm extra is
         # not installed. A 135M model judges poorly; the threshold only drops what it scores lowest.
-        "llm": {"backend": "local", "max_tokens": 200, "max_in_flight": 2, "cache": "llm-cache"},
+        # A local model that cannot start (a crash on its first completion, say) skips the LLM stages with
+        # one line, and the demo runs the rest.
+        "llm": {"backend": "local", "max_tokens": 200, "max_in_flight": 2, "cache": "llm-cache",
+                "local": {"required": False}},
         "judge": {"threshold": 3, "workers": 1},
         # Grows the seeds and paraphrases kept pairs through a pivot language; what the small model gets
         # wrong, the language, dedup, quality and judge stages reject like any other row.
@@ -91,4 +94,22 @@ def run_demo(output: str | Path, overrides: list[str] | None = None):
     config = load_config(config_path, overrides)
     result = run_job(config, config_source=str(config_path))
     print_summary(result)
+    print(llm_line(result.report))
     return result
+
+
+def llm_line(report: dict[str, Any]) -> str:
+    """One line on what the demo's model did: rows generated (by method) and pairs judged (by score)."""
+    augment, judge = report.get("augment") or {}, report.get("judge") or {}
+    parts = []
+    if "skipped" in augment or "skipped" in judge:
+        parts.append(augment.get("skipped") or judge.get("skipped"))
+    if "rows_generated" in augment:
+        methods = ", ".join(f"{name} {rows}" for name, rows in (augment.get("rows_by_method") or {}).items())
+        parts.append(f"generated {augment['rows_generated']} rows" + (f" ({methods})" if methods else ""))
+    if "histogram" in judge:
+        histogram = judge["histogram"]
+        judged = sum(histogram.values()) - histogram.get("unscored", 0)
+        scores = ", ".join(f"{score}: {rows}" for score, rows in histogram.items() if rows and score != "unscored")
+        parts.append(f"judged {judged} pairs (scores {scores or 'none'}; kept at >= {judge.get('threshold')})")
+    return "demo model: " + ("; ".join(parts) if parts else "no LLM stage ran")

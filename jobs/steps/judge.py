@@ -3,24 +3,35 @@
 Runs after quality, so that the endpoint is paid only for rows that survived the cheap filters. Reports
 the score histogram under ``judge`` and publishes the calls it could not use (reason, detail, raw reply)
 under ``dead_letter/judge/``.
+
+Calls that failed for an endpoint reason are no verdict on their rows: those rows pass on with
+``llm_unprocessed`` set, and once the stage is done (materialised, so a retried Ray task is counted once)
+the step compares their share with ``llm.max_failure_rate``. Beyond it, with ``llm.on_failure: fail``,
+the step raises ``EndpointOutage`` and nothing is published.
 """
 
 from __future__ import annotations
 
 import logging
+import time
+from collections import Counter
 
 import pyarrow as pa
 import pyarrow.compute as pc
+from sftforge.jobs.progress import rate, say
 from sftforge.jobs.steps.base import RunContext, Step, StepOutcome
-from sftforge.jobs.steps.llm import write_dead_letters
+from sftforge.jobs.steps.llm import check_outage, write_dead_letters
 from sftforge.operators import schema
 from sftforge.operators.judge.judge import LLMJudge, score_histogram
 
 log = logging.getLogger("sftforge")
 
+_UNPROCESSED = "unprocessed:"
+
 
 def _overall_counts(batch: pa.Table) -> pa.Table:
-    """Histogram of ``judge_overall`` over the instruction rows the judge saw (kept or rejected by it)."""
+    """Histogram of ``judge_overall`` over the instruction rows the judge saw (kept or rejected by it),
+    plus ``unprocessed:<reason>`` for the rows it could not judge because the endpoint failed."""
     if batch.num_rows == 0 or schema.JUDGE_OVERALL not in batch.column_names:
         return pa.table({"score": pa.array([], pa.string()), "rows": pa.array([], pa.int64())})
     if schema.REJECT_STAGE not in batch.column_names:
@@ -29,7 +40,15 @@ def _overall_counts(batch: pa.Table) -> pa.Table:
     seen = pc.or_kleene(pc.is_null(stage), pc.equal(stage, LLMJudge.name))
     seen = pc.and_kleene(seen, pc.equal(batch.column(schema.KIND), schema.KIND_INSTRUCTION))
     judged = batch.filter(pc.fill_null(seen, False))
-    counts = score_histogram(judged.column(schema.JUDGE_OVERALL).to_pylist())
+    flags = (judged.column(schema.LLM_UNPROCESSED).to_pylist() if schema.LLM_UNPROCESSED in judged.column_names
+             else [None] * judged.num_rows)
+    prefix = LLMJudge.name + ":"
+    unjudged = [flag for flag in flags if flag and flag.startswith(prefix)]
+    scores = [score for score, flag in zip(judged.column(schema.JUDGE_OVERALL).to_pylist(), flags, strict=True)
+              if not (flag and flag.startswith(prefix))]
+    counts: dict[str, int] = dict(score_histogram(scores))
+    for flag, rows in Counter(unjudged).items():
+        counts[_UNPROCESSED + flag.removeprefix(prefix)] = rows
     return pa.table({"score": pa.array(list(counts), pa.string()), "rows": pa.array(list(counts.values()), pa.int64())})
 
 
@@ -49,6 +68,8 @@ class JudgeStep(Step):
             self._outcome = StepOutcome(report={"skipped": line})
             return ds
         ds = ctx.apply(ds, LLMJudge(self.config, service.config))
+        say("judge: scoring instruction pairs with %s", service.config.model)
+        started = time.monotonic()
         # Materialise once so that the histogram and the dead letters do not call the endpoint again.
         ds = ds.materialize()
         totals: dict[str, int] = {}
@@ -56,8 +77,17 @@ class JudgeStep(Step):
         for table in ray.get(counts.to_arrow_refs()):
             for score, rows in zip(table.column("score").to_pylist(), table.column("rows").to_pylist()):
                 totals[score] = totals.get(score, 0) + rows
+        unprocessed = {key.removeprefix(_UNPROCESSED): rows for key, rows in totals.items()
+                       if key.startswith(_UNPROCESSED)}
+        histogram = {key: rows for key, rows in totals.items() if not key.startswith(_UNPROCESSED)}
+        seen = sum(histogram.values()) + sum(unprocessed.values())
+        kept = sum(rows for score, rows in histogram.items() if score.isdigit() and int(score) >= self.config.threshold)
+        say("judge: judged %s; %d at or above %g, %d unprocessed (endpoint)",
+            rate(seen, time.monotonic() - started), kept, self.config.threshold, sum(unprocessed.values()))
+        check_outage(service, LLMJudge.name, unprocessed, seen)
         dead = write_dead_letters(ds, ctx.dead_letter_dir(LLMJudge.name))
         self._outcome = StepOutcome(report={
-            "threshold": self.config.threshold, "score": self.config.score, "histogram": totals, "dead_letters": dead,
+            "threshold": self.config.threshold, "score": self.config.score, "histogram": histogram,
+            "dead_letters": dead, "unprocessed": sum(unprocessed.values()), "unprocessed_by_reason": unprocessed,
         })
         return ds.drop_columns([schema.LLM_DEAD_LETTER])

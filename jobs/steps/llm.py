@@ -17,14 +17,51 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
+from sftforge.jobs.progress import LLMProgress, say
 from sftforge.jobs.steps.base import StepOutcome
 from sftforge.operators import schema
 from sftforge.operators.judge.judge import judge_report_section
-from sftforge.operators.llm_client import LLMService
+from sftforge.operators.llm_client import EndpointOutage, LLMService
+from sftforge.operators.llm_client.preflight import preflight
 
 log = logging.getLogger("sftforge")
 
 REPORT_SECTION = "llm"
+
+
+def preflight_llm(config) -> None:
+    """Checks the job's LLM endpoints before Ray starts (no-op without ``llm`` or for the local model).
+
+    Raises:
+        sftforge.operators.llm_client.preflight.EndpointUnavailable: unreachable, 401/403, unknown model.
+    """
+    llm_config = getattr(config, "llm", None)
+    if llm_config is not None:
+        preflight(llm_config)
+
+
+def check_outage(service: LLMService, stage: str, unprocessed: Mapping[str, int], total: int) -> None:
+    """Fails the run when too many of a stage's calls failed for endpoint reasons (``llm.on_failure``).
+
+    Args:
+        service: The run's LLM service.
+        stage: The stage name (``judge``).
+        unprocessed: Rows passed on unprocessed, by endpoint reason (counted once, after materialising).
+        total: Rows the stage processed or tried to.
+
+    Raises:
+        EndpointOutage: With ``on_failure: fail``, when more than ``max_failure_rate`` of ``total`` failed;
+            its detail names a dead local server and its log's last lines.
+    """
+    failed = sum(unprocessed.values())
+    if not failed:
+        return
+    config = service.config
+    reason = max(unprocessed, key=lambda name: unprocessed[name])
+    if config.on_failure == "fail" and failed > config.max_failure_rate * total:
+        raise EndpointOutage(stage, failed, total, reason, service.problem())
+    log.warning("%s: %d of %d rows passed on unprocessed (endpoint: %s), flagged in column %s",
+                stage, failed, total, reason, schema.LLM_UNPROCESSED)
 
 
 def start_llm(config, run_id: str) -> LLMService | None:
@@ -35,15 +72,24 @@ def start_llm(config, run_id: str) -> LLMService | None:
     llm_config = getattr(config, "llm", None)
     if llm_config is None:
         return None
+    if llm_config.backend == "local":
+        say("starting the local model (llama.cpp, %s)", llm_config.model)
     service = LLMService(llm_config, run_id=run_id).start()
     if not service.available:
         log.warning(service.skip_reason)
+    else:
+        service.progress = LLMProgress(service.ledger).start()
     return service
 
 
 def stop_llm(service: LLMService | None) -> None:
     """Stops the coordinator and the embedded model; safe to call twice or with None."""
     if service is not None:
+        progress = getattr(service, "progress", None)
+        if progress is not None:
+            progress.stop()
+            progress.tick()  # the final counts
+            service.progress = None
         service.stop()
 
 

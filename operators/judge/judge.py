@@ -6,9 +6,12 @@ one-line rationale on each of the three H criteria (Askell et al., 2021), plus a
 through structured output, and keeps rows whose score is at or above the threshold. The prompt is in
 Chinese for Chinese rows and in English otherwise.
 
-Rows the judge cannot score (the engine dead-lettered the call: invalid JSON after repair, the budget,
-a 4xx...) are rejected with the engine's reason (``llm_<reason>``) and carry the dead letter (reason,
-detail, raw reply) in ``llm_dead_letter``; documents pass through unjudged.
+Rows whose reply the judge cannot use (invalid JSON after repair, a 400 about the request...) are
+rejected with the engine's reason (``llm_<reason>``) and carry the dead letter (reason, detail, raw reply)
+in ``llm_dead_letter``. A call that failed because the endpoint did (down, 5xx, timeouts, 429 after the
+retries, budget, 401/403/404) says nothing about its row: the row passes on unjudged with
+``llm_unprocessed`` = ``judge:<reason>``, and the judge step decides whether the run may go on
+(``llm.on_failure``, ``llm.max_failure_rate``). Documents pass through unjudged.
 """
 
 from __future__ import annotations
@@ -22,7 +25,14 @@ import pyarrow as pa
 from pydantic import Field
 from sftforge.operators import schema
 from sftforge.operators.base import Resources, Stage, StageConfig, StageResult
-from sftforge.operators.llm_client import LLMConfig, LLMEngine, LLMRequest, LLMResult, PromptTemplate
+from sftforge.operators.llm_client import (
+    LLMConfig,
+    LLMEngine,
+    LLMRequest,
+    LLMResult,
+    PromptTemplate,
+    is_endpoint_failure,
+)
 from sftforge.operators.text import cjk_ratio
 
 CRITERIA = ("harmless", "honest", "helpful")
@@ -197,7 +207,9 @@ class LLMJudge(Stage[JudgeConfig]):
 
     name = "judge"
     requires = (schema.DOC_ID, schema.KIND)
-    adds: ClassVar[dict[str, pa.DataType]] = {**schema.JUDGE_TYPES, schema.LLM_DEAD_LETTER: pa.string()}
+    adds: ClassVar[dict[str, pa.DataType]] = {
+        **schema.JUDGE_TYPES, schema.LLM_DEAD_LETTER: pa.string(), schema.LLM_UNPROCESSED: pa.string(),
+    }
 
     def __init__(self, config: JudgeConfig, llm: LLMConfig):
         super().__init__(config)
@@ -243,7 +255,12 @@ class LLMJudge(Stage[JudgeConfig]):
         n = table.num_rows
         columns: dict[str, list[Any]] = {column: [None] * n for column in self.adds}
         reasons: list[str | None] = [None] * n
+        if schema.LLM_UNPROCESSED in table.column_names:  # an earlier LLM stage's flags stay
+            columns[schema.LLM_UNPROCESSED] = table.column(schema.LLM_UNPROCESSED).to_pylist()
         for row, result in zip(rows, results, strict=True):
+            if not result.ok and is_endpoint_failure(result.reason):
+                columns[schema.LLM_UNPROCESSED][row] = f"{self.name}:{result.reason}"
+                continue
             if not result.ok:
                 reasons[row] = result.reject_reason
                 columns[schema.LLM_DEAD_LETTER][row] = dead_letter_json(result)

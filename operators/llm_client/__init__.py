@@ -30,10 +30,12 @@ from sftforge.operators.llm_client.request import (
     BUDGET_EXHAUSTED,
     DEAD_LETTER_REASONS,
     DEAD_LETTER_SCHEMA,
+    ENDPOINT_FAILURE_REASONS,
     EndpointOutage,
     LLMRequest,
     LLMResult,
     dead_letter_table,
+    is_endpoint_failure,
     results_by_id,
 )
 from sftforge.operators.llm_client.service import LLMService
@@ -42,8 +44,9 @@ __all__ = [
     "BUDGET_EXHAUSTED",
     "DEAD_LETTER_REASONS",
     "DEAD_LETTER_SCHEMA",
-    "EndpointOutage",
+    "ENDPOINT_FAILURE_REASONS",
     "Budget",
+    "EndpointOutage",
     "LLMConfig",
     "LLMEngine",
     "LLMRequest",
@@ -56,5 +59,6 @@ __all__ = [
     "RateLimits",
     "RetryPolicy",
     "dead_letter_table",
+    "is_endpoint_failure",
     "results_by_id",
 ]

@@ -54,6 +54,23 @@ class RetryPolicy(StageConfig):
     repair_attempts: int = Field(default=1, ge=0)
 
 
+class CircuitPolicy(StageConfig):
+    """When an endpoint is taken out of use, and when it is tried again (``endpoints.EndpointPool``).
+
+    Attributes:
+        failures: Consecutive connection errors, timeouts or 5xx that open an endpoint's circuit.
+        cooldown_s: Seconds before the first probe of an open endpoint; doubles after each failed probe.
+        max_cooldown_s: Cap of the cool-down.
+        give_up_s: Once every endpoint has been open this long, calls fail at once (``connection_error``)
+            instead of waiting; enough for a local server to be restarted.
+    """
+
+    failures: int = Field(default=3, ge=1)
+    cooldown_s: float = Field(default=1.0, gt=0)
+    max_cooldown_s: float = Field(default=15.0, gt=0)
+    give_up_s: float = Field(default=30.0, ge=0)
+
+
 class Price(StageConfig):
     """Price of one model, in any currency, per million tokens."""
 
@@ -86,6 +103,11 @@ class LocalModelConfig(StageConfig):
         n_threads: CPU threads for the server (None: llama.cpp's default).
         port: Port on 127.0.0.1 (None: a free one).
         startup_timeout_s: Seconds to wait for the server to answer ``/v1/models``.
+        extra_buffers: ggml's extra CPU buffer types (weight repacking, Intel AMX kernels): ``auto`` turns
+            them off when the CPU advertises AMX (a virtual CPU may advertise it and fault on first use),
+            ``on`` / ``off`` force them.
+        required: False lets a run go on without its LLM stages (one line says why) when the server
+            cannot start; the demo sets it. True fails the run.
     """
 
     model_path: str | None = None
@@ -93,6 +115,8 @@ class LocalModelConfig(StageConfig):
     n_threads: int | None = Field(default=None, ge=1)
     port: int | None = Field(default=None, ge=1, le=65535)
     startup_timeout_s: float = Field(default=180.0, gt=0)
+    extra_buffers: Literal["auto", "on", "off"] = "auto"
+    required: bool = True
 
 
 StructuredOutput = Literal["json_schema", "json_object_schema", "json_object", "prompt"]
@@ -104,7 +128,8 @@ class LLMConfig(StageConfig):
     Attributes:
         backend: ``openai`` for any OpenAI-compatible endpoint at ``base_url`` (OpenAI, vLLM, Ray Serve
             LLM, llama.cpp); ``local`` starts the embedded llama.cpp server (``local``) for the run.
-        base_url: The endpoint, e.g. ``http://127.0.0.1:8000/v1``. Required for ``openai``.
+        base_url: The endpoint, e.g. ``http://127.0.0.1:8000/v1``, or a list of endpoints serving the same
+            model (requests spread across the healthy ones). Required for ``openai``.
         model: Model name sent with each request (for ``local``, a label; default ``smollm2-135m``).
         api_key_env: Name of the environment variable that holds the key. None or an unset variable
             sends a placeholder (local servers need none).
@@ -122,6 +147,7 @@ class LLMConfig(StageConfig):
             ``prompt`` (schema described in the prompt only). Replies are validated in every case.
         limits: Cluster-wide request and token rates.
         retry: Retry and repair policy.
+        circuit: When a failing endpoint is taken out of use and probed again.
         cache: Directory or fsspec URL of the response cache shared by all workers (None: no cache).
         prices: Price per model name, for the ledger's cost.
         budget: Hard ceiling on tokens or cost for the run.
@@ -136,7 +162,7 @@ class LLMConfig(StageConfig):
     """
 
     backend: Literal["openai", "local"] = "openai"
-    base_url: str | None = None
+    base_url: str | list[str] | None = None
     model: str = "smollm2-135m"
     api_key_env: str | None = "OPENAI_API_KEY"
     temperature: float = Field(default=0.0, ge=0, le=2)
@@ -149,6 +175,7 @@ class LLMConfig(StageConfig):
     structured_output: StructuredOutput = "json_schema"
     limits: RateLimits = Field(default_factory=RateLimits)
     retry: RetryPolicy = Field(default_factory=RetryPolicy)
+    circuit: CircuitPolicy = Field(default_factory=CircuitPolicy)
     cache: str | None = None
     prices: dict[str, Price] = Field(default_factory=dict)
     budget: Budget = Field(default_factory=Budget)
@@ -161,12 +188,21 @@ class LLMConfig(StageConfig):
     def _endpoint_is_known(self) -> LLMConfig:
         if self.backend == "openai" and not self.base_url:
             raise ValueError("llm.base_url is required when llm.backend is 'openai'")
+        if isinstance(self.base_url, list) and not all(isinstance(url, str) and url for url in self.base_url):
+            raise ValueError("llm.base_url must be a URL or a list of URLs")
         if self.api_key_env is not None and not self.api_key_env.replace("_", "").isalnum():
             raise ValueError(
                 "llm.api_key_env must be the NAME of an environment variable (letters, digits, '_'), "
                 "not the key itself"
             )
         return self
+
+    @property
+    def endpoints(self) -> list[str]:
+        """The configured endpoints' base URLs, in order (empty before a local server is started)."""
+        if not self.base_url:
+            return []
+        return [self.base_url] if isinstance(self.base_url, str) else list(self.base_url)
 
     def price(self) -> Price:
         """The price of ``model`` (zero when the table does not list it)."""

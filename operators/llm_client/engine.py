@@ -8,51 +8,33 @@ notebook, and the HTTP connection pool survives between batches.
 from __future__ import annotations
 
 import asyncio
-import email.utils
-import json
 import logging
 import os
-import re
 import threading
-import time
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Self
 
-import openai
-
-try:  # openai 3.x speaks httpx2; earlier releases httpx (same API for what is used here)
-    import httpx2
-except ImportError:  # pragma: no cover - depends on the installed openai
-    import httpx as httpx2
 from sftforge.operators.llm_client.cache import CachedCompletion, ResponseCache, cache_key
 from sftforge.operators.llm_client.config import LLMConfig
-from sftforge.operators.llm_client.coordinator import CoordinatorClient, estimate_tokens
+from sftforge.operators.llm_client.coordinator import CoordinatorClient
 from sftforge.operators.llm_client.prompt import PromptError
 from sftforge.operators.llm_client.request import (
-    BAD_RESPONSE,
-    BUDGET_EXHAUSTED,
-    CLIENT_ERROR,
-    CONNECTION_ERROR,
     CONTENT_FILTER,
     EMPTY_REPLY,
     PROMPT_ERROR,
-    RATE_LIMITED,
-    SERVER_ERROR,
-    TIMEOUT,
     TRUNCATED,
     LLMRequest,
     LLMResult,
 )
+from sftforge.operators.llm_client.sender import Sender
 from sftforge.operators.llm_client.structured import ParsedReply, parse_reply, repair_message
-from tenacity import (
-    AsyncRetrying,
-    RetryCallState,
-    retry_if_exception,
-    stop_after_attempt,
-    stop_after_delay,
-    wait_random_exponential,
+from sftforge.operators.llm_client.transport import (
+    NO_KEY,
+    RAW_LIMIT,
+    CallFailed,
+    redact,
 )
 
 log = logging.getLogger("sftforge.llm")
@@ -61,32 +43,7 @@ log = logging.getLogger("sftforge.llm")
 if logging.getLogger("httpx2").level == logging.NOTSET:
     logging.getLogger("httpx2").setLevel(logging.WARNING)
 
-#: Placeholder sent as the key to endpoints that need none (local servers).
-NO_KEY = "sk-no-key-required"
-
-_KEY_PATTERN = re.compile(r"\b(sk-[A-Za-z0-9_\-*]{4})[A-Za-z0-9_\-*]+")
-_RAW_LIMIT = 4000
-
-
-class CallFailed(Exception):
-    """One attempt or one call failed; carries the dead-letter reason and whether to retry."""
-
-    def __init__(
-        self,
-        reason: str,
-        detail: str,
-        *,
-        transient: bool,
-        retry_after: float | None = None,
-        raw: str | None = None,
-    ):
-        super().__init__(detail)
-        self.reason = reason
-        self.detail = detail
-        self.transient = transient
-        self.retry_after = retry_after
-        self.raw = raw
-        self.attempts = 0
+_RAW_LIMIT = RAW_LIMIT
 
 
 @dataclass
@@ -97,48 +54,6 @@ class _Outcome:
 
 def _is_transient(error: BaseException) -> bool:
     return isinstance(error, CallFailed) and error.transient
-
-
-def retry_after_seconds(headers: Any) -> float | None:
-    """Seconds a 429/503 asks to wait: ``retry-after-ms``, else ``Retry-After`` (seconds or HTTP date)."""
-    if headers is None:
-        return None
-    milliseconds = headers.get("retry-after-ms")
-    if milliseconds:
-        try:
-            return max(0.0, float(milliseconds) / 1000)
-        except ValueError:
-            pass
-    value = headers.get("retry-after")
-    if not value:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        parsed = email.utils.parsedate_to_datetime(value) if value else None
-        if parsed is None:
-            return None
-        return max(0.0, parsed.timestamp() - time.time())
-
-
-def transport_failure(error: BaseException) -> tuple[str, BaseException]:
-    """``timeout`` or ``connection_error`` for a failed exchange, and the root cause.
-
-    The transports wrap their errors in each other's (aiohttp's in httpx2's in openai's), and the
-    wrapping is lossy: aiohttp's transport maps a dropped connection to a connect *timeout*. The root
-    cause decides.
-    """
-    chain = []
-    current: BaseException | None = error
-    while current is not None and current not in chain:
-        chain.append(current)
-        current = current.__cause__ or current.__context__
-    root = chain[-1]
-    if isinstance(root, TimeoutError) or type(root).__name__ in ("ServerTimeoutError", "SocketTimeoutError"):
-        return TIMEOUT, root
-    if isinstance(root, (ConnectionError, OSError)) or type(root).__module__.startswith(("aiohttp", "httpx2", "httpcore2", "h11")):
-        return CONNECTION_ERROR, root
-    return (TIMEOUT if isinstance(error, (openai.APITimeoutError, TimeoutError)) else CONNECTION_ERROR), root
 
 
 class LLMEngine:
@@ -174,9 +89,8 @@ class LLMEngine:
         self._api_key = self._read_api_key()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
-        self._client: openai.AsyncOpenAI | None = None
-        self._url = ""
         self._start_lock = threading.Lock()
+        self._sender = Sender(config, self._coordinator, self._api_key, self._count)
 
     def _read_api_key(self) -> str:
         name = self.config.api_key_env
@@ -245,9 +159,7 @@ class LLMEngine:
         loop, thread = self._loop, self._thread
         if loop is None or thread is None:
             return
-        if self._client is not None:
-            asyncio.run_coroutine_threadsafe(self._client.close(), loop).result(30)
-            self._client = None
+        asyncio.run_coroutine_threadsafe(self._sender.close(), loop).result(30)
         loop.call_soon_threadsafe(loop.stop)
         thread.join(30)
         loop.close()
@@ -297,7 +209,7 @@ class LLMEngine:
                     self._count("cache_misses")
                 all_cached = False
                 try:
-                    outcome = await self._send(conversation, params, response_format)
+                    outcome = await self._sender.send(conversation, params, response_format)
                 except CallFailed as failure:
                     return self._dead(
                         request,
@@ -363,136 +275,6 @@ class LLMEngine:
             params["seed"] = params["seed"] + request.sample
         return params
 
-    async def _send(self, messages: list[dict], params: dict[str, Any], response_format) -> _Outcome:
-        """Sends one request with retries; raises ``CallFailed`` when it cannot be answered."""
-        policy = self.config.retry
-        body = {key: value for key, value in params.items() if key != "extra_body"}
-        body["messages"] = messages
-        if response_format is not None:
-            body["response_format"] = response_format
-        extra_body = params.get("extra_body") or None
-        estimate = estimate_tokens(messages)
-        backoff = wait_random_exponential(multiplier=policy.initial_backoff_s, max=policy.max_backoff_s)
-
-        def wait(state: RetryCallState) -> float:
-            error = state.outcome.exception() if state.outcome else None
-            asked = getattr(error, "retry_after", None) or 0.0
-            return max(backoff(state), min(asked, policy.max_total_s))
-
-        attempts = 0
-        retrying = AsyncRetrying(
-            stop=stop_after_attempt(policy.max_attempts) | stop_after_delay(policy.max_total_s),
-            wait=wait,
-            retry=retry_if_exception(_is_transient),
-            reraise=True,
-        )
-        try:
-            async for attempt in retrying:
-                with attempt:
-                    ticket = await self._admit(estimate, body["max_tokens"])
-                    attempts += 1
-                    if attempts > 1:
-                        self._count("retries")
-                    completion = await self._attempt(body, extra_body, ticket)
-        except CallFailed as failure:
-            failure.attempts = attempts
-            raise
-        return _Outcome(completion, attempts)
-
-    async def _admit(self, estimate: int, max_completion: int) -> int:
-        """Waits for the coordinator's go (rate limits, pauses); returns the budget ticket (0: ungated)."""
-        if not self._gated:
-            return 0
-        admission = await self._coordinator.admit(estimate, max_completion)
-        if not admission.allowed:
-            raise CallFailed(
-                BUDGET_EXHAUSTED, "the run's LLM budget cannot cover this request; not sent", transient=False
-            )
-        if admission.wait_s > 0:
-            await asyncio.sleep(max(0.0, admission.not_before - time.time()))
-        return admission.ticket
-
-    async def _attempt(self, body: dict[str, Any], extra_body: dict | None, ticket: int) -> CachedCompletion:
-        self._count("requests")
-        billed = (0, 0)
-        try:
-            completion = await self._post(body, extra_body)
-            billed = (completion.prompt_tokens, completion.completion_tokens)
-            return completion
-        except CallFailed as failure:
-            if failure.reason == RATE_LIMITED and failure.retry_after:
-                await self._coordinator.pause(failure.retry_after)
-            log.debug("LLM request failed (%s): %s", failure.reason, failure.detail)
-            raise
-        finally:
-            if ticket:
-                await self._coordinator.settle(ticket, *billed)
-
-    async def _post(self, body: dict[str, Any], extra_body: dict | None) -> CachedCompletion:
-        client = self._client_for_loop()
-        timeout = self.config.timeout_s
-        payload = {**body, **extra_body} if extra_body else body
-        try:
-            async with asyncio.timeout(timeout):
-                # The SDK's generic ``post`` (its documented way to call any endpoint) keeps its auth,
-                # errors and timeouts (the client's default) but skips the per-call TypedDict transform
-                # and model construction, which cost more CPU than everything else at hundreds of calls
-                # a second.
-                response = await client.post(self._url, cast_to=httpx2.Response, body=payload)
-        except openai.APIStatusError as error:
-            raise self._status_failure(error) from None
-        except (openai.APIConnectionError, TimeoutError) as error:
-            reason, cause = transport_failure(error)
-            detail = f"no reply within {timeout:g}s" if reason == TIMEOUT else f"{type(cause).__name__}: {cause}"
-            raise CallFailed(reason, self._redact(detail), transient=True) from None
-        return self._completion(response.content, body)
-
-    def _completion(self, content_bytes: bytes, body: dict[str, Any]) -> CachedCompletion:
-        """Reads a chat-completion body; an unreadable one is a transient ``bad_response``."""
-        try:
-            reply = json.loads(content_bytes)
-            choice = reply["choices"][0]
-            message = choice.get("message") or {}
-            content = message.get("content")
-            if content is not None and not isinstance(content, str):
-                raise TypeError("message content is not a string")
-        except (ValueError, TypeError, KeyError, IndexError, AttributeError) as error:
-            raw = self._redact(content_bytes.decode("utf-8", "replace"))[:_RAW_LIMIT]
-            raise CallFailed(
-                BAD_RESPONSE, f"unreadable chat completion ({type(error).__name__}: {error})"[:500],
-                transient=True, raw=raw,
-            ) from None
-        usage = reply.get("usage") or {}
-        if isinstance(usage, dict) and isinstance(usage.get("prompt_tokens"), int):
-            prompt_tokens, completion_tokens = usage["prompt_tokens"], usage.get("completion_tokens") or 0
-        else:
-            # Some servers omit usage; the ledger then books the estimate rather than nothing.
-            prompt_tokens = estimate_tokens(body["messages"])
-            completion_tokens = max(0, estimate_tokens([{"content": content or ""}]) - 4)
-        return CachedCompletion(
-            content=content or "",
-            finish_reason=choice.get("finish_reason"),
-            prompt_tokens=int(prompt_tokens),
-            completion_tokens=int(completion_tokens),
-            model=str(reply.get("model") or body["model"]),
-        )
-
-    def _status_failure(self, error: openai.APIStatusError) -> CallFailed:
-        status = error.status_code
-        raw = self._redact(error.response.text if error.response is not None else "")[:_RAW_LIMIT]
-        body = error.body.get("error", error.body) if isinstance(error.body, dict) else None
-        message = body.get("message") if isinstance(body, dict) else None
-        detail = self._redact(f"HTTP {status}: {message or raw or error.message}")[:500]
-        if status == 429:
-            after = retry_after_seconds(error.response.headers if error.response is not None else None)
-            return CallFailed(RATE_LIMITED, detail, transient=True, retry_after=after, raw=raw)
-        if status == 408:
-            return CallFailed(TIMEOUT, detail, transient=True, raw=raw)
-        if status >= 500:
-            after = retry_after_seconds(error.response.headers if error.response is not None else None)
-            return CallFailed(SERVER_ERROR, detail, transient=True, retry_after=after, raw=raw)
-        return CallFailed(CLIENT_ERROR, detail, transient=False, raw=raw)
-
     # -- results and counting -----------------------------------------------------------------------
 
     def _answered(self, request, text, data, attempts, prompt_tokens, completion_tokens, cached) -> LLMResult:
@@ -534,9 +316,7 @@ class LLMEngine:
             self._unflushed[name] += value
 
     def _redact(self, text: str) -> str:
-        if self._api_key and self._api_key != NO_KEY and len(self._api_key) >= 4:
-            text = text.replace(self._api_key, "[redacted]")
-        return _KEY_PATTERN.sub(r"\1[redacted]", text)
+        return redact(text, self._api_key)
 
     @staticmethod
     def _check_ids(requests: Sequence[LLMRequest]) -> None:
@@ -573,29 +353,3 @@ class LLMEngine:
                 thread.start()
                 self._loop, self._thread = loop, thread
             return self._loop
-
-    def _client_for_loop(self) -> openai.AsyncOpenAI:
-        if self._client is None:
-            size = self.config.max_in_flight
-            limits = httpx2.Limits(max_connections=size, max_keepalive_connections=size)
-            try:
-                # aiohttp's pool costs the same per request at any size; httpx2's scans every
-                # connection per request, which at 256 in flight costs more CPU than the rest.
-                http_client = openai.DefaultAioHttpClient(limits=limits, timeout=self.config.timeout_s)
-            except (RuntimeError, AttributeError):
-                http_client = openai.DefaultAsyncHttpxClient(limits=limits, timeout=self.config.timeout_s)
-            client = openai.AsyncOpenAI(
-                base_url=self.config.base_url,
-                api_key=self._api_key,
-                max_retries=0,
-                timeout=self.config.timeout_s,
-                http_client=http_client,
-            )
-            # The SDK's platform headers (OS, architecture, runtime versions) tell the endpoint nothing it
-            # needs and cost a fifth of the client's CPU per request: httpx2 scans every header per lookup.
-            telemetry = {
-                name: openai.Omit() for name in client.default_headers if name.lower().startswith("x-stainless")
-            }
-            self._client = client.with_options(default_headers=telemetry) if telemetry else client
-            self._url = str(self._client.base_url).rstrip("/") + "/chat/completions"
-        return self._client

@@ -21,6 +21,7 @@ SERVER_ERROR = "server_error"
 TIMEOUT = "timeout"
 CONNECTION_ERROR = "connection_error"
 CLIENT_ERROR = "client_error"
+ENDPOINT_ERROR = "endpoint_error"
 BAD_RESPONSE = "bad_response"
 EMPTY_REPLY = "empty_reply"
 TRUNCATED = "truncated"
@@ -36,6 +37,7 @@ DEAD_LETTER_REASONS = (
     TIMEOUT,
     CONNECTION_ERROR,
     CLIENT_ERROR,
+    ENDPOINT_ERROR,
     BAD_RESPONSE,
     EMPTY_REPLY,
     TRUNCATED,
@@ -45,10 +47,12 @@ DEAD_LETTER_REASONS = (
     PROMPT_ERROR,
 )
 
-#: Reasons that say the endpoint failed (down, overloaded, out of budget), never that the row is bad: a row
-#: whose call ended with one of these is not rejected (``LLMConfig.on_failure`` decides what happens).
+#: Reasons that say the endpoint failed (down, overloaded, out of budget, refusing the key or the model),
+#: never that the row is bad: a row whose call ended with one of these is not rejected
+#: (``LLMConfig.on_failure`` decides what happens). ``endpoint_error`` is a 401, 403 or 404 (wrong key,
+#: wrong URL, unknown model); any other 4xx is ``client_error``, about the request itself.
 ENDPOINT_FAILURE_REASONS = frozenset(
-    {BUDGET_EXHAUSTED, RATE_LIMITED, SERVER_ERROR, TIMEOUT, CONNECTION_ERROR}
+    {BUDGET_EXHAUSTED, RATE_LIMITED, SERVER_ERROR, TIMEOUT, CONNECTION_ERROR, ENDPOINT_ERROR}
 )
 
 
@@ -58,21 +62,33 @@ def is_endpoint_failure(reason: str | None) -> bool:
 
 
 class EndpointOutage(RuntimeError):
-    """A stage's calls failed for endpoint reasons beyond ``LLMConfig.max_failure_rate`` (``on_failure: fail``).
+    """More of a stage's calls failed for endpoint reasons than ``llm.max_failure_rate`` tolerates.
+
+    Raised (with ``llm.on_failure: fail``) instead of publishing a release in which an outage would pass
+    for a verdict on the data. The response cache is kept, so a re-run resumes where this one stopped.
 
     Attributes:
-        stage: The stage whose calls failed.
+        stage: The stage whose calls failed (``judge``, ``augment.self_instruct``, ...).
         failed: Calls that failed for an endpoint reason.
-        total: Calls made by the stage so far.
-        reason: The last endpoint-failure reason seen.
+        total: Calls the stage made.
+        reason: The most frequent endpoint reason (or a one-line cause, such as a dead local server).
     """
 
-    def __init__(self, stage: str, failed: int, total: int, reason: str):
-        super().__init__(f"{stage}: {failed} of {total} LLM calls failed for an endpoint reason (last: {reason})")
-        self.stage, self.failed, self.total, self.reason = stage, failed, total, reason
+    def __init__(self, stage: str, failed: int, total: int, reason: str, detail: str | None = None):
+        self.stage = stage
+        self.failed = failed
+        self.total = total
+        self.reason = reason
+        self.detail = detail
+        message = (
+            f"{stage}: {failed} of {total} LLM calls failed for an endpoint reason ({reason}); nothing was "
+            "published and the response cache is kept, so a re-run resumes where this one stopped "
+            "(llm.on_failure: keep passes such rows on, flagged)"
+        )
+        super().__init__(f"{message}: {detail}" if detail else message)
 
     def __reduce__(self):
-        return type(self), (self.stage, self.failed, self.total, self.reason)
+        return (type(self), (self.stage, self.failed, self.total, self.reason, self.detail))
 
 
 @dataclass(frozen=True)

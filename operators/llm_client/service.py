@@ -13,7 +13,11 @@ from urllib.parse import urlsplit, urlunsplit
 
 from sftforge.operators.llm_client import coordinator as coordination
 from sftforge.operators.llm_client.config import LLMConfig
-from sftforge.operators.llm_client.local_server import LocalModelServer, local_backend_problem
+from sftforge.operators.llm_client.local_server import (
+    LocalModelError,
+    LocalModelServer,
+    local_backend_problem,
+)
 
 log = logging.getLogger("sftforge.llm")
 
@@ -27,6 +31,16 @@ def public_url(url: str | None) -> str | None:
     if parts.port:
         host = f"{host}:{parts.port}"
     return urlunsplit((parts.scheme, host, parts.path, "", ""))
+
+
+def endpoint_ledger(counts: dict[str, Any]) -> dict[str, dict[str, int]]:
+    """Per-endpoint counts (``endpoint|<url>|<name>`` ledger entries) as ``{url: {name: count}}``."""
+    endpoints: dict[str, dict[str, int]] = {}
+    for key, value in counts.items():
+        if key.startswith("endpoint|"):
+            _, url, name = key.rsplit("|", 2) if key.count("|") >= 2 else (key, "", key)
+            endpoints.setdefault(public_url(url) or url, {})[name] = int(value)
+    return endpoints
 
 
 class LLMService:
@@ -54,6 +68,8 @@ class LLMService:
         self._actor = None
         self._local: coordination.Coordinator | None = None
         self._final: dict[str, Any] | None = None
+        self._server_record: dict[str, Any] | None = None
+        self.progress = None  # the driver's live ledger line (sftforge.jobs.progress.LLMProgress), if any
 
     def __enter__(self) -> Self:
         return self.start()
@@ -70,8 +86,21 @@ class LLMService:
                 self.skip_reason = f"LLM stages skipped: llm.backend is 'local' but {problem}"
                 log.warning(self.skip_reason)
                 return self
-            self._server = LocalModelServer(config.local, alias=config.model).start()
+            try:
+                self._server = LocalModelServer(config.local, alias=config.model).start()
+            except LocalModelError as error:
+                if config.local.required:
+                    raise
+                self.skip_reason = f"LLM stages skipped: the local model could not start: {error}"[:400]
+                log.warning(self.skip_reason)
+                return self
             update: dict[str, Any] = {"base_url": self._server.url, "api_key_env": None}
+            if "circuit" not in config.model_fields_set:
+                # Calls wait out a restart of the server (which may take a minute on a busy machine);
+                # a second death fails the run through the watcher's one line.
+                update["circuit"] = config.circuit.model_copy(
+                    update={"give_up_s": max(config.circuit.give_up_s, min(config.local.startup_timeout_s, 120.0))}
+                )
             if "structured_output" not in config.model_fields_set:
                 # llama.cpp's server constrains JSON with a grammar built from this form only.
                 update["structured_output"] = "json_object_schema"
@@ -111,10 +140,26 @@ class LLMService:
                 self._local = None
             self._stop_server()
 
+    def problem(self) -> str | None:
+        """One line when the local server is gone for good (it died again after its restart), else None."""
+        return self._server.failure if self._server is not None else None
+
+    def check(self) -> None:
+        """Raises ``LocalModelError`` when the local server is gone for good."""
+        problem = self.problem()
+        if problem:
+            raise LocalModelError(problem)
+
     def _stop_server(self) -> None:
         if self._server is not None:
             self._server.stop()
+            self._server_record = {"restarts": self._server.restarts, "failure": self._server.failure,
+                                   "log": self._server.log_path}
             self._server = None
+
+    def ledger(self) -> dict[str, Any]:
+        """The coordinator's ledger now: per stage, in total, the budget (see ``Coordinator.snapshot``)."""
+        return self._snapshot()
 
     def _snapshot(self) -> dict[str, Any]:
         if self._actor is not None:
@@ -134,7 +179,8 @@ class LLMService:
         section: dict[str, Any] = {
             "backend": self.requested.backend,
             "model": config.model,
-            "base_url": public_url(config.base_url),
+            "base_url": (public_url(config.base_url) if isinstance(config.base_url, str) or config.base_url is None
+                         else [public_url(url) for url in config.base_url]),
             "api_key_env": config.api_key_env,
             "skipped": self.skip_reason,
         }
@@ -153,6 +199,11 @@ class LLMService:
                 "budget": snapshot["budget"] if config.budget.enabled else None,
                 "rate_limit_pauses": snapshot["rate_limit_pauses"],
                 "prices": {model: price.model_dump() for model, price in config.prices.items()},
+                "endpoints": endpoint_ledger(total),
             }
         )
+        if self._server is not None or self._server_record is not None:
+            record = self._server_record or {"restarts": self._server.restarts, "failure": self._server.failure,
+                                             "log": self._server.log_path}
+            section["local_server"] = record
         return section

@@ -59,6 +59,7 @@ METADATA_SCHEMA = pa.schema(
         (schema.ORIGIN, pa.string()),
         (schema.PARENT_ID, pa.string()),
         *schema.PROVENANCE_TYPES.items(),
+        (schema.LLM_UNPROCESSED, pa.string()),
     ]
 )
 

@@ -147,6 +147,8 @@ class ServerSettings:
     hang_s: float = 30.0
     model: str = "test-model"
     log_bodies: bool = True
+    #: When set, every route answers 401 (quoting the key it got, as OpenAI does) unless sent this key.
+    api_key: str | None = None
 
 
 class _Server:
@@ -189,6 +191,9 @@ class _Server:
             writer.close()
 
     async def respond(self, method, path, headers, raw, writer) -> bool:
+        expected = self.settings.api_key
+        if expected is not None and not path.startswith("/_") and headers.get("authorization") != f"Bearer {expected}":
+            return await self.send_completion(writer, {}, UNAUTHORIZED, headers.get("authorization"))
         if path.endswith("/models") and method == "GET":
             body = {"object": "list", "data": [{"id": self.settings.model, "object": "model", "owned_by": "test"}]}
             return await self.send(writer, 200, body)

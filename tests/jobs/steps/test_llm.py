@@ -44,7 +44,7 @@ def write_job(tmp_path: Path, url: str, **extra) -> Path:
         "inputs": [{"path": "in/pairs.jsonl", "kind": "instruction"}],
         "output": {"dir": "out", "shard_rows": 100},
         "split": {"ratios": {"train": 0.7, "test": 0.3}},
-        "llm": {"base_url": url, "model": "judge-model", "api_key_env": "SFTFORGE_E2E_KEY",
+        "llm": {"base_url": url, "model": "test-model", "api_key_env": "SFTFORGE_E2E_KEY",
                 "cache": str(tmp_path / "llm-cache"), "timeout_s": 5},
         "judge": {"threshold": 4, "workers": 1},
         **extra,

@@ -62,4 +62,7 @@ def test_the_guard_refuses_a_parent_that_is_already_gone():
 
 def test_the_local_model_server_runs_under_the_guard():
     command = LocalModelServer(LocalModelConfig(model_path=__file__), alias="m").command()
-    assert command[1:5] == ["-m", "sftforge.operators.llm_client.orphan_guard", str(os.getpid()), "llama_cpp.server"]
+    assert command[1:5] == [
+        "-m", "sftforge.operators.llm_client.orphan_guard", str(os.getpid()),
+        "sftforge.operators.llm_client.llama_launch",
+    ]

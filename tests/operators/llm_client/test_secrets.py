@@ -35,7 +35,7 @@ def test_api_key_appears_in_no_output_cache_report_or_log(server, llm_config, tm
 
     assert server.log[0].authorization == f"Bearer {key}"  # the key was used
     [dead] = [result for result in results if not result.ok]
-    assert dead.reason == "client_error" and "Incorrect API key" in dead.detail
+    assert dead.reason == "endpoint_error" and "Incorrect API key" in dead.detail
     files = [path for path in tmp_path.rglob("*") if path.is_file()]
     assert any(path.suffix == ".json" and "cache" in path.parts for path in files)
     for path in files:
