@@ -86,6 +86,8 @@ def init_ray(config: RayConfig) -> None:
     import ray
     import ray.data
 
+    # A block that fails after its retries fails the run: never skipped (see jobs.runner TASK_RETRIES).
+    ray.data.DataContext.get_current().max_errored_blocks = 0
     if not log.isEnabledFor(logging.INFO):
         logging.getLogger("ray.data").setLevel(logging.WARNING)
         ray.data.DataContext.get_current().enable_progress_bars = False
