@@ -16,6 +16,8 @@ import hashlib
 import itertools
 from collections import defaultdict
 
+from sftforge.jobs.faults import maybe_die
+
 _unkeyed = itertools.count()
 
 
@@ -82,6 +84,7 @@ def record(scope: str, counts: dict[str, int], actor_name: str | None, key: str 
     """
     if not actor_name:
         return
+    maybe_die(scope)
     import ray
 
     handle = _handles.get(actor_name)
