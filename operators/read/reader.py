@@ -46,11 +46,13 @@ from sftforge.operators.read.records import (
     DEFAULT_MAX_ROW_BYTES,
     READ_STAGE,
     REJECT_PREVIEW_CHARS,
+    ROW_ERRORS,
     ColumnPlan,
     InputError,
     Rejected,
     RowBuilder,
     content_id,
+    describe_row_error,
     resolve_columns,
 )
 
@@ -195,6 +197,8 @@ class ReadUnit:
         max_row_bytes: The spec's row size limit.
         row_groups: Parquet row group indices of this unit (empty for other formats).
         first_row: Index in the file of the unit's first row.
+        source: The file as lineage names it (``source_file``): its path relative to the configured
+            path's root, or its URL; empty means ``path``.
     """
 
     path: str
@@ -207,6 +211,7 @@ class ReadUnit:
     max_row_bytes: int = DEFAULT_MAX_ROW_BYTES
     row_groups: tuple[int, ...] = ()
     first_row: int = 0
+    source: str = ""
 
     def to_row(self) -> dict[str, Any]:
         """Plain values only, for ``ray.data.from_items``."""
@@ -232,6 +237,7 @@ class ReadUnit:
             max_row_bytes=int(row["max_row_bytes"]),
             row_groups=tuple(int(index) for index in (row.get("row_groups") or ())),
             first_row=int(row.get("first_row") or 0),
+            source=str(row.get("source") or ""),
         )
 
 
@@ -545,6 +551,9 @@ def _add_json_line(
     except json.JSONDecodeError as exc:
         builder.add_rejected(line_no, f"invalid_json: {exc.msg}: column {exc.colno}", text)
         return
+    except ROW_ERRORS as exc:
+        builder.add_rejected(line_no, f"invalid_json: {describe_row_error(exc)} at {builder.source}:{line_no}", text)
+        return
     _add_record(builder, line_no, record, text)
 
 
@@ -591,6 +600,9 @@ def _read_json(unit: ReadUnit) -> Iterator[pa.Table]:
         raise InputError(
             unit.path, f"not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}"
         ) from exc
+    except ROW_ERRORS as exc:
+        # A JSON array is parsed whole, so one bad element spoils the file; JSON Lines reject the row.
+        raise InputError(unit.path, f"cannot parse the JSON array: {describe_row_error(exc)}") from exc
     del text
     if not isinstance(records, list):
         raise InputError(

@@ -42,10 +42,11 @@ def _run(tmp_path: Path, name: str, kill: bool) -> Path:
         "language": {"allowed": ["en", "zh"]},
         "dedup": {"broadcast_rows": 0, "single_task_rows": 0},
         "split": {"ratios": {"train": 0.8, "test": 0.2}},
-        "ray": {"num_cpus": 2},
+        "ray": {"num_cpus": 4},  # logical CPUs: room for the actor pools beside the read tasks
     }
     (root / "job.yaml").write_text(yaml.safe_dump(config, allow_unicode=True), encoding="utf-8")
-    env = dict(os.environ, RAY_AUTH_MODE="disabled", RAY_ENABLE_UV_RUN_RUNTIME_ENV="0")
+    env = dict(os.environ, RAY_AUTH_MODE="disabled", RAY_ENABLE_UV_RUN_RUNTIME_ENV="0",
+               RAY_raylet_start_wait_time_s="180")  # a loaded CI machine starts slowly
     env.pop("RAY_ADDRESS", None)
     if kill:
         (root / "markers").mkdir()

@@ -694,3 +694,26 @@ def test_check_paths_lists_files(doc_shards: Path):
 
     assert spec.check_paths() == [str(doc_shards / "a.jsonl"), str(doc_shards / "c.json")]
     assert spec.label == str(doc_shards / "*.json*")
+
+
+def test_one_unconvertible_row_is_rejected_naming_the_problem_and_file_row(tmp_path):
+    path = tmp_path / "bad.jsonl"
+    good = json.dumps({"instruction": "Add two and two.", "output": "Four."})
+    lines = [
+        good,
+        "[" * 10_000 + "]" * 10_000,  # nesting deeper than Python's recursion limit
+        '{"instruction": "Count.", "output": ' + "9" * 5000 + "}",  # 5,000-digit integer
+        '{"instruction": "Big.", "output": 1e999}',  # float overflow -> inf
+        '{"instruction": "Odd.", "output": "fine", "messages_unused": 1, "system": "\\ud800"}',  # lone surrogate
+        good.replace("two", "three"),
+    ]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    table = read_spec(path=str(path), kind="instruction")
+    assert table.num_rows == 6
+    reasons = dict(zip(table.column(schema.SOURCE_ROW).to_pylist(), table.column(schema.REJECT_REASON).to_pylist()))
+    assert reasons[0] is None and reasons[5] is None
+    assert reasons[1] == f"invalid_json: nesting too deep (RecursionError) at {path}:1"
+    assert reasons[2] == f"invalid_json: integer too large (over 4300 digits) at {path}:2"
+    assert reasons[3] == "invalid_number: output is inf (overflow or not a number)"
+    assert reasons[4] == "invalid_unicode: lone surrogate"
+    assert set(table.column(schema.SOURCE_FILE).to_pylist()) == {str(path)}
