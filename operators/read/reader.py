@@ -180,6 +180,7 @@ class InputFile:
     compression: str | None
     kind: str
     spec_name: str
+    source: str = ""
 
 
 @dataclass(frozen=True)
@@ -266,6 +267,26 @@ def _display_path(fs, path: str) -> str:
     return fs.unstrip_protocol(path)
 
 
+def lineage_name(fs, configured: str, root: str, name: str) -> str:
+    """The file as lineage names it: a URL as such; a local file relative to its configured path's root.
+
+    The root is the configured folder, a file's folder, or a pattern's folder before its first wildcard.
+    So the bytes of a release never depend on where the inputs are mounted.
+    """
+    from fsspec.implementations.local import LocalFileSystem
+
+    if not isinstance(fs, LocalFileSystem):
+        return fs.unstrip_protocol(name)
+    if _has_glob(root):
+        base = root[: min(root.find(char) for char in "*?[" if char in root)]
+        base = base if base.endswith("/") else os.path.dirname(base)
+    elif fs.isdir(root):
+        base = root
+    else:
+        base = os.path.dirname(root)
+    return os.path.relpath(os.path.abspath(name), os.path.abspath(base or "."))
+
+
 def _is_hidden(relative: str) -> bool:
     # Spark and Hadoop write _SUCCESS, _metadata and .crc files next to the data.
     return any(part.startswith((".", "_")) for part in relative.split("/") if part)
@@ -347,6 +368,7 @@ def expand_files(spec: InputSpec) -> list[InputFile]:
                     compression=compression,
                     kind=spec.kind,
                     spec_name=spec.label,
+                    source=lineage_name(fs, configured, root, name),
                 )
             )
     return files
@@ -385,6 +407,7 @@ def units_for_files(
             spec_name=file.spec_name,
             size=file.size,
             max_row_bytes=spec.max_row_bytes,
+            source=file.source,
         )
         if file.format != "parquet":
             units.append(base)

@@ -160,7 +160,7 @@ def test_fsspec_urls_are_read(tmp_path: Path):
     assert table.column(schema.SOURCE_FILE).to_pylist() == [
         "memory:///sftforge-test/docs/a.jsonl",
         "memory:///sftforge-test/docs/b.parquet",
-        str(tmp_path / "c.parquet"),
+        "c.parquet",  # lineage: relative to the configured path's root, never the mount point
     ]
 
 
@@ -388,8 +388,8 @@ def test_lineage_columns(tmp_path: Path):
     rows = read_spec(path=str(path), kind="document").to_pylist()
 
     assert [(r["source_file"], r["source_row"], r["origin"], r["kind"], r["parent_id"]) for r in rows] == [
-        (str(path), 0, "source", "document", None),
-        (str(path), 1, "source", "document", None),
+        ("a.jsonl", 0, "source", "document", None),
+        ("a.jsonl", 1, "source", "document", None),
     ]
 
 
@@ -712,8 +712,17 @@ def test_one_unconvertible_row_is_rejected_naming_the_problem_and_file_row(tmp_p
     assert table.num_rows == 6
     reasons = dict(zip(table.column(schema.SOURCE_ROW).to_pylist(), table.column(schema.REJECT_REASON).to_pylist()))
     assert reasons[0] is None and reasons[5] is None
-    assert reasons[1] == f"invalid_json: nesting too deep (RecursionError) at {path}:1"
-    assert reasons[2] == f"invalid_json: integer too large (over 4300 digits) at {path}:2"
+    assert reasons[1] == f"invalid_json: nesting too deep (RecursionError) at bad.jsonl:1"
+    assert reasons[2] == f"invalid_json: integer too large (over 4300 digits) at bad.jsonl:2"
     assert reasons[3] == "invalid_number: output is inf (overflow or not a number)"
     assert reasons[4] == "invalid_unicode: lone surrogate"
-    assert set(table.column(schema.SOURCE_FILE).to_pylist()) == {str(path)}
+    assert set(table.column(schema.SOURCE_FILE).to_pylist()) == {"bad.jsonl"}
+
+
+@pytest.mark.parametrize("configured", ["{root}", "{root}/sub/*.jsonl", "{root}/**/*.jsonl", "{root}/sub/x.jsonl"])
+def test_lineage_is_the_path_within_the_configured_root(tmp_path, configured):
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "sub" / "x.jsonl").write_text('{"text": "hello"}\n', encoding="utf-8")
+    table = read_spec(path=configured.format(root=tmp_path), kind="document")
+    expected = "x.jsonl" if configured.endswith(("*.jsonl", "x.jsonl")) and "**" not in configured else "sub/x.jsonl"
+    assert table.column(schema.SOURCE_FILE).to_pylist() == [expected]
