@@ -585,15 +585,43 @@ def _add_record(builder: RowBuilder, row: int, record: Any, raw: str | None) -> 
         evidence = raw if raw is not None else json.dumps(record, ensure_ascii=False)[:REJECT_PREVIEW_CHARS]
         builder.add_rejected(row, f"not_an_object: {type(record).__name__}", evidence)
         return
+    unit = builder.unit
     if builder.plan is None:
-        # The first object decides the columns of the whole file, as a Parquet schema would; a later
-        # record without a required column is a row with a null field (rejected as such), not a broken
-        # file, and optional columns (input, system) are looked up in each record.
-        unit = builder.unit
+        # The first object decides the columns of the file, as a Parquet schema would; optional columns
+        # (input, system) are looked up in each record.
         builder.plan = resolve_columns(
             unit.kind, dict(unit.columns), list(record), unit.path, optional_per_record=True
         )
-    builder.add_record(row, record, raw)
+    plan = builder.plan
+    if not _fits(plan, record) and not unit.columns:
+        # Merged files mix schemas (question/answer rows beside instruction/output rows): a row the
+        # file's plan does not fit is mapped by its own keys, or rejected naming them.
+        try:
+            plan = resolve_columns(unit.kind, {}, list(record), unit.path, optional_per_record=True)
+        except InputError:
+            if set(record) & set(plan.source_columns):
+                builder.add_record(row, record, raw)  # the file's schema with a field missing
+                return
+            keys = ", ".join(sorted(map(str, record))[:12]) or "none"
+            builder.add_rejected(row, f"unmapped_row: no usable columns; keys found: {keys}", raw)
+            return
+    if plan is builder.plan:
+        builder.add_record(row, record, raw)
+        return
+    file_plan, builder.plan = builder.plan, plan
+    try:
+        builder.add_record(row, record, raw)
+    finally:
+        builder.plan = file_plan
+
+
+def _fits(plan: ColumnPlan, record: Mapping[str, Any]) -> bool:
+    """Whether every required column of ``plan`` (one candidate) is a key of ``record``."""
+    return all(
+        len(names) != 1 or names[0] in record
+        for canonical, names in plan.sources.items()
+        if canonical not in (schema.INPUT, schema.SYSTEM)
+    )
 
 
 def _read_json(unit: ReadUnit) -> Iterator[pa.Table]:

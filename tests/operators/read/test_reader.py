@@ -726,3 +726,17 @@ def test_lineage_is_the_path_within_the_configured_root(tmp_path, configured):
     table = read_spec(path=configured.format(root=tmp_path), kind="document")
     expected = "x.jsonl" if configured.endswith(("*.jsonl", "x.jsonl")) and "**" not in configured else "sub/x.jsonl"
     assert table.column(schema.SOURCE_FILE).to_pylist() == [expected]
+
+
+def test_rows_of_a_merged_file_are_mapped_by_their_own_keys(tmp_path):
+    path = write_jsonl(tmp_path / "merged.jsonl", [
+        {"question": "What is two plus two?", "answer": "Four."},
+        {"instruction": "Name a colour.", "input": "", "output": "Blue."},
+        {"messages": [{"role": "user", "content": "Hi"}, {"role": "assistant", "content": "Hello!"}]},
+        {"foo": "bar", "baz": 1},
+    ])
+    table = read_spec(path=str(path), kind="instruction")
+    rows = table.to_pylist()
+    assert [r["reject_reason"] for r in rows[:3]] == [None, None, None]
+    assert [r["output"] for r in rows[:3]] == ["Four.", "Blue.", "Hello!"]
+    assert rows[3]["reject_reason"] == "unmapped_row: no usable columns; keys found: baz, foo"
