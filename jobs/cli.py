@@ -86,28 +86,15 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``sftforge`` console script."""
-    from sftforge.jobs.accounting import AccountingError
-    from sftforge.jobs.config import ConfigError
-    from sftforge.jobs.read import unwrap_error
-    from sftforge.operators.base import StageError
-    from sftforge.operators.read.reader import InputError
+    from sftforge.jobs.errors import run_handled
 
     parser = build_parser()
     args = parser.parse_args(argv)
     logging.basicConfig(
         level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s"
     )
-    try:
-        return args.handler(args)
-    except ConfigError as exc:
-        _print_error(str(exc))
-        return EXIT_USAGE
-    except Exception as exc:
-        cause = unwrap_error(exc)
-        if isinstance(cause, (InputError, AccountingError, StageError)):
-            _print_error(str(cause))
-            return EXIT_FAILED
-        raise
+    # Every failure ends as one line (what, where, what is untouched) and a log file (jobs.errors).
+    return run_handled(args.handler, args, verbose=args.verbose)
 
 
 if __name__ == "__main__":
