@@ -38,7 +38,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
     from sftforge.jobs.summary import print_summary
 
     config = _load(args.config, args.set)
-    result = run_job(config, config_source=os.path.abspath(args.config))
+    result = run_job(config, config_source=os.path.abspath(args.config), force=args.force)
     print_summary(result)
     return 0
 
@@ -68,6 +68,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("config", help="the job's YAML config")
     run.add_argument("--set", action="append", default=[], metavar="KEY.PATH=VALUE",
                      help="override a config value (repeatable)")
+    run.add_argument("--force", action="store_true",
+                     help="publish even when output.min_rows / output.max_shrink refuse the release")
     run.set_defaults(handler=_cmd_run)
 
     demo = commands.add_parser("demo", help="run the whole pipeline on the bundled demo corpus")

@@ -42,6 +42,8 @@ def describe(exc: BaseException) -> tuple[str, int]:
     if isinstance(cause, AccountingError):
         return f"accounting: {_one_line(cause)}; {UNTOUCHED}", EXIT_FAILED
     name = type(cause).__name__
+    if name == "ShrinkGuardError":
+        return f"guard: {_one_line(cause)}; {UNTOUCHED}", EXIT_FAILED
     if name == "ReleaseError":
         return f"release: {_one_line(cause)}; {UNTOUCHED}", EXIT_FAILED
     if name == "EndpointOutage":

@@ -18,6 +18,7 @@ from sftforge.jobs.accounting import Accounting, reconcile
 from sftforge.jobs.augment.step import AugmentStep
 from sftforge.jobs.config import JobConfig, RayConfig
 from sftforge.jobs.dedup.step import DedupStep
+from sftforge.jobs.guard import check_rows
 from sftforge.jobs.read import read_inputs
 from sftforge.jobs.release.report import write_report
 from sftforge.jobs.release.writer import ReleaseWriter
@@ -107,12 +108,13 @@ def init_ray(config: RayConfig) -> None:
     )
 
 
-def run_job(config: JobConfig, config_source: str | None = None) -> RunResult:
+def run_job(config: JobConfig, config_source: str | None = None, force: bool = False) -> RunResult:
     """Runs a whole job and publishes its release.
 
     Args:
         config: A validated job config.
         config_source: The config file the job came from, recorded in the manifest.
+        force: Publish even a release the row guard (``output.min_rows``/``max_shrink``) refuses.
 
     Raises:
         sftforge.operators.read.reader.InputError: An input file cannot be used.
@@ -153,6 +155,9 @@ def run_job(config: JobConfig, config_source: str | None = None) -> RunResult:
         accounting = reconcile(
             counters, stage_order(steps), counts.total_written, counts.rejected_by_stage
         )
+        if not force:
+            check_rows(counts.total_written, config.output.min_rows, config.output.max_shrink,
+                       config.output.dir, release_id)
         report = write_report(ctx.staging_dir, release_id, accounting.as_dict(), sections,
                               counts.rows_by_split)
         manifest = {

@@ -90,6 +90,9 @@ class OutputConfig(StageConfig):
         shard_rows: Rows per shard file; only the last shard of an output is shorter.
         system_prompt: System message for rows that bring none of their own.
         keep_metadata: Write id, language, quality, cluster and lineage columns beside the record.
+        min_rows: A release with fewer rows (records plus documents) is not published (``--force`` does).
+        max_shrink: When set, a release with fewer rows than this fraction of the previous release's is
+            not published (``--force`` does).
     """
 
     dir: str
@@ -98,6 +101,8 @@ class OutputConfig(StageConfig):
     shard_rows: int = Field(default=100_000, gt=0)
     system_prompt: str | None = None
     keep_metadata: bool = True
+    min_rows: int = Field(default=1, ge=0)
+    max_shrink: float | None = Field(default=None, gt=0, le=1)
 
     @field_validator("dir")
     @classmethod

@@ -52,8 +52,11 @@ def _run(tmp_path: Path, name: str, kill: bool) -> Path:
         (root / "markers").mkdir()
         env[KILL_ONCE_ENV] = ",".join(KILLED)
         env[MARKERS_ENV] = str(root / "markers")
-    proc = subprocess.run([sys.executable, "-m", "sftforge.jobs.cli", "run", "job.yaml"], cwd=root, env=env,
-                          capture_output=True, text=True, timeout=600)
+    for _ in range(3):
+        proc = subprocess.run([sys.executable, "-m", "sftforge.jobs.cli", "run", "job.yaml"], cwd=root, env=env,
+                              capture_output=True, text=True, timeout=600)
+        if "Ray did not start" not in proc.stderr:  # an overloaded shared CI host, not the code under test
+            break
     assert proc.returncode == 0, proc.stderr[-3000:]
     return root
 
