@@ -20,6 +20,8 @@ SOURCE_FILE = "source_file"
 SOURCE_ROW = "source_row"
 ORIGIN = "origin"
 PARENT_ID = "parent_id"
+# Source fields an input keeps (``keep_columns``): a compact JSON object, null when none.
+SOURCE_FIELDS = "source_fields"
 
 # Content.
 TEXT = "text"
@@ -86,6 +88,7 @@ BASE_SCHEMA = pa.schema(
         (OUTPUT, pa.string()),
         (SYSTEM, pa.string()),
         (MESSAGES, MESSAGES_TYPE),
+        (SOURCE_FIELDS, pa.string()),
         (REJECT_STAGE, pa.string()),
         (REJECT_REASON, pa.string()),
     ]

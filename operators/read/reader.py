@@ -92,6 +92,14 @@ UNIT_BYTES = 256 * 1024 * 1024
 UNIT_ROWS = 1_000_000
 
 
+#: Every column name the pipeline uses (``operators.schema``); kept source fields may not take one.
+RESERVED_COLUMNS = frozenset(
+    value
+    for key, value in vars(schema).items()
+    if key.isupper() and isinstance(value, str) and not key.startswith(("KIND_", "ORIGIN_", "ROLE_"))
+)
+
+
 class InputSpec(StageConfig):
     """One input of a job: where the files are, how to parse them, and which columns hold what.
 
@@ -108,6 +116,9 @@ class InputSpec(StageConfig):
         max_row_bytes: Rows whose content (UTF-8 bytes of all text fields) is larger than this are
             rejected as ``row_too_large``; a JSONL line longer than this is rejected unparsed, and only
             its first bytes are ever held in memory.
+        keep_columns: Source fields (``id``, ``domain``, ``task_type``) carried to the release in the
+            column ``source_fields`` (a compact JSON object of those a row has). Names must not be
+            reserved column names.
     """
 
     path: str | list[str]
@@ -116,6 +127,17 @@ class InputSpec(StageConfig):
     columns: dict[str, str] = Field(default_factory=dict)
     name: str | None = None
     max_row_bytes: int = Field(default=DEFAULT_MAX_ROW_BYTES, gt=0)
+    keep_columns: list[str] = Field(default_factory=list)
+
+    @field_validator("keep_columns")
+    @classmethod
+    def _kept_names_are_free(cls, value: list[str]) -> list[str]:
+        for name in value:
+            if not name or name in RESERVED_COLUMNS:
+                raise ValueError(f"keep_columns: '{name}' is a reserved column name; rename it with a mapping step")
+        if len(set(value)) != len(value):
+            raise ValueError(f"keep_columns lists a name twice: {value}")
+        return value
 
     @field_validator("path")
     @classmethod
@@ -213,12 +235,14 @@ class ReadUnit:
     row_groups: tuple[int, ...] = ()
     first_row: int = 0
     source: str = ""
+    keep_columns: tuple[str, ...] = ()
 
     def to_row(self) -> dict[str, Any]:
         """Plain values only, for ``ray.data.from_items``."""
         row = asdict(self)
         row["columns"] = json.dumps(dict(self.columns))
         row["row_groups"] = list(self.row_groups)
+        row["keep_columns"] = json.dumps(list(self.keep_columns))
         return row
 
     @classmethod
@@ -239,6 +263,7 @@ class ReadUnit:
             row_groups=tuple(int(index) for index in (row.get("row_groups") or ())),
             first_row=int(row.get("first_row") or 0),
             source=str(row.get("source") or ""),
+            keep_columns=tuple(json.loads(row.get("keep_columns") or "[]")),
         )
 
 
@@ -408,6 +433,7 @@ def units_for_files(
             size=file.size,
             max_row_bytes=spec.max_row_bytes,
             source=file.source,
+            keep_columns=tuple(spec.keep_columns),
         )
         if file.format != "parquet":
             units.append(base)
@@ -698,6 +724,9 @@ def _read_parquet_file(unit: ReadUnit, parquet: pq.ParquetFile) -> Iterator[pa.T
             raise InputError(
                 unit.path, f"column '{source}' (for '{canonical}') has type {type_}, expected text"
             )
+    read_columns = plan.source_columns + [
+        name for name in unit.keep_columns if name in arrow_schema.names and name not in plan.source_columns
+    ]
     metadata = parquet.metadata
     groups = list(unit.row_groups) or list(range(metadata.num_row_groups))
     builder = RowBuilder(unit, plan)
@@ -709,7 +738,7 @@ def _read_parquet_file(unit: ReadUnit, parquet: pq.ParquetFile) -> Iterator[pa.T
             average = max(1, meta.total_byte_size // max(1, meta.num_rows))
             batch_rows = max(1, min(BATCH_ROWS, BATCH_BYTES // average))
             for batch in parquet.iter_batches(
-                batch_size=batch_rows, row_groups=[group], columns=plan.source_columns, use_threads=False
+                batch_size=batch_rows, row_groups=[group], columns=read_columns, use_threads=False
             ):
                 for record, rejected in _parquet_records(batch, plan):
                     if rejected is not None:

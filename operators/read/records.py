@@ -270,6 +270,8 @@ class RowBuilder:
         self.rows: list[int] = []
         self.content: dict[str, list] = {name: [] for name in CANONICAL_COLUMNS}
         self.reasons: list[str | None] = []
+        self.kept_fields: list[str | None] = []
+        self._current_kept: str | None = None
         self.buffered_bytes = 0
 
     def __len__(self) -> int:
@@ -290,6 +292,7 @@ class RowBuilder:
             schema.ORIGIN: pa.array([schema.ORIGIN_SOURCE] * count, pa.string()),
             schema.REJECT_STAGE: pc.if_else(pc.is_valid(reasons), READ_STAGE, pa.scalar(None, pa.string())),
             schema.REJECT_REASON: reasons,
+            schema.SOURCE_FIELDS: pa.array(self.kept_fields, pa.string()),
         }
         for name, values in self.content.items():
             arrays[name] = pa.array(values, schema.BASE_SCHEMA.field(name).type)
@@ -308,6 +311,7 @@ class RowBuilder:
             record: Source column -> value.
             raw: The record's source text (a JSONL line), kept as evidence if the record is rejected.
         """
+        self._current_kept = self._kept_json(record)
         try:
             fields = self._fields(record)
         except Rejected as rejected:
@@ -323,6 +327,21 @@ class RowBuilder:
             self.add_rejected(row, self.row_error(exc, row), text)
             return
         self._append(row, fields, None)
+
+    def _kept_json(self, record: Mapping[str, Any]) -> str | None:
+        """The input's ``keep_columns`` this record has, as compact JSON (None when it has none)."""
+        names = self.unit.keep_columns
+        if not names:
+            return None
+        kept = {name: record[name] for name in names if name in record and record[name] is not None}
+        if not kept:
+            return None
+        try:
+            text = json.dumps(kept, ensure_ascii=False, separators=(",", ":"), default=str)
+            text.encode("utf-8")
+        except ROW_ERRORS:
+            return None  # a kept field Python cannot write out is dropped, never the row
+        return text
 
     def row_error(self, exc: BaseException, row: int) -> str:
         """The reject reason of a row that failed to convert: the problem, then file:row."""
@@ -420,6 +439,8 @@ class RowBuilder:
         self.doc_ids.append(doc_id)
         self.rows.append(row)
         self.reasons.append(reason)
+        self.kept_fields.append(self._current_kept)
+        self._current_kept = None
         for name, values in self.content.items():
             value = fields.get(name)
             values.append(value)

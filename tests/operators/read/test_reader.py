@@ -740,3 +740,21 @@ def test_rows_of_a_merged_file_are_mapped_by_their_own_keys(tmp_path):
     assert [r["reject_reason"] for r in rows[:3]] == [None, None, None]
     assert [r["output"] for r in rows[:3]] == ["Four.", "Blue.", "Hello!"]
     assert rows[3]["reject_reason"] == "unmapped_row: no usable columns; keys found: baz, foo"
+
+
+def test_keep_columns_carry_source_fields_as_compact_json(tmp_path):
+    path = write_jsonl(tmp_path / "cqia.jsonl", [
+        {"instruction": "Name a river.", "output": "The Yangtze.", "id": 7, "domain": "地理", "task_type": "qa"},
+        {"instruction": "Name a sea.", "output": "The East China Sea."},
+    ])
+    rows = read_spec(path=str(path), kind="instruction", keep_columns=["id", "domain", "task_type"]).to_pylist()
+    assert [r[schema.SOURCE_FIELDS] for r in rows] == ['{"id":7,"domain":"地理","task_type":"qa"}', None]
+    pq.write_table(pa.table({"text": ["hello"], "id": ["d1"]}), tmp_path / "d.parquet")
+    (row,) = read_spec(path=str(tmp_path / "d.parquet"), kind="document", keep_columns=["id"]).to_pylist()
+    assert row[schema.SOURCE_FIELDS] == '{"id":"d1"}'
+
+
+@pytest.mark.parametrize("name", ["text", "doc_id", "split", "reject_reason", "source_fields"])
+def test_keep_columns_refuse_reserved_names(name):
+    with pytest.raises(ValidationError, match="reserved column name"):
+        InputSpec(path="x.jsonl", kind="instruction", keep_columns=[name])
