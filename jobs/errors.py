@@ -68,7 +68,7 @@ def run_handled(handler: Callable[[Any], int], args: Any, verbose: bool = False)
     except KeyboardInterrupt:
         print(f"sftforge: interrupted; {UNTOUCHED}", file=sys.stderr)
         return 130
-    except Exception as exc:  # every failure ends as one line; the log keeps the rest
+    except Exception as exc:  # noqa: BLE001 - every failure ends as one line; the log keeps the rest
         message, code = describe(exc)
         details = "".join(traceback.format_exception(exc))
         if verbose:

@@ -17,7 +17,7 @@ from sftforge.operators.read.reader import InputError
 def _cli(tmp_path: Path, *args: str) -> subprocess.CompletedProcess:
     env = {"SFTFORGE_LOG_DIR": str(tmp_path / "logs"), "PATH": "/usr/bin:/bin", "HOME": str(tmp_path)}
     return subprocess.run([sys.executable, "-m", "sftforge.jobs.cli", *args], cwd=tmp_path, env=env,
-                          capture_output=True, text=True, timeout=120)
+                          capture_output=True, text=True, timeout=120, check=False)
 
 
 def _job(tmp_path: Path, **extra) -> str:

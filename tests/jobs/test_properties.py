@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from itertools import pairwise
+
 import pyarrow as pa
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -35,7 +37,7 @@ def _table(texts: list[str]) -> pa.Table:
 
 def _blocks(table: pa.Table, cuts: list[int]) -> list[pa.Table]:
     points = sorted({0, table.num_rows, *(min(c, table.num_rows) for c in cuts)})
-    return [table.slice(a, b - a) for a, b in zip(points, points[1:])]
+    return [table.slice(a, b - a) for a, b in pairwise(points)]
 
 
 @FAST

@@ -54,7 +54,7 @@ def _run(tmp_path: Path, name: str, kill: bool) -> Path:
         env[MARKERS_ENV] = str(root / "markers")
     for _ in range(3):
         proc = subprocess.run([sys.executable, "-m", "sftforge.jobs.cli", "run", "job.yaml"], cwd=root, env=env,
-                              capture_output=True, text=True, timeout=600)
+                              capture_output=True, text=True, timeout=600, check=False)
         if "Ray did not start" not in proc.stderr:  # an overloaded shared CI host, not the code under test
             break
     assert proc.returncode == 0, proc.stderr[-3000:]

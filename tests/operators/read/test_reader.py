@@ -712,8 +712,8 @@ def test_one_unconvertible_row_is_rejected_naming_the_problem_and_file_row(tmp_p
     assert table.num_rows == 6
     reasons = dict(zip(table.column(schema.SOURCE_ROW).to_pylist(), table.column(schema.REJECT_REASON).to_pylist()))
     assert reasons[0] is None and reasons[5] is None
-    assert reasons[1] == f"invalid_json: nesting too deep (RecursionError) at bad.jsonl:1"
-    assert reasons[2] == f"invalid_json: integer too large (over 4300 digits) at bad.jsonl:2"
+    assert reasons[1] == "invalid_json: nesting too deep (RecursionError) at bad.jsonl:1"
+    assert reasons[2] == "invalid_json: integer too large (over 4300 digits) at bad.jsonl:2"
     assert reasons[3] == "invalid_number: output is inf (overflow or not a number)"
     assert reasons[4] == "invalid_unicode: lone surrogate"
     assert set(table.column(schema.SOURCE_FILE).to_pylist()) == {"bad.jsonl"}
