@@ -15,7 +15,7 @@ from dataclasses import asdict
 
 import pyarrow as pa
 from sftforge.jobs import stats
-from sftforge.jobs.runner import TASK_RETRY_ARGS
+from sftforge.jobs.runner import task_retry_args
 from sftforge.operators import schema
 from sftforge.operators.read.reader import (
     InputError,
@@ -88,7 +88,7 @@ def read_inputs(specs: Sequence[InputSpec], stats_actor: str | None = None, num_
         batch_size=1,
         batch_format="pyarrow",
         num_cpus=num_cpus,
-        **TASK_RETRY_ARGS,
+        ray_remote_args_fn=task_retry_args,
     )
     return ds, file_infos
 

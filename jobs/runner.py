@@ -78,8 +78,16 @@ TASK_RETRIES = 4
 #: The same for actor pools: a killed stage actor is restarted (its model loads again) and the batch
 #: it held is sent again.
 ACTOR_RESTARTS = 4
-TASK_RETRY_ARGS = {"max_retries": TASK_RETRIES, "retry_exceptions": False}
-ACTOR_RETRY_ARGS = {"max_restarts": ACTOR_RESTARTS, "max_task_retries": ACTOR_RESTARTS}
+
+
+def task_retry_args() -> dict:
+    """Ray options of every map task (``ray_remote_args_fn``: the named-argument form is deprecated)."""
+    return {"max_retries": TASK_RETRIES, "retry_exceptions": False}
+
+
+def actor_retry_args() -> dict:
+    """Ray options of every stage actor."""
+    return {"max_restarts": ACTOR_RESTARTS, "max_task_retries": ACTOR_RESTARTS}
 
 
 class _StageActor:
@@ -161,7 +169,7 @@ def apply_stage(
             batch_size=batch_size,
             compute=ray.data.ActorPoolStrategy(min_size=1, max_size=size, initial_size=initial),
             num_cpus=resources.num_cpus,
-            **ACTOR_RETRY_ARGS,
+            ray_remote_args_fn=actor_retry_args,
         )
     return ds.map_batches(
         _run_task,
@@ -169,5 +177,5 @@ def apply_stage(
         batch_format="pyarrow",
         batch_size=batch_size,
         num_cpus=resources.num_cpus,
-        **TASK_RETRY_ARGS,
+        ray_remote_args_fn=task_retry_args,
     )
