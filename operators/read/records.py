@@ -18,7 +18,7 @@ import pyarrow.compute as pc
 from sftforge.operators import schema
 
 if TYPE_CHECKING:
-    from sftforge.operators.read.reader import ReadUnit
+    from sftforge.operators.read.planning import ReadUnit
 
 READ_STAGE = "read"
 
