@@ -38,7 +38,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
     from sftforge.jobs.summary import print_summary
 
     config = _load(args.config, args.set)
-    result = run_job(config, config_source=os.path.abspath(args.config))
+    result = run_job(config, config_source=os.path.abspath(args.config), force=args.force)
     print_summary(result)
     return 0
 
@@ -107,6 +107,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("config", help="the job's YAML config")
     run.add_argument("--set", action="append", default=[], metavar="KEY.PATH=VALUE",
                      help="override a config value (repeatable)")
+    run.add_argument("--force", action="store_true",
+                     help="publish even when output.min_rows / output.max_shrink refuse the release")
     run.set_defaults(handler=_cmd_run)
 
     demo = commands.add_parser("demo", help="run the whole pipeline on the bundled demo corpus")
@@ -130,15 +132,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``sftforge`` console script."""
-    from sftforge.jobs.accounting import AccountingError
-    from sftforge.jobs.config import ConfigError
-    from sftforge.jobs.read import unwrap_error
-    from sftforge.jobs.release.stream import ReleaseError
-    from sftforge.operators.base import StageError
-    from sftforge.operators.llm_client import EndpointOutage
-    from sftforge.operators.llm_client.local_server import LocalModelError
-    from sftforge.operators.llm_client.preflight import EndpointUnavailable
-    from sftforge.operators.read.reader import InputError
+    from sftforge.jobs.errors import run_handled
 
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -146,18 +140,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.error("-v and -q cannot be used together")
     level = logging.INFO if args.verbose else logging.ERROR if args.quiet else logging.WARNING
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
-    try:
-        return args.handler(args)
-    except ConfigError as exc:
-        _print_error(str(exc))
-        return EXIT_USAGE
-    except Exception as exc:
-        cause = unwrap_error(exc)
-        if isinstance(cause, (InputError, AccountingError, StageError, ReleaseError, EndpointOutage,
-                              EndpointUnavailable, LocalModelError)):
-            _print_error(str(cause))
-            return EXIT_FAILED
-        raise
+    # Every failure ends as one line (what, where, what is untouched) and a log file (jobs.errors).
+    return run_handled(args.handler, args, verbose=args.verbose)
 
 
 if __name__ == "__main__":

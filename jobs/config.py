@@ -98,6 +98,8 @@ class JobConfig(StageConfig):
     def _release_is_a_folder_name(cls, value: str | None) -> str | None:
         if value is not None and not _RELEASE_ID.match(value):
             raise ValueError(f"'{value}' is not a valid release id (letters, digits, '.', '_', '-')")
+        if value is not None and value.upper() == "LATEST":
+            raise ValueError("'LATEST' is the name of the pointer to the newest release, not a release id")
         return value
 
     @model_validator(mode="after")
@@ -107,7 +109,8 @@ class JobConfig(StageConfig):
                 if "://" in path and not path.startswith("file://"):
                     continue  # remote listings happen when the job plans its reads
                 local = path.removeprefix("file://")
-                if not (os.path.exists(local) or glob.glob(local)):
+                # recursive=True: '**' means any depth here as it does for the reader (fsspec).
+                if not (os.path.exists(local) or glob.glob(local, recursive=True)):
                     raise ValueError(f"inputs[{index}].path: nothing matches '{path}'")
         return self
 
@@ -133,6 +136,30 @@ class JobConfig(StageConfig):
                     check_kept_columns(list(names))
                 except ValueError as exc:
                     raise ValueError(f"inputs[{index}].keep_columns: {exc}") from None
+    def _output_outside_inputs(self) -> JobConfig:
+        # An output inside an input folder would read every earlier release back in on the next run.
+        output = os.path.realpath(self.output.dir.removeprefix("file://"))
+        for index, spec in enumerate(self.inputs):
+            for path in [spec.path] if isinstance(spec.path, str) else spec.path:
+                if "://" in path and not path.startswith("file://"):
+                    continue
+                root = os.path.realpath(_glob_root(path.removeprefix("file://")))
+                if output == root or output.startswith(root.rstrip(os.sep) + os.sep):
+                    raise ValueError(
+                        f"output.dir '{self.output.dir}' is inside inputs[{index}].path '{path}': every run "
+                        "would read earlier releases back in; put releases outside the input folders"
+                    )
+        return self
+
+    @model_validator(mode="after")
+    def _no_credentials_in_urls(self) -> JobConfig:
+        base_url = self.llm.base_url if self.llm is not None else None
+        urls = [base_url] if isinstance(base_url, str) else list(base_url or [])
+        if any("@" in url.split("://", 1)[-1].split("/", 1)[0] for url in urls):
+            raise ValueError(
+                "llm.base_url holds a user name or password; pass credentials in environment variables "
+                "(llm.api_key_env), never in the URL"
+            )
         return self
 
     def release_id(self) -> str:
@@ -161,8 +188,21 @@ def apply_overrides(data: dict[str, Any], overrides: list[str]) -> dict[str, Any
             if not isinstance(child, dict):
                 raise ConfigError(f"--set '{override}': '{part}' is not a mapping")
             node = child
-        node[parts[-1]] = yaml.safe_load(raw) if raw else None
+        try:
+            node[parts[-1]] = yaml.safe_load(raw) if raw else None
+        except yaml.YAMLError as exc:
+            problem = " ".join(str(getattr(exc, "problem", None) or exc).split())
+            raise ConfigError(f"--set '{override}': the value is not valid YAML ({problem}); quote it") from None
     return data
+
+
+def _glob_root(path: str) -> str:
+    """The folder a path or pattern reads from: the path itself, or a pattern's folder before its first wildcard."""
+    cut = min((path.find(char) for char in "*?[" if char in path), default=-1)
+    if cut < 0:
+        return path
+    head = path[:cut]
+    return head if head.endswith(os.sep) else os.path.dirname(head)
 
 
 #: Nested keys that hold a local path; relative values resolve against the config file's folder.

@@ -21,6 +21,7 @@ from sftforge.jobs.accounting import Accounting, reconcile
 from sftforge.jobs.augment.step import AugmentStep
 from sftforge.jobs.config import JobConfig, RayConfig
 from sftforge.jobs.dedup.step import DedupStep
+from sftforge.jobs.guard import check_rows
 from sftforge.jobs.progress import rate, say
 from sftforge.jobs.read import read_inputs
 from sftforge.jobs.release.card import write_card
@@ -99,6 +100,8 @@ def init_ray(config: RayConfig) -> None:
 
     Ray Data's per-operator progress is logged only when the ``sftforge`` logger is at INFO (``-v``).
     """
+    # A block that fails after its retries fails the run: never skipped (see jobs.runner TASK_RETRIES).
+    ray.data.DataContext.get_current().max_errored_blocks = 0
     quiet_ray = not log.isEnabledFor(logging.INFO)
     if quiet_ray:
         # Ray's hints (progress bars, actor-constructor warnings) are for Ray's developers; -v shows them.
@@ -123,12 +126,13 @@ def init_ray(config: RayConfig) -> None:
     say("Ray started (%s CPUs)", config.num_cpus or "all")
 
 
-def run_job(config: JobConfig, config_source: str | None = None) -> RunResult:
+def run_job(config: JobConfig, config_source: str | None = None, force: bool = False) -> RunResult:
     """Runs a whole job and publishes its release.
 
     Args:
         config: A validated job config.
         config_source: The config file the job came from, recorded in the manifest.
+        force: Publish even a release the row guard (``output.min_rows``/``max_shrink``) refuses.
 
     Raises:
         sftforge.operators.read.reader.InputError: An input file cannot be used.
@@ -174,6 +178,9 @@ def run_job(config: JobConfig, config_source: str | None = None) -> RunResult:
         accounting = reconcile(
             counters, stage_order(steps), counts.total_written, counts.rejected_by_stage
         )
+        if not force:
+            check_rows(counts.total_written, config.output.min_rows, config.output.max_shrink,
+                       config.output.dir, release_id)
         report = write_report(ctx.staging_dir, release_id, accounting.as_dict(), sections,
                               counts.rows_by_split, timings)
         write_card(ctx.staging_dir, config.output, release_id, counts.instructions_by_split,

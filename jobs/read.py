@@ -15,6 +15,7 @@ from dataclasses import asdict
 
 import pyarrow as pa
 from sftforge.jobs import stats
+from sftforge.jobs.runner import task_retry_args
 from sftforge.operators import schema
 from sftforge.operators.read.reader import (
     InputError,
@@ -87,6 +88,7 @@ def read_inputs(specs: Sequence[InputSpec], stats_actor: str | None = None, num_
         batch_size=1,
         batch_format="pyarrow",
         num_cpus=num_cpus,
+        ray_remote_args_fn=task_retry_args,
     )
     return ds, file_infos
 
@@ -99,11 +101,12 @@ def _read_units(batch: pa.Table, stats_actor: str | None) -> Iterator[pa.Table]:
             rows += table.num_rows
             rejected += table.num_rows - table.column(schema.REJECT_STAGE).null_count
             yield table
-        # Counted once the unit is done, so that a retried task never counts its rows twice.
+        # Counted once the unit is done, under the unit's identity: a retried task replaces its count.
         if rows:
             counts = {"rows": rows, "in": rows, "kept": rows - rejected, "rejected": rejected}
-            stats.record(READ_STAGE, counts, stats_actor)
-            stats.record(READ_FILES_SCOPE, {unit.path: rows}, stats_actor)
+            key = stats.work_key(unit.path, unit.row_groups, unit.first_row)
+            stats.record(READ_STAGE, counts, stats_actor, key=key)
+            stats.record(READ_FILES_SCOPE, {unit.path: rows}, stats_actor, key=key)
 
 
 def describe_files(files: Sequence[InputFile], threads: int = 4) -> list[dict]:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pyarrow as pa
 import pyarrow.compute as pc
-from sftforge.jobs.stats import record
+from sftforge.jobs.stats import record, work_key
 from sftforge.operators import schema
 from sftforge.operators.base import Resources, Stage
 
@@ -33,16 +33,27 @@ def run_stage_on_batch(stage: Stage, batch: pa.Table, stats_actor: str | None = 
         )
     else:
         rejected = rejected.append_column(schema.REJECT_STAGE, stage_column)
-    record(
-        stage.name,
-        {"in": live.num_rows, "kept": result.kept.num_rows, "rejected": rejected.num_rows},
-        stats_actor,
-    )
+    if stats_actor:
+        record(
+            stage.name,
+            {"in": live.num_rows, "kept": result.kept.num_rows, "rejected": rejected.num_rows},
+            stats_actor,
+            key=batch_key(stage.name, live),
+        )
     target = _output_schema(batch.schema, stage)
     parts = [schema.conform(part, target) for part in (result.kept, rejected, dead) if part.num_rows]
     if not parts:
         return target.empty_table()
     return pa.concat_tables(parts)
+
+
+def batch_key(stage_name: str, live: pa.Table) -> str:
+    """Identity of a batch's work: the stage and the ids of the rows it saw (a retry sees the same ones)."""
+    if schema.DOC_ID in live.column_names:
+        ids = live.column(schema.DOC_ID).to_pylist()
+    else:
+        ids = [live.num_rows, live.nbytes]
+    return work_key(stage_name, *ids)
 
 
 def _output_schema(input_schema: pa.Schema, stage: Stage) -> pa.Schema:
@@ -56,6 +67,27 @@ def _output_schema(input_schema: pa.Schema, stage: Stage) -> pa.Schema:
             fields.append(pa.field(column, pa.string()))
     return pa.schema(fields)
 
+
+
+#: Ray's retry options, set on purpose rather than inherited. A task whose worker died (OOM kill,
+#: preempted node, ``kill -9``) is run again up to this many times; an exception raised by our own code
+#: is never retried (it would fail the same way), and ``DataContext.max_errored_blocks`` stays 0 so no
+#: failed block is ever skipped (see ``jobs.pipeline.init_ray``). Retries are safe because stages are
+#: pure and counters are keyed by the work they count (``jobs.stats``).
+TASK_RETRIES = 4
+#: The same for actor pools: a killed stage actor is restarted (its model loads again) and the batch
+#: it held is sent again.
+ACTOR_RESTARTS = 4
+
+
+def task_retry_args() -> dict:
+    """Ray options of every map task (``ray_remote_args_fn``: the named-argument form is deprecated)."""
+    return {"max_retries": TASK_RETRIES, "retry_exceptions": False}
+
+
+def actor_retry_args() -> dict:
+    """Ray options of every stage actor."""
+    return {"max_restarts": ACTOR_RESTARTS, "max_task_retries": ACTOR_RESTARTS}
 
 
 class _StageActor:
@@ -137,6 +169,7 @@ def apply_stage(
             batch_size=batch_size,
             compute=ray.data.ActorPoolStrategy(min_size=1, max_size=size, initial_size=initial),
             num_cpus=resources.num_cpus,
+            ray_remote_args_fn=actor_retry_args,
         )
     return ds.map_batches(
         _run_task,
@@ -144,4 +177,5 @@ def apply_stage(
         batch_format="pyarrow",
         batch_size=batch_size,
         num_cpus=resources.num_cpus,
+        ray_remote_args_fn=task_retry_args,
     )

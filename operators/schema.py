@@ -21,6 +21,7 @@ SOURCE_ROW = "source_row"
 ORIGIN = "origin"
 PARENT_ID = "parent_id"
 # The input's ``keep_columns`` fields of a row: a compact JSON object, null when none are kept.
+# Source fields an input keeps (``keep_columns``): a compact JSON object, null when none.
 SOURCE_FIELDS = "source_fields"
 
 # Content.
@@ -93,6 +94,7 @@ BASE_SCHEMA = pa.schema(
         (OUTPUT, pa.string()),
         (SYSTEM, pa.string()),
         (MESSAGES, MESSAGES_TYPE),
+        (SOURCE_FIELDS, pa.string()),
         (REJECT_STAGE, pa.string()),
         (REJECT_REASON, pa.string()),
     ]

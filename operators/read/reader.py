@@ -27,30 +27,40 @@ from __future__ import annotations
 
 import io
 import json
-import os
 from collections.abc import Iterator, Mapping
-from contextlib import ExitStack, contextmanager
-from dataclasses import asdict, dataclass
-from typing import Any, Literal
+from dataclasses import asdict
+from typing import Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq
-from pydantic import Field, field_validator, model_validator
 from sftforge.operators import schema
-from sftforge.operators.base import StageConfig
+from sftforge.operators.read.planning import (
+    RESERVED_COLUMNS,
+    InputFile,
+    InputSpec,
+    ReadUnit,
+    _filesystem,
+    _open_binary,
+    _parquet_file,
+    detect_format,
+    expand_files,
+    lineage_name,
+    plan_read_units,
+    units_for_files,
+)
 from sftforge.operators.read.records import (
     BATCH_BYTES,
     BATCH_ROWS,
-    CANONICAL_COLUMNS,
     DEFAULT_ALIASES,
-    DEFAULT_MAX_ROW_BYTES,
     READ_STAGE,
     REJECT_PREVIEW_CHARS,
+    ROW_ERRORS,
     ColumnPlan,
     InputError,
     Rejected,
     RowBuilder,
     content_id,
+    describe_row_error,
     resolve_columns,
 )
 
@@ -59,390 +69,21 @@ __all__ = [
     "BATCH_ROWS",
     "DEFAULT_ALIASES",
     "READ_STAGE",
+    "RESERVED_COLUMNS",
     "InputError",
     "InputFile",
     "InputSpec",
     "ReadUnit",
+    "_filesystem",
     "content_id",
     "detect_format",
     "expand_files",
+    "lineage_name",
     "plan_read_units",
     "read_table",
     "read_unit",
     "units_for_files",
 ]
-
-Format = Literal["auto", "parquet", "jsonl", "json"]
-Kind = Literal["document", "instruction"]
-
-_EXTENSIONS: dict[str, str] = {
-    ".parquet": "parquet",
-    ".pq": "parquet",
-    ".jsonl": "jsonl",
-    ".ndjson": "jsonl",
-    ".json": "json",
-}
-_COMPRESSIONS = {".gz": "gzip", ".zst": "zstd", ".zstd": "zstd"}
-
-#: Bounds on one Parquet unit (uncompressed bytes and rows, from the footer); a unit holds at least one
-#: row group.
-UNIT_BYTES = 256 * 1024 * 1024
-UNIT_ROWS = 1_000_000
-
-
-class InputSpec(StageConfig):
-    """One input of a job: where the files are, how to parse them, and which columns hold what.
-
-    Attributes:
-        path: A file, a directory, a glob, or a list of those; local paths or fsspec URLs
-            (``s3://``, ``file://``, ``memory://``).
-        format: ``auto`` infers it from each file's extension (``.parquet``/``.pq``, ``.jsonl``/``.ndjson``,
-            ``.json``; ``.gz`` and ``.zst`` compressed JSONL/JSON too). A ``.json`` file whose first
-            character is ``{`` is read as JSONL.
-        kind: ``document`` (raw text) or ``instruction`` (pairs or conversations).
-        columns: Canonical column (``text``, ``instruction``, ``input``, ``output``, ``system``,
-            ``messages``) to source column. Unmapped canonical columns fall back to ``DEFAULT_ALIASES``.
-        name: A label for the manifest.
-        max_row_bytes: Rows whose content (UTF-8 bytes of all text fields) is larger than this are
-            rejected as ``row_too_large``; a JSONL line longer than this is rejected unparsed, and only
-            its first bytes are ever held in memory.
-    """
-
-    path: str | list[str]
-    format: Format = "auto"
-    kind: Kind
-    columns: dict[str, str] = Field(default_factory=dict)
-    name: str | None = None
-    max_row_bytes: int = Field(default=DEFAULT_MAX_ROW_BYTES, gt=0)
-
-    @field_validator("path")
-    @classmethod
-    def _paths_not_empty(cls, value: str | list[str]) -> str | list[str]:
-        paths = [value] if isinstance(value, str) else value
-        if not paths or any(not path.strip() for path in paths):
-            raise ValueError("needs at least one non-empty path")
-        return value
-
-    @field_validator("columns")
-    @classmethod
-    def _known_columns(cls, value: dict[str, str]) -> dict[str, str]:
-        for canonical, source in value.items():
-            if canonical not in CANONICAL_COLUMNS:
-                expected = ", ".join(CANONICAL_COLUMNS)
-                raise ValueError(f"unknown column '{canonical}'; map one of {expected} to a source column")
-            if not source:
-                raise ValueError(f"column '{canonical}' is mapped to an empty name")
-        return value
-
-    @model_validator(mode="after")
-    def _columns_fit_kind(self) -> InputSpec:
-        mapped = set(self.columns)
-        if self.kind == schema.KIND_DOCUMENT and mapped - {schema.TEXT}:
-            raise ValueError(
-                f"a document input maps only 'text', not {', '.join(sorted(mapped - {schema.TEXT}))}"
-            )
-        if self.kind == schema.KIND_INSTRUCTION:
-            if schema.TEXT in mapped:
-                raise ValueError(
-                    "an instruction input has no 'text' column; map instruction/output or messages"
-                )
-            pair = mapped & {schema.INSTRUCTION, schema.INPUT, schema.OUTPUT}
-            if schema.MESSAGES in mapped and pair:
-                raise ValueError(
-                    f"map either 'messages' or instruction/input/output, not both ({', '.join(sorted(pair))})"
-                )
-        return self
-
-    @property
-    def paths(self) -> list[str]:
-        """The configured paths as a list."""
-        return [self.path] if isinstance(self.path, str) else list(self.path)
-
-    @property
-    def label(self) -> str:
-        """``name`` if set, else the configured path(s)."""
-        return self.name or ", ".join(self.paths)
-
-    def check_paths(self) -> list[str]:
-        """Expands the paths and returns the files; raises InputError naming a path that matches nothing."""
-        return [file.path for file in expand_files(self)]
-
-
-@dataclass(frozen=True)
-class InputFile:
-    """One file of an input, as found on its filesystem."""
-
-    path: str
-    size: int
-    format: str
-    compression: str | None
-    kind: str
-    spec_name: str
-
-
-@dataclass(frozen=True)
-class ReadUnit:
-    """A bounded piece of reading work: one file, or a range of row groups of a Parquet file.
-
-    Attributes:
-        path: The file, as a local absolute path or a URL with its protocol.
-        format: ``parquet``, ``jsonl`` or ``json`` (never ``auto``).
-        compression: ``gzip``, ``zstd`` or None.
-        kind: ``document`` or ``instruction``.
-        columns: The spec's explicit mapping.
-        spec_name: The input's label, for the manifest.
-        size: File size in bytes.
-        max_row_bytes: The spec's row size limit.
-        row_groups: Parquet row group indices of this unit (empty for other formats).
-        first_row: Index in the file of the unit's first row.
-    """
-
-    path: str
-    format: str
-    compression: str | None
-    kind: str
-    columns: tuple[tuple[str, str], ...]
-    spec_name: str
-    size: int
-    max_row_bytes: int = DEFAULT_MAX_ROW_BYTES
-    row_groups: tuple[int, ...] = ()
-    first_row: int = 0
-
-    def to_row(self) -> dict[str, Any]:
-        """Plain values only, for ``ray.data.from_items``."""
-        row = asdict(self)
-        row["columns"] = json.dumps(dict(self.columns))
-        row["row_groups"] = list(self.row_groups)
-        return row
-
-    @classmethod
-    def from_row(cls, row: Mapping[str, Any]) -> ReadUnit:
-        """Inverse of ``to_row``; accepts numpy values as Ray Data hands them back."""
-        columns = row["columns"]
-        mapping = json.loads(columns) if isinstance(columns, str) else dict(columns)
-        compression = row.get("compression")
-        return cls(
-            path=str(row["path"]),
-            format=str(row["format"]),
-            compression=None if compression in (None, "") else str(compression),
-            kind=str(row["kind"]),
-            columns=tuple(sorted(mapping.items())),
-            spec_name=str(row["spec_name"]),
-            size=int(row["size"]),
-            max_row_bytes=int(row["max_row_bytes"]),
-            row_groups=tuple(int(index) for index in (row.get("row_groups") or ())),
-            first_row=int(row.get("first_row") or 0),
-        )
-
-
-# ---------------------------------------------------------------------------------------------------
-# Planning
-
-
-def _filesystem(path: str):
-    from fsspec.core import url_to_fs
-
-    try:
-        return url_to_fs(path)
-    except (ImportError, ValueError) as exc:
-        raise InputError(path, f"no filesystem for this path ({exc})") from exc
-
-
-def _has_glob(path: str) -> bool:
-    return any(char in path for char in "*?[")
-
-
-def _display_path(fs, path: str) -> str:
-    from fsspec.implementations.local import LocalFileSystem
-
-    if isinstance(fs, LocalFileSystem):
-        return os.path.abspath(path)
-    return fs.unstrip_protocol(path)
-
-
-def _is_hidden(relative: str) -> bool:
-    # Spark and Hadoop write _SUCCESS, _metadata and .crc files next to the data.
-    return any(part.startswith((".", "_")) for part in relative.split("/") if part)
-
-
-def detect_format(path: str, configured: Format = "auto") -> tuple[str, str | None]:
-    """Returns ``(format, compression)`` for a file name; raises InputError if ``auto`` cannot tell."""
-    name = os.path.basename(path).lower()
-    root, ext = os.path.splitext(name)
-    compression = _COMPRESSIONS.get(ext)
-    if compression:
-        name = root
-    if configured != "auto":
-        if configured == "parquet" and compression:
-            raise InputError(
-                path, "compressed Parquet files are not supported; Parquet compresses internally"
-            )
-        return configured, compression
-    fmt = _EXTENSIONS.get(os.path.splitext(name)[1])
-    if fmt is None:
-        raise InputError(
-            path,
-            "cannot infer the format from the file name; expected .parquet, .pq, .jsonl, .ndjson or .json "
-            "(optionally .gz/.zst), or set 'format' on the input",
-        )
-    if fmt == "parquet" and compression:
-        raise InputError(path, "compressed Parquet files are not supported; Parquet compresses internally")
-    return fmt, compression
-
-
-def expand_files(spec: InputSpec) -> list[InputFile]:
-    """Expands every path of ``spec`` into files, sorted by path within each configured path.
-
-    A directory contributes every file under it (recursively) except hidden ones (``.*``, ``_*``, such as
-    ``_SUCCESS``); a glob skips hidden files too unless its last part starts with ``.`` or ``_``.
-    Raises InputError naming a path that does not exist, a glob that matches nothing, or a directory
-    with no files. The same file listed twice is read once.
-    """
-    files: list[InputFile] = []
-    seen: set[str] = set()
-    for configured in spec.paths:
-        fs, root = _filesystem(configured)
-        if _has_glob(configured):
-            details = fs.glob(root, detail=True)
-            # Like a directory, a pattern skips hidden files unless it names them itself ("_part-*").
-            show_hidden = _is_hidden(os.path.basename(root))
-            found = {
-                name: info
-                for name, info in details.items()
-                if info.get("type") != "directory" and (show_hidden or not _is_hidden(os.path.basename(name)))
-            }
-            if not found:
-                raise InputError(configured, "no files match this pattern")
-        elif fs.isdir(root):
-            details = fs.find(root, detail=True)
-            found = {
-                name: info
-                for name, info in details.items()
-                if info.get("type") != "directory" and not _is_hidden(name[len(root.rstrip("/")) :])
-            }
-            if not found:
-                raise InputError(configured, "the directory holds no data files")
-        elif fs.exists(root):
-            found = {root: fs.info(root)}
-        else:
-            raise InputError(configured, "no such file or directory")
-        for name in sorted(found):
-            path = _display_path(fs, name)
-            if path in seen:
-                continue
-            seen.add(path)
-            fmt, compression = detect_format(path, spec.format)
-            size = found[name].get("size")
-            files.append(
-                InputFile(
-                    path=path,
-                    size=int(size if size is not None else fs.size(name)),
-                    format=fmt,
-                    compression=compression,
-                    kind=spec.kind,
-                    spec_name=spec.label,
-                )
-            )
-    return files
-
-
-def plan_read_units(
-    spec: InputSpec, max_unit_bytes: int = UNIT_BYTES, max_unit_rows: int = UNIT_ROWS
-) -> list[ReadUnit]:
-    """Expands ``spec`` into read units, in a deterministic order; see the module docstring.
-
-    Args:
-        spec: The input.
-        max_unit_bytes: Uncompressed bytes (from the Parquet footer) above which row groups go to the
-            next unit.
-        max_unit_rows: Rows above which row groups go to the next unit.
-    """
-    return units_for_files(spec, expand_files(spec), max_unit_bytes, max_unit_rows)
-
-
-def units_for_files(
-    spec: InputSpec,
-    files: list[InputFile],
-    max_unit_bytes: int = UNIT_BYTES,
-    max_unit_rows: int = UNIT_ROWS,
-) -> list[ReadUnit]:
-    """Read units of files already listed by ``expand_files`` (see ``plan_read_units``)."""
-    units: list[ReadUnit] = []
-    columns = tuple(sorted(spec.columns.items()))
-    for file in files:
-        base = ReadUnit(
-            path=file.path,
-            format=file.format,
-            compression=file.compression,
-            kind=file.kind,
-            columns=columns,
-            spec_name=file.spec_name,
-            size=file.size,
-            max_row_bytes=spec.max_row_bytes,
-        )
-        if file.format != "parquet":
-            units.append(base)
-            continue
-        if file.size == 0:
-            continue
-        with _parquet_file(file.path) as parquet:
-            metadata = parquet.metadata
-        units.extend(_parquet_units(base, metadata, max_unit_bytes, max_unit_rows))
-    return units
-
-
-def _parquet_units(
-    base: ReadUnit, metadata: pq.FileMetaData, max_bytes: int, max_rows: int
-) -> list[ReadUnit]:
-    units = []
-    group: list[int] = []
-    group_bytes = group_rows = 0
-    first_row = next_row = 0
-    for index in range(metadata.num_row_groups):
-        row_group = metadata.row_group(index)
-        if group and (
-            group_bytes + row_group.total_byte_size > max_bytes or group_rows + row_group.num_rows > max_rows
-        ):
-            units.append(_with_groups(base, group, first_row))
-            group, group_bytes, group_rows, first_row = [], 0, 0, next_row
-        group.append(index)
-        group_bytes += row_group.total_byte_size
-        group_rows += row_group.num_rows
-        next_row += row_group.num_rows
-    if group and group_rows:
-        units.append(_with_groups(base, group, first_row))
-    return units
-
-
-def _with_groups(base: ReadUnit, groups: list[int], first_row: int) -> ReadUnit:
-    return ReadUnit(**{**asdict(base), "row_groups": tuple(groups), "first_row": first_row})
-
-
-def _open_binary(path: str):
-    fs, inner = _filesystem(path)
-    try:
-        return fs.open(inner, "rb")
-    except FileNotFoundError as exc:
-        raise InputError(path, "the file disappeared after planning") from exc
-
-
-@contextmanager
-def _parquet_file(path: str) -> Iterator[pq.ParquetFile]:
-    """Opens a Parquet file (natively when local) and closes it after use."""
-    from fsspec.implementations.local import LocalFileSystem
-
-    fs, inner = _filesystem(path)
-    with ExitStack() as stack:
-        try:
-            if isinstance(fs, LocalFileSystem):
-                source = inner
-            else:
-                source = stack.enter_context(fs.open(inner, "rb"))
-            parquet = stack.enter_context(pq.ParquetFile(source))
-        except (pa.ArrowException, OSError) as exc:
-            raise InputError(path, f"not a readable Parquet file ({exc})") from exc
-        yield parquet
-
 
 # ---------------------------------------------------------------------------------------------------
 # Reading
@@ -545,6 +186,9 @@ def _add_json_line(
     except json.JSONDecodeError as exc:
         builder.add_rejected(line_no, f"invalid_json: {exc.msg}: column {exc.colno}", text)
         return
+    except ROW_ERRORS as exc:
+        builder.add_rejected(line_no, f"invalid_json: {describe_row_error(exc)} at {builder.source}:{line_no}", text)
+        return
     _add_record(builder, line_no, record, text)
 
 
@@ -553,15 +197,43 @@ def _add_record(builder: RowBuilder, row: int, record: Any, raw: str | None) -> 
         evidence = raw if raw is not None else json.dumps(record, ensure_ascii=False)[:REJECT_PREVIEW_CHARS]
         builder.add_rejected(row, f"not_an_object: {type(record).__name__}", evidence)
         return
+    unit = builder.unit
     if builder.plan is None:
-        # The first object decides the columns of the whole file, as a Parquet schema would; a later
-        # record without a required column is a row with a null field (rejected as such), not a broken
-        # file, and optional columns (input, system) are looked up in each record.
-        unit = builder.unit
+        # The first object decides the columns of the file, as a Parquet schema would; optional columns
+        # (input, system) are looked up in each record.
         builder.plan = resolve_columns(
             unit.kind, dict(unit.columns), list(record), unit.path, optional_per_record=True
         )
-    builder.add_record(row, record, raw)
+    plan = builder.plan
+    if not _fits(plan, record) and not unit.columns:
+        # Merged files mix schemas (question/answer rows beside instruction/output rows): a row the
+        # file's plan does not fit is mapped by its own keys, or rejected naming them.
+        try:
+            plan = resolve_columns(unit.kind, {}, list(record), unit.path, optional_per_record=True)
+        except InputError:
+            if set(record) & set(plan.source_columns):
+                builder.add_record(row, record, raw)  # the file's schema with a field missing
+                return
+            keys = ", ".join(sorted(map(str, record))[:12]) or "none"
+            builder.add_rejected(row, f"unmapped_row: no usable columns; keys found: {keys}", raw)
+            return
+    if plan is builder.plan:
+        builder.add_record(row, record, raw)
+        return
+    file_plan, builder.plan = builder.plan, plan
+    try:
+        builder.add_record(row, record, raw)
+    finally:
+        builder.plan = file_plan
+
+
+def _fits(plan: ColumnPlan, record: Mapping[str, Any]) -> bool:
+    """Whether every required column of ``plan`` (one candidate) is a key of ``record``."""
+    return all(
+        len(names) != 1 or names[0] in record
+        for canonical, names in plan.sources.items()
+        if canonical not in (schema.INPUT, schema.SYSTEM)
+    )
 
 
 def _read_json(unit: ReadUnit) -> Iterator[pa.Table]:
@@ -591,6 +263,9 @@ def _read_json(unit: ReadUnit) -> Iterator[pa.Table]:
         raise InputError(
             unit.path, f"not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}"
         ) from exc
+    except ROW_ERRORS as exc:
+        # A JSON array is parsed whole, so one bad element spoils the file; JSON Lines reject the row.
+        raise InputError(unit.path, f"cannot parse the JSON array: {describe_row_error(exc)}") from exc
     del text
     if not isinstance(records, list):
         raise InputError(
@@ -635,6 +310,9 @@ def _read_parquet_file(unit: ReadUnit, parquet: pq.ParquetFile) -> Iterator[pa.T
             raise InputError(
                 unit.path, f"column '{source}' (for '{canonical}') has type {type_}, expected text"
             )
+    read_columns = plan.source_columns + [
+        name for name in unit.keep_columns if name in arrow_schema.names and name not in plan.source_columns
+    ]
     metadata = parquet.metadata
     groups = list(unit.row_groups) or list(range(metadata.num_row_groups))
     builder = RowBuilder(unit, plan)
@@ -646,7 +324,7 @@ def _read_parquet_file(unit: ReadUnit, parquet: pq.ParquetFile) -> Iterator[pa.T
             average = max(1, meta.total_byte_size // max(1, meta.num_rows))
             batch_rows = max(1, min(BATCH_ROWS, BATCH_BYTES // average))
             for batch in parquet.iter_batches(
-                batch_size=batch_rows, row_groups=[group], columns=plan.source_columns, use_threads=False
+                batch_size=batch_rows, row_groups=[group], columns=read_columns, use_threads=False
             ):
                 for record, rejected in _parquet_records(batch, plan):
                     if rejected is not None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -17,7 +18,7 @@ import pyarrow.compute as pc
 from sftforge.operators import schema
 
 if TYPE_CHECKING:
-    from sftforge.operators.read.reader import ReadUnit
+    from sftforge.operators.read.planning import ReadUnit
 
 READ_STAGE = "read"
 
@@ -214,6 +215,8 @@ def content_id(kind: str, parts: Sequence[str | None]) -> str:
 def _as_text(value: Any, field: str) -> str | None:
     if value is None or isinstance(value, str):
         return value
+    if isinstance(value, float) and not math.isfinite(value):
+        raise Rejected(f"invalid_number: {field} is {value} (overflow or not a number)")
     if isinstance(value, bool | int | float):
         return json.dumps(value)
     raise Rejected(f"invalid_type: {field} is {type(value).__name__}")
@@ -257,6 +260,8 @@ class RowBuilder:
     def __init__(self, unit: ReadUnit, plan: ColumnPlan | None):
         self.unit = unit
         self.plan = plan
+        #: The file as lineage names it (``source_file``).
+        self.source = unit.source or unit.path
         self._reset()
 
     def _reset(self) -> None:
@@ -265,6 +270,8 @@ class RowBuilder:
         self.rows: list[int] = []
         self.content: dict[str, list] = {name: [] for name in CANONICAL_COLUMNS}
         self.reasons: list[str | None] = []
+        self.kept_fields: list[str | None] = []
+        self._current_kept: str | None = None
         self.buffered_bytes = 0
 
     def __len__(self) -> int:
@@ -280,11 +287,12 @@ class RowBuilder:
         arrays = {
             schema.DOC_ID: pa.array(self.doc_ids, pa.string()),
             schema.KIND: pa.array([self.unit.kind] * count, pa.string()),
-            schema.SOURCE_FILE: pa.array([self.unit.path] * count, pa.string()),
+            schema.SOURCE_FILE: pa.array([self.source] * count, pa.string()),
             schema.SOURCE_ROW: pa.array(self.rows, pa.int64()),
             schema.ORIGIN: pa.array([schema.ORIGIN_SOURCE] * count, pa.string()),
             schema.REJECT_STAGE: pc.if_else(pc.is_valid(reasons), READ_STAGE, pa.scalar(None, pa.string())),
             schema.REJECT_REASON: reasons,
+            schema.SOURCE_FIELDS: pa.array(self.kept_fields, pa.string()),
         }
         for name, values in self.content.items():
             arrays[name] = pa.array(values, schema.BASE_SCHEMA.field(name).type)
@@ -303,15 +311,41 @@ class RowBuilder:
             record: Source column -> value.
             raw: The record's source text (a JSONL line), kept as evidence if the record is rejected.
         """
+        self._current_kept = self._kept_json(record)
         try:
             fields = self._fields(record)
         except Rejected as rejected:
             text = rejected.text
             if text is None and not rejected.fields:
-                text = raw if raw is not None else json.dumps(record, ensure_ascii=False, default=repr)
+                text = raw if raw is not None else _safe_dump(record)
             self.add_rejected(row, rejected.reason, text, rejected.fields)
             return
+        except ROW_ERRORS as exc:
+            # One row Python cannot convert (nesting too deep, a number too large) is that row's verdict,
+            # never the job's.
+            text = raw if raw is not None else _safe_dump(record)
+            self.add_rejected(row, self.row_error(exc, row), text)
+            return
         self._append(row, fields, None)
+
+    def _kept_json(self, record: Mapping[str, Any]) -> str | None:
+        """The input's ``keep_columns`` this record has, as compact JSON (None when it has none)."""
+        names = self.unit.keep_columns
+        if not names:
+            return None
+        kept = {name: record[name] for name in names if name in record and record[name] is not None}
+        if not kept:
+            return None
+        try:
+            text = json.dumps(kept, ensure_ascii=False, separators=(",", ":"), default=str)
+            text.encode("utf-8")
+        except ROW_ERRORS:
+            return None  # a kept field Python cannot write out is dropped, never the row
+        return text
+
+    def row_error(self, exc: BaseException, row: int) -> str:
+        """The reject reason of a row that failed to convert: the problem, then file:row."""
+        return f"unconvertible_row: {describe_row_error(exc)} at {self.source}:{row}"
 
     def add_rejected(
         self, row: int, reason: str, text: str | None, fields: Mapping[str, Any] | None = None
@@ -368,6 +402,11 @@ class RowBuilder:
                 value for name, value in fields.items() if name == schema.SYSTEM and isinstance(value, str)
             ]
             strings += [turn["content"] for turn in fields[schema.MESSAGES]]
+            for turn in fields[schema.MESSAGES]:
+                try:
+                    turn["role"].encode("utf-8")
+                except UnicodeEncodeError as exc:
+                    raise Rejected("invalid_unicode: lone surrogate in a role", fields=fields) from exc
         size = 0
         for value in strings:
             try:
@@ -380,7 +419,7 @@ class RowBuilder:
     def _append(self, row: int, fields: Mapping[str, Any], reason: str | None) -> None:
         kind = self.unit.kind
         if reason is not None:
-            parts = [self.unit.path, str(row), reason] + [fields.get(name) for name in CANONICAL_COLUMNS[:5]]
+            parts = [self.source, str(row), reason] + [fields.get(name) for name in CANONICAL_COLUMNS[:5]]
             doc_id = content_id(kind, parts)
         elif kind == schema.KIND_DOCUMENT:
             doc_id = content_id(kind, [fields[schema.TEXT]])
@@ -400,11 +439,34 @@ class RowBuilder:
         self.doc_ids.append(doc_id)
         self.rows.append(row)
         self.reasons.append(reason)
+        self.kept_fields.append(self._current_kept)
+        self._current_kept = None
         for name, values in self.content.items():
             value = fields.get(name)
             values.append(value)
             if value.__class__ is str:
                 self.buffered_bytes += len(value)
+
+
+#: Errors that converting one row can raise and that say nothing about the rest of the file.
+ROW_ERRORS = (RecursionError, ValueError, OverflowError, TypeError, UnicodeError, MemoryError)
+
+
+def describe_row_error(exc: BaseException) -> str:
+    """A one-line name for a row's conversion error."""
+    if isinstance(exc, RecursionError):
+        return "nesting too deep (RecursionError)"
+    message = " ".join(str(exc).split())[:160]
+    if isinstance(exc, ValueError) and "integer string conversion" in message:
+        return "integer too large (over 4300 digits)"
+    return f"{type(exc).__name__}: {message}" if message else type(exc).__name__
+
+
+def _safe_dump(record: Any) -> str | None:
+    try:
+        return json.dumps(record, ensure_ascii=False, default=repr)[:REJECT_PREVIEW_CHARS]
+    except ROW_ERRORS:
+        return None
 
 
 def _preview(value: Any) -> Any:

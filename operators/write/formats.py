@@ -84,6 +84,9 @@ class OutputConfig(StageConfig):
         keep_metadata: Write id, language, quality, cluster and lineage columns beside the record.
         text_template: How ``sft_format: text`` renders a conversation (placeholders are checked here).
         card: Licence, description and name for the release's dataset card.
+        min_rows: A release with fewer rows (records plus documents) is not published (``--force`` does).
+        max_shrink: When set, a release with fewer rows than this fraction of the previous release's is
+            not published (``--force`` does).
     """
 
     dir: str
@@ -95,6 +98,8 @@ class OutputConfig(StageConfig):
     keep_metadata: bool = True
     text_template: TextTemplate = TextTemplate()
     card: CardConfig = CardConfig()
+    min_rows: int = Field(default=1, ge=0)
+    max_shrink: float | None = Field(default=None, gt=0, le=1)
 
     @field_validator("dir")
     @classmethod

@@ -129,3 +129,46 @@ def test_nested_paths_resolve_against_the_config_folder(tmp_path, data_file):
     (tmp_path / "models" / "quality.bin").write_bytes(b"")
     config = load_config(write_config(tmp_path, data))
     assert config.quality.classifier.path == str(tmp_path / "models" / "quality.bin")
+
+
+@pytest.mark.parametrize("output", ["data", "data/releases", "data/../data/sub"])
+def test_output_inside_an_input_folder_is_refused(tmp_path, data_file, output):
+    data = base_config(data_file)
+    data["inputs"] = [{"path": "data/**/*.jsonl", "kind": "instruction"}]  # '**' is recursive, as in the reader
+    data["output"] = {"dir": output}
+    with pytest.raises(ConfigError, match="is inside inputs\\[0\\].path"):
+        load_config(write_config(tmp_path, data))
+
+
+def test_output_inside_an_input_reached_through_a_link_is_refused(tmp_path, data_file):
+    (tmp_path / "link").symlink_to(tmp_path / "data")
+    data = {**base_config(data_file), "inputs": [{"path": "data", "kind": "instruction"}],
+            "output": {"dir": "link/out"}}
+    with pytest.raises(ConfigError, match="is inside inputs"):
+        load_config(write_config(tmp_path, data))
+
+
+def test_recursive_glob_is_accepted(tmp_path, data_file):
+    data = {**base_config(data_file), "inputs": [{"path": "**/pairs.jsonl", "kind": "instruction"}],
+            "output": {"dir": str(tmp_path.parent / f"{tmp_path.name}-out")}}
+    with pytest.raises(ConfigError, match="is inside inputs"):  # '**' from the config's folder covers out/
+        load_config(write_config(tmp_path, {**data, "output": {"dir": "out"}}))
+    assert load_config(write_config(tmp_path, data)).inputs[0].path.endswith("**/pairs.jsonl")
+
+
+@pytest.mark.parametrize("release", ["LATEST", "latest", ".hidden", "_tmp"])
+def test_reserved_and_hidden_release_ids_are_refused(tmp_path, data_file, release):
+    with pytest.raises(ConfigError, match="release"):
+        load_config(write_config(tmp_path, {**base_config(data_file), "release": release}))
+
+
+def test_bad_set_value_is_one_config_line(tmp_path, data_file):
+    with pytest.raises(ConfigError, match=r"--set 'split.ratios=\[unclosed': the value is not valid YAML"):
+        load_config(write_config(tmp_path, base_config(data_file)), ["split.ratios=[unclosed"])
+
+
+def test_credentials_in_the_endpoint_url_are_refused(tmp_path, data_file):
+    data = {**base_config(data_file), "llm": {"base_url": "http://user:secret@127.0.0.1:8000/v1", "model": "m"}}
+    with pytest.raises(ConfigError, match="llm.base_url holds a user name or password") as info:
+        load_config(write_config(tmp_path, data))
+    assert "secret" not in str(info.value)

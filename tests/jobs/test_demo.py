@@ -38,9 +38,9 @@ def _notes_by_id(release: Path) -> dict[tuple[str, int], str]:
     notes = {}
     for path in sorted((folder / "documents").glob("*.parquet")):
         for row, record in enumerate(pq.read_table(path).to_pylist()):
-            notes[(str(path), row)] = record["note"]
+            notes[(path.name, row)] = record["note"]  # lineage: the path within the input root
     for row, line in enumerate((folder / "instructions.jsonl").read_text(encoding="utf-8").splitlines()):
-        notes[(str(folder / "instructions.jsonl"), row)] = json.loads(line)["note"]
+        notes[("instructions.jsonl", row)] = json.loads(line)["note"]
     return notes
 
 

@@ -104,3 +104,19 @@ def test_corrupt_input_fails_naming_the_file_and_keeps_latest(ray_session, tmp_p
     assert str(bad) in proc.stderr and "Traceback" not in proc.stderr
     assert not (tmp_path / "out" / "r2").exists()
     assert (tmp_path / "out" / "LATEST").read_text().strip() == "r1"
+
+
+def test_an_all_rejected_run_does_not_replace_the_release_unless_forced(ray_session, tmp_path):
+    from sftforge.jobs.guard import ShrinkGuardError
+
+    config_path = _config(tmp_path)
+    run_job(load_config(config_path))
+    (tmp_path / "in" / "pairs.jsonl").write_text('{"instruction": "x", "output": null}\n', encoding="utf-8")
+    pq.write_table(pa.table({"text": pa.array([None], pa.string())}), tmp_path / "in" / "docs.parquet")
+    config = load_config(config_path, ["release=r2"])
+    with pytest.raises(ShrinkGuardError, match="would hold 0 rows, fewer than output.min_rows=1"):
+        run_job(config)
+    assert not (tmp_path / "out" / "r2").exists()
+    assert (tmp_path / "out" / "LATEST").read_text().strip() == "r1"
+    run_job(config, force=True)
+    assert (tmp_path / "out" / "LATEST").read_text().strip() == "r2"

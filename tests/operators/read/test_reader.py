@@ -160,7 +160,7 @@ def test_fsspec_urls_are_read(tmp_path: Path):
     assert table.column(schema.SOURCE_FILE).to_pylist() == [
         "memory:///sftforge-test/docs/a.jsonl",
         "memory:///sftforge-test/docs/b.parquet",
-        str(tmp_path / "c.parquet"),
+        "c.parquet",  # lineage: relative to the configured path's root, never the mount point
     ]
 
 
@@ -388,8 +388,8 @@ def test_lineage_columns(tmp_path: Path):
     rows = read_spec(path=str(path), kind="document").to_pylist()
 
     assert [(r["source_file"], r["source_row"], r["origin"], r["kind"], r["parent_id"]) for r in rows] == [
-        (str(path), 0, "source", "document", None),
-        (str(path), 1, "source", "document", None),
+        ("a.jsonl", 0, "source", "document", None),
+        ("a.jsonl", 1, "source", "document", None),
     ]
 
 
@@ -694,3 +694,67 @@ def test_check_paths_lists_files(doc_shards: Path):
 
     assert spec.check_paths() == [str(doc_shards / "a.jsonl"), str(doc_shards / "c.json")]
     assert spec.label == str(doc_shards / "*.json*")
+
+
+def test_one_unconvertible_row_is_rejected_naming_the_problem_and_file_row(tmp_path):
+    path = tmp_path / "bad.jsonl"
+    good = json.dumps({"instruction": "Add two and two.", "output": "Four."})
+    lines = [
+        good,
+        "[" * 10_000 + "]" * 10_000,  # nesting deeper than Python's recursion limit
+        '{"instruction": "Count.", "output": ' + "9" * 5000 + "}",  # 5,000-digit integer
+        '{"instruction": "Big.", "output": 1e999}',  # float overflow -> inf
+        '{"instruction": "Odd.", "output": "fine", "messages_unused": 1, "system": "\\ud800"}',  # lone surrogate
+        good.replace("two", "three"),
+    ]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    table = read_spec(path=str(path), kind="instruction")
+    assert table.num_rows == 6
+    reasons = dict(zip(table.column(schema.SOURCE_ROW).to_pylist(), table.column(schema.REJECT_REASON).to_pylist()))
+    assert reasons[0] is None and reasons[5] is None
+    assert reasons[1] == "invalid_json: nesting too deep (RecursionError) at bad.jsonl:1"
+    assert reasons[2] == "invalid_json: integer too large (over 4300 digits) at bad.jsonl:2"
+    assert reasons[3] == "invalid_number: output is inf (overflow or not a number)"
+    assert reasons[4] == "invalid_unicode: lone surrogate"
+    assert set(table.column(schema.SOURCE_FILE).to_pylist()) == {"bad.jsonl"}
+
+
+@pytest.mark.parametrize("configured", ["{root}", "{root}/sub/*.jsonl", "{root}/**/*.jsonl", "{root}/sub/x.jsonl"])
+def test_lineage_is_the_path_within_the_configured_root(tmp_path, configured):
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "sub" / "x.jsonl").write_text('{"text": "hello"}\n', encoding="utf-8")
+    table = read_spec(path=configured.format(root=tmp_path), kind="document")
+    expected = "x.jsonl" if configured.endswith(("*.jsonl", "x.jsonl")) and "**" not in configured else "sub/x.jsonl"
+    assert table.column(schema.SOURCE_FILE).to_pylist() == [expected]
+
+
+def test_rows_of_a_merged_file_are_mapped_by_their_own_keys(tmp_path):
+    path = write_jsonl(tmp_path / "merged.jsonl", [
+        {"question": "What is two plus two?", "answer": "Four."},
+        {"instruction": "Name a colour.", "input": "", "output": "Blue."},
+        {"messages": [{"role": "user", "content": "Hi"}, {"role": "assistant", "content": "Hello!"}]},
+        {"foo": "bar", "baz": 1},
+    ])
+    table = read_spec(path=str(path), kind="instruction")
+    rows = table.to_pylist()
+    assert [r["reject_reason"] for r in rows[:3]] == [None, None, None]
+    assert [r["output"] for r in rows[:3]] == ["Four.", "Blue.", "Hello!"]
+    assert rows[3]["reject_reason"] == "unmapped_row: no usable columns; keys found: baz, foo"
+
+
+def test_keep_columns_carry_source_fields_as_compact_json(tmp_path):
+    path = write_jsonl(tmp_path / "cqia.jsonl", [
+        {"instruction": "Name a river.", "output": "The Yangtze.", "id": 7, "domain": "地理", "task_type": "qa"},
+        {"instruction": "Name a sea.", "output": "The East China Sea."},
+    ])
+    rows = read_spec(path=str(path), kind="instruction", keep_columns=["id", "domain", "task_type"]).to_pylist()
+    assert [r[schema.SOURCE_FIELDS] for r in rows] == ['{"id":7,"domain":"地理","task_type":"qa"}', None]
+    pq.write_table(pa.table({"text": ["hello"], "id": ["d1"]}), tmp_path / "d.parquet")
+    (row,) = read_spec(path=str(tmp_path / "d.parquet"), kind="document", keep_columns=["id"]).to_pylist()
+    assert row[schema.SOURCE_FIELDS] == '{"id":"d1"}'
+
+
+@pytest.mark.parametrize("name", ["text", "doc_id", "split", "reject_reason", "source_fields"])
+def test_keep_columns_refuse_reserved_names(name):
+    with pytest.raises(ValidationError, match="reserved column name"):
+        InputSpec(path="x.jsonl", kind="instruction", keep_columns=[name])
