@@ -90,6 +90,7 @@ def generated_table(rows: Sequence[GeneratedRow], source_file: str) -> pa.Table:
         schema.OUTPUT: [row.output for row in rows],
         schema.SYSTEM: [None] * count,
         schema.MESSAGES: [None] * count,
+        schema.SOURCE_FIELDS: [None] * count,
         schema.REJECT_STAGE: [None] * count,
         schema.REJECT_REASON: [None] * count,
         schema.GEN_MODEL: [row.model for row in rows],
