@@ -38,7 +38,16 @@ def _cmd_run(args: argparse.Namespace) -> int:
     from sftforge.jobs.summary import print_summary
 
     config = _load(args.config, args.set)
-    result = run_job(config, config_source=os.path.abspath(args.config))
+    if args.refresh:
+        from sftforge.jobs.refresh import run_refresh
+
+        result = run_refresh(config, date=args.date, config_source=os.path.abspath(args.config))
+    elif args.date:
+        from sftforge.jobs.config import ConfigError
+
+        raise ConfigError("--date names a --refresh run; set a release id with --set release=ID")
+    else:
+        result = run_job(config, config_source=os.path.abspath(args.config))
     print_summary(result)
     return 0
 
@@ -68,6 +77,10 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("config", help="the job's YAML config")
     run.add_argument("--set", action="append", default=[], metavar="KEY.PATH=VALUE",
                      help="override a config value (repeatable)")
+    run.add_argument("--refresh", action="store_true",
+                     help="nightly refresh: process new and changed input files, carry the others' rows over")
+    run.add_argument("--date", default=None, metavar="YYYY-MM-DD",
+                     help="with --refresh: the night, which names the release (default: today, UTC)")
     run.set_defaults(handler=_cmd_run)
 
     demo = commands.add_parser("demo", help="run the whole pipeline on the bundled demo corpus")
@@ -75,6 +88,11 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--set", action="append", default=[], metavar="KEY.PATH=VALUE",
                       help="override a value of the demo's config (repeatable)")
     demo.set_defaults(handler=_cmd_demo)
+
+    from sftforge.jobs import diff, submit
+
+    submit.add_parser(commands)
+    diff.add_parser(commands)
 
     from sftforge.jobs import train_quality
 
@@ -88,6 +106,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``sftforge`` console script."""
     from sftforge.jobs.accounting import AccountingError
     from sftforge.jobs.config import ConfigError
+    from sftforge.jobs.refresh import RefreshError
+    from sftforge.jobs.submit import SubmitError
     from sftforge.jobs.read import unwrap_error
     from sftforge.operators.base import StageError
     from sftforge.operators.read.reader import InputError
@@ -104,7 +124,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_USAGE
     except Exception as exc:
         cause = unwrap_error(exc)
-        if isinstance(cause, (InputError, AccountingError, StageError)):
+        if isinstance(cause, (InputError, AccountingError, StageError, RefreshError, SubmitError)):
             _print_error(str(cause))
             return EXIT_FAILED
         raise

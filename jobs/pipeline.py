@@ -19,6 +19,7 @@ from sftforge.jobs.augment.step import AugmentStep
 from sftforge.jobs.config import JobConfig, RayConfig
 from sftforge.jobs.dedup.step import DedupStep
 from sftforge.jobs.read import read_inputs
+from sftforge.jobs.refresh.index import resolve_auto_against
 from sftforge.jobs.release.report import write_report
 from sftforge.jobs.release.writer import ReleaseWriter
 from sftforge.jobs.runner import ActorBudget
@@ -105,12 +106,14 @@ def init_ray(config: RayConfig) -> None:
     )
 
 
-def run_job(config: JobConfig, config_source: str | None = None) -> RunResult:
+def run_job(config: JobConfig, config_source: str | None = None, refresh=None) -> RunResult:
     """Runs a whole job and publishes its release.
 
     Args:
         config: A validated job config.
         config_source: The config file the job came from, recorded in the manifest.
+        refresh: A ``sftforge.jobs.refresh.RefreshSession`` for a nightly refresh (new and changed input
+            files processed, the others' rows carried over), or None.
 
     Raises:
         sftforge.operators.read.reader.InputError: An input file cannot be used.
@@ -119,14 +122,18 @@ def run_job(config: JobConfig, config_source: str | None = None) -> RunResult:
     import ray
 
     init_ray(config.ray)
-    release_id = config.release_id()
-    run_id = uuid.uuid4().hex[:12]
+    release_id = refresh.release_id if refresh else config.release_id()
+    run_id = refresh.run_id if refresh else uuid.uuid4().hex[:12]
     stats_handle, stats_name = start_stats_actor(run_id)
     writer = ReleaseWriter(config.output, release_id)
     llm = None
     try:
+        if refresh:
+            config = refresh.resolve_against(config, writer.staging_dir)
+        else:
+            config = resolve_auto_against(config)
         llm = start_llm(config, run_id)  # the local model, limits and ledger live until the release is written
-        ds, input_files = read_inputs(config.inputs, stats_actor=stats_name)
+        ds, input_files = read_inputs(refresh.inputs() if refresh else config.inputs, stats_actor=stats_name)
         ctx = RunContext(
             config, release_id, stats_name, Path(writer.staging_dir), llm=llm,
             actor_budget=ActorBudget.for_cluster(),
@@ -135,6 +142,9 @@ def run_job(config: JobConfig, config_source: str | None = None) -> RunResult:
         for step in steps:
             ds = step.run(ds, ctx)
         ds = ctx.apply(ds, Splitter(config.split))
+        if refresh:
+            ds = refresh.finish_rows(ds, writer.staging_dir, stats_name)
+            refresh.after_steps(writer.staging_dir)
         counts = writer.write(ds)
         sections: dict[str, Any] = {}
         extra_manifest: dict[str, Any] = {}
@@ -148,10 +158,16 @@ def run_job(config: JobConfig, config_source: str | None = None) -> RunResult:
             sections["llm"] = dict(llm_outcome.report)
         extra_manifest.update(llm_outcome.manifest)
         counters = ray.get(stats_handle.snapshot.remote())
-        accounting = reconcile(
-            counters, stage_order(steps), counts.total_written, counts.rejected_by_stage
-        )
-        report = write_report(ctx.staging_dir, release_id, accounting.as_dict(), sections,
+        written, rejected_by_stage = counts.total_written, counts.rejected_by_stage
+        if refresh:
+            written, rejected_by_stage = refresh.fresh_written(counters, written, rejected_by_stage)
+        accounting = reconcile(counters, stage_order(steps), written, rejected_by_stage)
+        accounting_dict = accounting.as_dict()
+        if refresh:
+            extra_manifest["refresh"] = refresh.manifest(counters)
+            accounting_dict = refresh.accounting(accounting_dict, counters)
+            sections.update(refresh.report_sections(extra_manifest["refresh"], counts, accounting_dict))
+        report = write_report(ctx.staging_dir, release_id, accounting_dict, sections,
                               counts.rows_by_split)
         manifest = {
             "release": release_id,
@@ -160,7 +176,7 @@ def run_job(config: JobConfig, config_source: str | None = None) -> RunResult:
             "config": config.model_dump(mode="json"),
             "config_hash": config.config_hash(),
             "inputs": input_files,
-            "accounting": accounting.as_dict(),
+            "accounting": accounting_dict,
             "rejections": report["rejections"],
             "report": sections,
             **extra_manifest,
