@@ -38,7 +38,16 @@ def _cmd_run(args: argparse.Namespace) -> int:
     from sftforge.jobs.summary import print_summary
 
     config = _load(args.config, args.set)
-    result = run_job(config, config_source=os.path.abspath(args.config), force=args.force)
+    if args.refresh:
+        from sftforge.jobs.refresh import run_refresh
+
+        result = run_refresh(config, date=args.date, config_source=os.path.abspath(args.config))
+    elif args.date:
+        from sftforge.jobs.config import ConfigError
+
+        raise ConfigError("--date names a --refresh run; set a release id with --set release=ID")
+    else:
+        result = run_job(config, config_source=os.path.abspath(args.config), force=args.force)
     print_summary(result)
     return 0
 
@@ -109,6 +118,10 @@ def build_parser() -> argparse.ArgumentParser:
                      help="override a config value (repeatable)")
     run.add_argument("--force", action="store_true",
                      help="publish even when output.min_rows / output.max_shrink refuse the release")
+    run.add_argument("--refresh", action="store_true",
+                     help="nightly refresh: process new and changed input files, carry the others' rows over")
+    run.add_argument("--date", default=None, metavar="YYYY-MM-DD",
+                     help="with --refresh: the night, which names the release (default: today, UTC)")
     run.set_defaults(handler=_cmd_run)
 
     demo = commands.add_parser("demo", help="run the whole pipeline on the bundled demo corpus")
@@ -121,6 +134,10 @@ def build_parser() -> argparse.ArgumentParser:
     inspect.add_argument("release", help="a release folder, or output.dir for its LATEST release")
     inspect.add_argument("-n", "--samples", type=int, default=3, help="records shown per split (default 3)")
     inspect.set_defaults(handler=_cmd_inspect)
+    from sftforge.jobs import diff, submit
+
+    submit.add_parser(commands)
+    diff.add_parser(commands)
 
     from sftforge.jobs import train_quality
 

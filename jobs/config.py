@@ -236,7 +236,7 @@ def _resolve_paths(data: dict[str, Any], base: Path) -> None:
             node[keys[-1]] = resolve(node[keys[-1]])
     dedup = data.get("dedup")
     if isinstance(dedup, dict) and isinstance(dedup.get("against"), list):
-        dedup["against"] = [resolve(p) if isinstance(p, str) else p for p in dedup["against"]]
+        dedup["against"] = [resolve(p) if isinstance(p, str) and p != "auto" else p for p in dedup["against"]]
 
 
 def _refuse_relative_paths_in_ray_package(data: dict[str, Any], source: Path) -> None:

@@ -44,6 +44,10 @@ def describe(exc: BaseException) -> tuple[str, int]:
     name = type(cause).__name__
     if name == "ShrinkGuardError":
         return f"guard: {_one_line(cause)}; {UNTOUCHED}", EXIT_FAILED
+    if name == "RefreshError":
+        return f"refresh: {_one_line(cause)}; {UNTOUCHED}", EXIT_FAILED
+    if name == "SubmitError":
+        return f"submit: {_one_line(cause)}", EXIT_FAILED
     if name == "ReleaseError":
         return f"release: {_one_line(cause)}; {UNTOUCHED}", EXIT_FAILED
     if name in ("EndpointUnavailable", "LocalModelError"):

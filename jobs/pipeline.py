@@ -25,6 +25,7 @@ from sftforge.jobs.guard import check_rows
 from sftforge.jobs.progress import rate, say
 from sftforge.jobs.read import read_inputs
 from sftforge.jobs.release.card import write_card
+from sftforge.jobs.refresh.index import resolve_auto_against
 from sftforge.jobs.release.report import write_report
 from sftforge.jobs.release.writer import ReleaseWriter
 from sftforge.jobs.runner import ActorBudget
@@ -126,12 +127,14 @@ def init_ray(config: RayConfig) -> None:
     say("Ray started (%s CPUs)", config.num_cpus or "all")
 
 
-def run_job(config: JobConfig, config_source: str | None = None, force: bool = False) -> RunResult:
+def run_job(config: JobConfig, config_source: str | None = None, refresh=None, force: bool = False) -> RunResult:
     """Runs a whole job and publishes its release.
 
     Args:
         config: A validated job config.
         config_source: The config file the job came from, recorded in the manifest.
+        refresh: A ``sftforge.jobs.refresh.RefreshSession`` for a nightly refresh (new and changed input
+            files processed, the others' rows carried over), or None.
         force: Publish even a release the row guard (``output.min_rows``/``max_shrink``) refuses.
 
     Raises:
@@ -143,14 +146,18 @@ def run_job(config: JobConfig, config_source: str | None = None, force: bool = F
     preflight_llm(config)  # an endpoint that cannot answer fails the run in seconds, before Ray starts
     run_started = time.monotonic()
     init_ray(config.ray)
-    release_id = config.release_id()
-    run_id = uuid.uuid4().hex[:12]
+    release_id = refresh.release_id if refresh else config.release_id()
+    run_id = refresh.run_id if refresh else uuid.uuid4().hex[:12]
     stats_handle, stats_name = start_stats_actor(run_id)
     writer = ReleaseWriter(config.output, release_id, kept_columns=kept_column_names(config))
     llm = None
     try:
+        if refresh:
+            config = refresh.resolve_against(config, writer.staging_dir)
+        else:
+            config = resolve_auto_against(config)
         llm = start_llm(config, run_id)  # the local model, limits and ledger live until the release is written
-        ds, input_files = read_inputs(config.inputs, stats_actor=stats_name)
+        ds, input_files = read_inputs(refresh.inputs() if refresh else config.inputs, stats_actor=stats_name)
         ctx = RunContext(
             config, release_id, stats_name, Path(writer.staging_dir), llm=llm,
             actor_budget=ActorBudget.for_cluster(),
@@ -160,6 +167,9 @@ def run_job(config: JobConfig, config_source: str | None = None, force: bool = F
             ds = step.run(ds, ctx)
         ds = ctx.apply(ds, Splitter(config.split))
         say("running the pipeline and writing release %s", release_id)
+        if refresh:
+            ds = refresh.finish_rows(ds, writer.staging_dir, stats_name)
+            refresh.after_steps(writer.staging_dir)
         started = time.monotonic()
         counts = writer.write(ds)  # every stage runs here, streamed into the writer
         timings = {"all stages, streamed, and the write": time.monotonic() - started}
@@ -175,13 +185,19 @@ def run_job(config: JobConfig, config_source: str | None = None, force: bool = F
             sections["llm"] = dict(llm_outcome.report)
         extra_manifest.update(llm_outcome.manifest)
         counters = ray.get(stats_handle.snapshot.remote())
-        accounting = reconcile(
-            counters, stage_order(steps), counts.total_written, counts.rejected_by_stage
-        )
+        written, rejected_by_stage = counts.total_written, counts.rejected_by_stage
+        if refresh:
+            written, rejected_by_stage = refresh.fresh_written(counters, written, rejected_by_stage)
+        accounting = reconcile(counters, stage_order(steps), written, rejected_by_stage)
+        accounting_dict = accounting.as_dict()
+        if refresh:
+            extra_manifest["refresh"] = refresh.manifest(counters)
+            accounting_dict = refresh.accounting(accounting_dict, counters)
+            sections.update(refresh.report_sections(extra_manifest["refresh"], counts, accounting_dict))
         if not force:
             check_rows(counts.total_written, config.output.min_rows, config.output.max_shrink,
                        config.output.dir, release_id)
-        report = write_report(ctx.staging_dir, release_id, accounting.as_dict(), sections,
+        report = write_report(ctx.staging_dir, release_id, accounting_dict, sections,
                               counts.rows_by_split, timings)
         write_card(ctx.staging_dir, config.output, release_id, counts.instructions_by_split,
                    counts.documents_by_split)
@@ -192,7 +208,7 @@ def run_job(config: JobConfig, config_source: str | None = None, force: bool = F
             "config": config.model_dump(mode="json"),
             "config_hash": config.config_hash(),
             "inputs": input_files,
-            "accounting": accounting.as_dict(),
+            "accounting": accounting_dict,
             "rejections": report["rejections"],
             "report": sections,
             **extra_manifest,

@@ -110,7 +110,8 @@ class DedupConfig(StageConfig):
         keep: Which row of a cluster survives: ``highest_quality`` (``quality_score`` when present, then
             the longest), ``longest``, or ``smallest_doc_id``; ties go to the smallest ``doc_id``.
         against: Dedup indexes of earlier releases (``<release>/dedup_index``); new rows that duplicate
-            their rows are dropped.
+            their rows are dropped. ``auto`` (alone or in the list): the index of the release ``LATEST``
+            names in ``output.dir``, resolved when the job starts (see ``sftforge.jobs.refresh``).
         partition_bytes: Target size of one shuffle partition; bounds each worker's memory.
         broadcast_rows: Join the dropped rows' decisions back by broadcasting them to the map tasks when
             there are at most this many (no shuffle of the text); above it, a shuffle on the row id.
@@ -128,10 +129,17 @@ class DedupConfig(StageConfig):
     broadcast_rows: int = Field(1_000_000, ge=0)
     single_task_rows: int = Field(100_000, ge=0)
 
+    @field_validator("against", mode="before")
+    @classmethod
+    def _auto_is_a_list(cls, value):
+        return [value] if value == "auto" else value
+
     @field_validator("against")
     @classmethod
     def _indexes_exist(cls, paths: list[str]) -> list[str]:
         for position, path in enumerate(paths):
+            if path == "auto":
+                continue
             if "://" in path and not path.startswith("file://"):
                 continue  # remote indexes are checked when the job opens them
             local = path.removeprefix("file://")

@@ -1,0 +1,86 @@
+"""Nightly refresh against a full run on the same data, as a ratio in one run.
+
+    python benchmarks/bench_refresh.py [--rows 1000000] [--shards 20] [--new 0.05]
+
+Writes ``--shards`` Parquet shards of instruction pairs (``--rows`` in all) to a temporary folder, runs
+``sftforge run --refresh`` once over them (the full run: no previous release), then drops ``--new`` of the
+shard count as new shards and runs the next night's refresh. The job cleans, dedups (exact and MinHash,
+``against: auto``), scores quality and splits. Both runs are timed end to end in this process, with one
+Ray runtime for both (start-up excluded from both). Target: refresh <= 0.15 of the full run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+WORDS = ("river sea mountain cloud rain forest valley stone light wind field garden city road bridge "
+         "harbor island desert snow storm morning evening market school library music story").split()
+
+
+def write_shard(path: Path, start: int, count: int) -> None:
+    instructions, outputs = [], []
+    for i in range(start, start + count):
+        words = [WORDS[(i * 7 + k * 13) % len(WORDS)] for k in range(12)]
+        instructions.append(f"Explain item {i}: why does the {words[0]} meet the {words[1]}?")
+        outputs.append(f"Item {i}. " + " ".join(words) + f". The {words[2]} and the {words[3]} explain it well.")
+    pq.write_table(pa.table({"instruction": instructions, "output": outputs}), path)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--rows", type=int, default=1_000_000)
+    parser.add_argument("--shards", type=int, default=20)
+    parser.add_argument("--new", type=float, default=0.05, help="new shards as a share of --shards")
+    args = parser.parse_args()
+
+    import ray
+    from sftforge.jobs.config import load_config
+    from sftforge.jobs.refresh import run_refresh
+
+    per_shard = args.rows // args.shards
+    new_shards = max(1, round(args.shards * args.new))
+    with tempfile.TemporaryDirectory(prefix="bench-refresh-") as tmp:
+        tmp = Path(tmp)
+        drops = tmp / "drops"
+        drops.mkdir()
+        for shard in range(args.shards):
+            write_shard(drops / f"shard-{shard:04d}.parquet", shard * per_shard, per_shard)
+        config_path = tmp / "job.yaml"
+        config_path.write_text(json.dumps({
+            "inputs": [{"path": str(drops / "*.parquet"), "kind": "instruction"}],
+            "output": {"dir": str(tmp / "releases")},
+            "dedup": {"against": "auto"},
+            "quality": {},
+            "split": {"ratios": {"train": 0.98, "validation": 0.01, "test": 0.01}},
+        }))
+        config = load_config(config_path)
+        ray.init(address="local", include_dashboard=False, log_to_driver=False)
+        started = time.perf_counter()
+        full = run_refresh(config, date="2026-12-01")
+        full_s = time.perf_counter() - started
+        for shard in range(args.shards, args.shards + new_shards):
+            write_shard(drops / f"shard-{shard:04d}.parquet", shard * per_shard, per_shard)
+        started = time.perf_counter()
+        refresh = run_refresh(config, date="2026-12-02")
+        refresh_s = time.perf_counter() - started
+        ray.shutdown()
+    print(f"rows {args.rows:,} in {args.shards} shards; night 2 adds {new_shards} shard(s) "
+          f"({new_shards * per_shard:,} rows)")
+    print(f"full run     {full_s:8.1f} s  (read {full.accounting.rows_read:,})")
+    print(f"refresh      {refresh_s:8.1f} s  (read {refresh.accounting.rows_read:,})")
+    print(f"ratio        {refresh_s / full_s:8.3f}  (target <= 0.15)")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,134 @@
+"""Which input files a refresh processes, carries over, or drops.
+
+A file is identified by its path (as the reader lists it) and fingerprinted by its size and the sha256 of
+its bytes; on an object store that reports an ETag the ETag stands in for the sha256 (no download).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+
+from sftforge.jobs.release.manifest import redact
+from sftforge.operators.read.reader import InputFile, InputSpec, expand_files
+
+#: Config keys that do not change how a row is processed: a difference in them keeps the carry-over.
+UNPROCESSED_KEYS = ("release", "inputs", "output.dir", "ray", "dedup.against")
+
+
+def fingerprint(path: str) -> dict[str, Any]:
+    """``size`` and ``sha256`` of a file, or its ``etag`` when the filesystem reports one."""
+    from sftforge.jobs.read import file_sha256
+    from sftforge.jobs.refresh.releases import filesystem
+
+    fs, inner = filesystem(path)
+    info = fs.info(inner)
+    etag = info.get("ETag") or info.get("etag")
+    if etag and "://" in path:
+        return {"size": int(info.get("size") or 0), "etag": str(etag).strip('"')}
+    return {"size": int(info.get("size") or 0), "sha256": file_sha256(path)}
+
+
+def list_inputs(specs: Sequence[InputSpec], threads: int = 4) -> list[dict[str, Any]]:
+    """Every input file now present: path, input index, kind and fingerprint."""
+    files: list[tuple[int, InputFile]] = [(index, f) for index, spec in enumerate(specs) for f in expand_files(spec)]
+    with ThreadPoolExecutor(max_workers=max(1, threads)) as pool:
+        prints = list(pool.map(fingerprint, [f.path for _i, f in files]))
+    return [
+        {"path": f.path, "input": index, "name": f.spec_name, "kind": f.kind, **fp}
+        for (index, f), fp in zip(files, prints)
+    ]
+
+
+def processing_hash(config_dump: dict[str, Any]) -> str:
+    """sha256 of the config without the keys that do not change how rows are processed."""
+    data = json.loads(json.dumps(redact(config_dump)))
+    for dotted in UNPROCESSED_KEYS:
+        node = data
+        *parents, last = dotted.split(".")
+        for key in parents:
+            node = node.get(key) if isinstance(node, dict) else None
+        if isinstance(node, dict):
+            node.pop(last, None)
+    return hashlib.sha256(json.dumps(data, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
+
+
+def _same(before: dict[str, Any], now: dict[str, Any]) -> bool:
+    if before.get("size") != now.get("size") or before.get("input") != now.get("input"):
+        return False
+    for key in ("sha256", "etag"):
+        if now.get(key) is not None:
+            return before.get(key) == now[key]
+    return False
+
+
+@dataclass
+class RefreshPlan:
+    """The files of one refresh, by what happens to them.
+
+    Attributes:
+        files: Every input file now present (path, input, fingerprint).
+        new: Paths not in the previous release: processed.
+        changed: Paths whose fingerprint differs: processed; their previous rows dropped.
+        unchanged: Paths with the same fingerprint: their previous rows carried over.
+        vanished: Paths of the previous release no longer present: their rows dropped.
+        full_reason: Why nothing is carried over (first release, config changed), else None.
+    """
+
+    files: list[dict[str, Any]]
+    new: list[str] = field(default_factory=list)
+    changed: list[str] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)
+    vanished: list[str] = field(default_factory=list)
+    full_reason: str | None = None
+
+    @property
+    def fresh(self) -> list[str]:
+        """Paths this run reads and processes."""
+        return sorted(self.new + self.changed)
+
+    def counts(self) -> dict[str, int]:
+        return {"new": len(self.new), "changed": len(self.changed), "unchanged": len(self.unchanged),
+                "vanished": len(self.vanished)}
+
+
+def plan_refresh(files: list[dict[str, Any]], previous: list[dict[str, Any]] | None,
+                 full_reason: str | None = None) -> RefreshPlan:
+    """Compares the files now present with those the previous release recorded.
+
+    Args:
+        files: ``list_inputs`` of this run.
+        previous: The previous release's ``refresh.files`` (None: no usable previous release).
+        full_reason: Set when the previous release cannot be carried over; every file is then new.
+    """
+    plan = RefreshPlan(files=files, full_reason=full_reason)
+    if previous is None or full_reason:
+        plan.new = [f["path"] for f in files]
+        plan.full_reason = full_reason or "no previous release"
+        return plan
+    before = {f["path"]: f for f in previous}
+    for now in files:
+        earlier = before.pop(now["path"], None)
+        if earlier is None:
+            plan.new.append(now["path"])
+        elif _same(earlier, now):
+            plan.unchanged.append(now["path"])
+        else:
+            plan.changed.append(now["path"])
+    plan.vanished = sorted(before)
+    return plan
+
+
+def fresh_specs(specs: Sequence[InputSpec], plan: RefreshPlan) -> list[InputSpec]:
+    """The inputs narrowed to the files this run processes (inputs with none left are dropped)."""
+    fresh = set(plan.fresh)
+    narrowed = []
+    for index, spec in enumerate(specs):
+        paths = [f["path"] for f in plan.files if f["input"] == index and f["path"] in fresh]
+        if paths:
+            narrowed.append(spec.model_copy(update={"path": paths, "name": spec.label}))
+    return narrowed

@@ -1,0 +1,218 @@
+"""One nightly refresh: what ``run_job`` asks of it before reading, before writing and before publishing.
+
+``RefreshSession.prepare`` (on the driver, before Ray reads anything) takes the lock, finds the previous
+release (``LATEST``; only a release with ``_SUCCESS``), fingerprints every input file and plans the run.
+``inputs`` narrows the job to new and changed files; ``finish_rows`` adds the carried rows to the final
+Dataset and saves the carry store; ``account`` checks the counts, carried rows as their own category;
+``manifest`` records what the next night needs.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+from sftforge.jobs.refresh import carry, index
+from sftforge.jobs.refresh.lock import RefreshLock
+from sftforge.jobs.refresh.plan import RefreshPlan, fresh_specs, list_inputs, plan_refresh, processing_hash
+from sftforge.jobs.refresh.releases import Release, RefreshError, join, latest_release, open_release
+
+log = logging.getLogger("sftforge.refresh")
+_AGAINST_DIR = ".refresh-against"
+
+
+@dataclass
+class RefreshSession:
+    """State of one refresh run; see the module docstring for the order of the calls."""
+
+    config: Any
+    release_id: str
+    run_id: str
+    previous: Release | None = None
+    since: str | None = None
+    plan: RefreshPlan | None = None
+    dropped_ids: list[str] = field(default_factory=list)
+    carried_index: str | None = None
+    _lock: RefreshLock | None = None
+    _carried_counts: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def root(self) -> str:
+        return str(self.config.output.dir)
+
+    def prepare(self) -> None:
+        """Takes the lock and plans the run (on the driver, before any data is read).
+
+        Raises:
+            RefreshError: Another refresh of ``output.dir`` is running, or ``LATEST`` names a release
+                without ``_SUCCESS``.
+        """
+        self._lock = RefreshLock(self.root, self.run_id).acquire()
+        try:
+            self.previous = latest_release(self.root)
+            self.since = self._since()
+            files = list_inputs(self.config.inputs)
+            previous_files, reason = None, None
+            if self.previous is not None:
+                recorded = self.previous.manifest.get("refresh")
+                if not recorded:
+                    reason = f"release {self.previous.release_id} was not made by a refresh"
+                elif recorded.get("processing_hash") != processing_hash(self.config.model_dump(mode="json")):
+                    reason = f"the config changed since release {self.previous.release_id}"
+                else:
+                    previous_files = recorded["files"]
+            self.plan = plan_refresh(files, previous_files, reason)
+            log.info("refresh %s: %s%s", self.release_id, self.plan.counts(),
+                     f" (full run: {self.plan.full_reason})" if self.plan.full_reason else "")
+            if self.carrying:
+                dropped = self.plan.changed + self.plan.vanished
+                self.dropped_ids = carry.dropped_doc_ids(carry.carry_files(self.previous), dropped)
+        except BaseException:
+            self.close()
+            raise
+
+    def _since(self) -> str | None:
+        """The release this one is compared with: the previous one, or the one before a re-run."""
+        if self.previous is None:
+            return None
+        if self.previous.release_id != self.release_id:
+            return self.previous.release_id
+        return (self.previous.manifest.get("refresh") or {}).get("since")
+
+    @property
+    def carrying(self) -> bool:
+        return self.previous is not None and self.plan is not None and not self.plan.full_reason
+
+    def close(self) -> None:
+        if self._lock is not None:
+            self._lock.release()
+            self._lock = None
+
+    def inputs(self):
+        """The job's inputs narrowed to the files this run processes."""
+        return fresh_specs(self.config.inputs, self.plan)
+
+    def resolve_against(self, job_config, staging_dir: str):
+        """The job config with ``dedup.against: auto`` replaced by the (filtered) previous index."""
+        dedup = job_config.dedup
+        if dedup is None or index.AUTO not in dedup.against:
+            return job_config
+        others = [path for path in dedup.against if path != index.AUTO]
+        if self.carrying:
+            target = join(str(staging_dir), _AGAINST_DIR)
+            self.carried_index = index.write_filtered_index(self.previous, self.dropped_ids, target)
+        against = others + ([self.carried_index] if self.carried_index else [])
+        return job_config.model_copy(update={"dedup": dedup.model_copy(update={"against": against})})
+
+    def finish_rows(self, ds, staging_dir: str, stats_actor: str | None):
+        """Adds the carried rows to the final Dataset and saves this release's carry store."""
+        self._staging = staging_dir
+        if self.carrying:
+            carried = carry.read_carried(carry.carry_files(self.previous), self.plan.unchanged,
+                                         self.dropped_ids, stats_actor)
+            if carried is not None:
+                ds = ds.union(carried)
+        return carry.save_final_rows(ds, staging_dir, stats_actor)
+
+    def after_steps(self, staging_dir: str) -> None:
+        """Merges the carried dedup index into the release's own (the index accumulates)."""
+        if self.carried_index is not None:
+            index.merge_into_release_index(self.carried_index, staging_dir)
+
+    def fresh_written(self, counters: dict, written: int, rejected_by_stage: dict[str, int]):
+        """The written and rejected counts of the rows this run processed (carried rows taken out)."""
+        carried = counters.get(carry.CARRIED_SCOPE, {})
+        carried_rejects = counters.get(carry.CARRIED_REJECTS_SCOPE, {})
+        self._carried_counts = {key: int(carried.get(key, 0)) for key in ("rows", "live", "rejected")}
+        fresh_rejects = Counter(rejected_by_stage)
+        fresh_rejects.subtract(carried_rejects)
+        if any(value < 0 for value in fresh_rejects.values()):
+            raise RefreshError(f"carried rejects {dict(carried_rejects)} exceed rejects/ {rejected_by_stage}")
+        return written - self._carried_counts["live"], {k: v for k, v in fresh_rejects.items() if v}
+
+    def accounting(self, fresh: dict[str, Any], counters: dict) -> dict[str, Any]:
+        """The release's accounting: the fresh rows' (checked) plus the carried rows as their own category."""
+        c = self._carried_counts
+        document = dict(fresh)
+        document["rows_carried"] = c.get("rows", 0)
+        document["rows_written"] = fresh["rows_written"] + c.get("live", 0)
+        document["rows_rejected"] = fresh["rows_rejected"] + c.get("rejected", 0)
+        document["carried_rejected_by_stage"] = dict(counters.get(carry.CARRIED_REJECTS_SCOPE, {}))
+        document["dropped"] = self.dropped_rows()
+        return document
+
+    def dropped_rows(self) -> dict[str, int]:
+        """Rows of the previous release not carried: from vanished files, from changed files."""
+        if not self.carrying:
+            return {"vanished_files": 0, "changed_files": 0}
+        before = (self.previous.manifest.get("refresh") or {}).get("rows_by_file", {})
+        return {"vanished_files": sum(int(before.get(p, 0)) for p in self.plan.vanished),
+                "changed_files": sum(int(before.get(p, 0)) for p in self.plan.changed)}
+
+    def check_carried(self) -> None:
+        """The carried source rows must be exactly the previous release's rows of the unchanged files.
+
+        Raises:
+            sftforge.jobs.accounting.AccountingError: With the numbers.
+        """
+        from sftforge.jobs.accounting import AccountingError
+
+        if not self.carrying:
+            return
+        before = (self.previous.manifest.get("refresh") or {}).get("rows_by_file", {})
+        expected = sum(int(before.get(path, 0)) for path in self.plan.unchanged)
+        found = sum(self._final_files.get(path, 0) for path in self.plan.unchanged)
+        if expected != found:
+            raise AccountingError(f"refresh: the unchanged files held {expected} rows in release "
+                                  f"{self.previous.release_id}, {found} were carried over")
+
+    def manifest(self, counters: dict) -> dict[str, Any]:
+        """The manifest's ``refresh`` section: what the next night plans from."""
+        self._final_files = dict(counters.get(carry.FINAL_FILES_SCOPE, {}))
+        self.check_carried()
+        return {
+            "previous": self.previous.release_id if self.previous else None,
+            "since": self.since,
+            "full_reason": self.plan.full_reason,
+            "processing_hash": processing_hash(self.config.model_dump(mode="json")),
+            "files": self.plan.files,
+            "file_changes": {"new": self.plan.new, "changed": self.plan.changed, "vanished": self.plan.vanished,
+                             "unchanged": len(self.plan.unchanged)},
+            "rows_by_file": {path: self._final_files.get(path, 0) for path in (f["path"] for f in self.plan.files)},
+            "rows_by_file_split": carry.split_counts(counters),
+            "carry_dir": carry.CARRY_DIR,
+        }
+
+    def since_release(self) -> Release | None:
+        """The release the report's "since the last release" section compares with."""
+        if self.since is None:
+            return None
+        if self.previous is not None and self.since == self.previous.release_id:
+            return self.previous
+        try:
+            return open_release(self.root, self.since)
+        except RefreshError:
+            return None
+
+    def report_sections(self, refresh_manifest: dict[str, Any], counts, accounting: dict[str, Any]) -> dict:
+        """The report's ``refresh`` section and, after a first release, ``since_last_release``."""
+        from pathlib import Path
+
+        from sftforge.jobs.diff import diff_manifests
+        from sftforge.jobs.release.report import top_reasons
+
+        sections: dict[str, Any] = {"refresh": {
+            "previous": refresh_manifest["previous"],
+            "full_reason": refresh_manifest["full_reason"],
+            "files": self.plan.counts(),
+            "rows_carried": accounting.get("rows_carried", 0),
+            "rows_dropped": accounting.get("dropped", {}),
+        }}
+        since = self.since_release()
+        if since is not None:
+            current = {"release": self.release_id, "rows": counts.as_dict(), "refresh": refresh_manifest,
+                       "rejections": top_reasons(Path(str(self._staging)) / "rejects")}
+            sections["since_last_release"] = diff_manifests(since.manifest, current)
+        return sections

@@ -1,0 +1,102 @@
+"""Three nights of ``run --refresh`` in one Ray session: carried rows, dropped files, re-runs, dedup auto."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pyarrow.parquet as pq
+import pytest
+from sftforge.jobs.config import load_config
+from sftforge.jobs.refresh import run_refresh
+from sftforge.jobs.refresh.lock import RefreshLock
+from sftforge.jobs.refresh.releases import RefreshError
+
+pytestmark = [pytest.mark.ray, pytest.mark.slow]
+
+
+def _pairs(path: Path, start: int, count: int, tag: str = "") -> None:
+    rows = [{"instruction": f"Question {i}{tag}: how do rivers reach the sea number {i}?",
+             "output": f"Answer {i}{tag}: rivers flow downhill to the sea, case {i}."} for i in range(start, start + count)]
+    path.write_text("".join(json.dumps(row) + "\n" for row in rows), encoding="utf-8")
+
+
+def _config(tmp: Path):
+    config = tmp / "job.yaml"
+    config.write_text(json.dumps({
+        "inputs": [{"path": str(tmp / "drops" / "*.jsonl"), "kind": "instruction", "name": "pairs"}],
+        "output": {"dir": str(tmp / "releases"), "shard_rows": 50},
+        "dedup": {"against": "auto"},
+        "split": {"ratios": {"train": 0.8, "test": 0.2}},
+    }), encoding="utf-8")
+    return load_config(config)
+
+
+def _records(release: Path) -> dict[str, bytes]:
+    return {p.relative_to(release).as_posix(): p.read_bytes()
+            for p in sorted(release.rglob("*.jsonl")) if not p.relative_to(release).as_posix().startswith("carry")}
+
+
+def _manifest(release: Path) -> dict:
+    return json.loads((release / "manifest.json").read_text())
+
+
+def test_three_nights(ray_session, tmp_path):
+    drops = tmp_path / "drops"
+    drops.mkdir()
+    _pairs(drops / "a.jsonl", 0, 30)
+    _pairs(drops / "b.jsonl", 30, 30)
+    config = _config(tmp_path)
+    releases = tmp_path / "releases"
+
+    first = run_refresh(config, date="2026-12-01")
+    m1 = _manifest(first.release_dir)
+    assert m1["refresh"]["full_reason"] == "no previous release"
+    assert m1["accounting"]["rows_read"] == 60 and m1["accounting"]["rows_carried"] == 0
+
+    # Night 2: a new file, b changed (5 rows appended, one duplicating a row of a).
+    _pairs(drops / "c.jsonl", 100, 20)
+    _pairs(drops / "b.jsonl", 30, 35)
+    with (drops / "b.jsonl").open("a", encoding="utf-8") as handle:
+        handle.write((drops / "a.jsonl").read_text().splitlines()[0] + "\n")
+    second = run_refresh(config, date="2026-12-02")
+    m2 = _manifest(second.release_dir)
+    acc = m2["accounting"]
+    assert m2["refresh"]["file_changes"]["new"] == [str(drops / "c.jsonl")]
+    assert m2["refresh"]["file_changes"]["changed"] == [str(drops / "b.jsonl")]
+    assert acc["rows_carried"] == 30  # a's rows, untouched
+    assert acc["rows_read"] == 36 + 20
+    assert acc["dropped"] == {"vanished_files": 0, "changed_files": 30}
+    assert acc["rows_read"] + acc["rows_carried"] == acc["rows_written"] + acc["rows_rejected"]
+    assert acc["rejected_by_stage"].get("dedup.exact") == 1  # b's copy of a's row, against the carried index
+    assert m2["refresh"]["rows_by_file"][str(drops / "b.jsonl")] == 36
+    since = json.loads((second.release_dir / "report.json").read_text())["sections"]["since_last_release"]
+    assert since["files"] == {"new": 1, "changed": 1, "vanished": 0, "unchanged": 1}
+    assert since["rows_by_input"]["pairs"] == {"added": 55, "removed": 30}
+
+    # Night 3: a vanishes; then night 3 again gives the same bytes.
+    (drops / "a.jsonl").unlink()
+    third = run_refresh(config, date="2026-12-03")
+    m3 = _manifest(third.release_dir)
+    assert m3["accounting"]["dropped"]["vanished_files"] == 30
+    assert m3["accounting"]["rows_read"] == 0
+    assert m3["accounting"]["rows_carried"] == 56
+    first_bytes = _records(third.release_dir)
+    again = run_refresh(config, date="2026-12-03")
+    assert _manifest(again.release_dir)["accounting"]["rows_read"] == 0
+    assert _records(again.release_dir) == first_bytes
+    assert (releases / "LATEST").read_text().strip() == "2026-12-03"
+    since = json.loads((again.release_dir / "report.json").read_text())["sections"]["since_last_release"]
+    assert since["old"] == "2026-12-02"
+    rows = sum(pq.read_metadata(p).num_rows for p in (again.release_dir / "dedup_index" / "rows").glob("*.parquet"))
+    assert rows == 55  # accumulated: b's 35 and c's 20 (a's entries gone with the file)
+
+
+def test_overlapping_refresh_is_refused(tmp_path):
+    lock = RefreshLock(str(tmp_path), "first").acquire()
+    try:
+        with pytest.raises(RefreshError, match="overlapping"):
+            RefreshLock(str(tmp_path), "second").acquire()
+    finally:
+        lock.release()
+    RefreshLock(str(tmp_path), "third").acquire().release()
