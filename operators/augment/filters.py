@@ -193,3 +193,21 @@ def normalized(text: str) -> str:
     """Text compared for "unchanged": NFKC, case-folded, punctuation and whitespace removed."""
     folded = unicodedata.normalize("NFKC", text).casefold()
     return "".join(char for char in folded if char.isalnum())
+
+
+def document_reason(text: str, config) -> str | None:
+    """Why a raw document cannot serve as a response or a passage (None when it can): language or length.
+
+    ``config`` has ``min_chars``/``max_chars`` (Chinese, in characters) and ``min_words``/``max_words``
+    (other languages), as the instruction back-translation and QA configs do.
+    """
+    language = text_language(text)
+    if language is None:
+        return "unsupported_language"
+    length = text_length(text, language)
+    low, high = (config.min_chars, config.max_chars) if language == "zh" else (config.min_words, config.max_words)
+    if length < low:
+        return TOO_SHORT
+    if length > high:
+        return TOO_LONG
+    return None

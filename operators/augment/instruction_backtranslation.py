@@ -110,18 +110,6 @@ class InstructionBacktranslationConfig(StageConfig):
         return self
 
 
-def document_reason(text: str, config: InstructionBacktranslationConfig) -> str | None:
-    """Why a document is not used as a response (None when it is): language or length."""
-    language = filters.text_language(text)
-    if language is None:
-        return "unsupported_language"
-    length = filters.text_length(text, language)
-    low, high = (config.min_chars, config.max_chars) if language == "zh" else (config.min_words, config.max_words)
-    if length < low:
-        return filters.TOO_SHORT
-    if length > high:
-        return filters.TOO_LONG
-    return None
 
 
 def render_examples(pairs: Sequence[tuple[str, str]], language: Language, limit_chars: int) -> str:
@@ -177,3 +165,7 @@ def instruction_reason(
     if len(key) >= 8 and key in filters.normalized(document):
         return filters.COPIED_SOURCE, "the instruction is a passage of the document"
     return None, None
+
+
+#: Why a document is not used (None when it is); the same rule for every document-based method.
+document_reason = filters.document_reason

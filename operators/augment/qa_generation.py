@@ -207,18 +207,6 @@ class Question:
     options: tuple[str, str, str, str] | None = None
 
 
-def passage_reason(text: str, config: QAGenerationConfig) -> str | None:
-    """Why a document is not used as a passage (None when it is)."""
-    language = filters.text_language(text)
-    if language is None:
-        return "unsupported_language"
-    length = filters.text_length(text, language)
-    low, high = (config.min_chars, config.max_chars) if language == "zh" else (config.min_words, config.max_words)
-    if length < low:
-        return filters.TOO_SHORT
-    if length > high:
-        return filters.TOO_LONG
-    return None
 
 
 def qa_request(
@@ -331,3 +319,7 @@ def row_fields(question: Question, passage: str) -> tuple[str, str, str]:
     listed = "\n".join(f"{letter}. {text}" for letter, text in zip(LETTERS, question.options))
     correct = question.options[LETTERS.index(question.answer)]
     return f"{question.question}\n{listed}", passage.strip(), f"{question.answer}. {correct}"
+
+
+#: Why a document is not used (None when it is); the same rule for every document-based method.
+passage_reason = filters.document_reason
