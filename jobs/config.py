@@ -136,6 +136,9 @@ class JobConfig(StageConfig):
                     check_kept_columns(list(names))
                 except ValueError as exc:
                     raise ValueError(f"inputs[{index}].keep_columns: {exc}") from None
+        return self
+
+    @model_validator(mode="after")
     def _output_outside_inputs(self) -> JobConfig:
         # An output inside an input folder would read every earlier release back in on the next run.
         output = os.path.realpath(self.output.dir.removeprefix("file://"))

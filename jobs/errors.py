@@ -34,7 +34,7 @@ def describe(exc: BaseException) -> tuple[str, int]:
 
     cause = unwrap_error(exc)
     if isinstance(cause, ConfigError):
-        return f"config: {_one_line(cause)}", EXIT_USAGE
+        return f"config: {_config_lines(cause)}", EXIT_USAGE
     if isinstance(cause, yaml.YAMLError):
         return f"config: not valid YAML ({_one_line(cause)})", EXIT_USAGE
     if isinstance(cause, InputError):
@@ -81,7 +81,8 @@ def run_handled(handler: Callable[[Any], int], args: Any, verbose: bool = False)
             print(details, file=sys.stderr, end="")
         log = write_log(details)
         suffix = f" (full traceback: {log})" if log else ""
-        print(f"sftforge: error: {message}{suffix}", file=sys.stderr)
+        first, _, problems = message.partition("\n")  # several config problems: one line each, after
+        print(f"sftforge: error: {first}{suffix}" + (f"\n{problems}" if problems else ""), file=sys.stderr)
         return code
 
 
@@ -97,6 +98,14 @@ def write_log(text: str) -> str | None:
     except OSError:
         return None  # a full disk must not hide the error it is about
     return path
+
+
+def _config_lines(exc: BaseException) -> str:
+    """One line for one problem; a heading and one line per problem (each naming its key) for several."""
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    if len(lines) == 2:
+        return f"{lines[0].rstrip(':')}: {lines[1]}"
+    return "\n  ".join(lines)
 
 
 def _one_line(exc: BaseException) -> str:
