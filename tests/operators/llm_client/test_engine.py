@@ -90,7 +90,9 @@ def test_persistent_fault_is_dead_lettered_after_bounded_attempts(server, llm_co
     assert result.reason == PERSISTENT_REASON[fault]
     assert result.text is None and result.detail
     assert result.reject_reason == f"llm_{PERSISTENT_REASON[fault]}"
-    assert result.attempts == 4 == server.count
+    assert result.attempts == 4
+    # Once the circuit is open, probes go out too; a failed probe counts against the endpoint, not the call.
+    assert 4 <= server.count <= 4 + 3
 
 
 def test_client_error_fails_the_row_at_once(server, llm_config):
