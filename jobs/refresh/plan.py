@@ -39,7 +39,7 @@ def list_inputs(specs: Sequence[InputSpec], threads: int = 4) -> list[dict[str, 
     with ThreadPoolExecutor(max_workers=max(1, threads)) as pool:
         prints = list(pool.map(fingerprint, [f.path for _i, f in files]))
     return [
-        {"path": f.path, "input": index, "name": f.spec_name, "kind": f.kind, **fp}
+        {"path": f.path, "source": f.source or f.path, "input": index, "name": f.spec_name, "kind": f.kind, **fp}
         for (index, f), fp in zip(files, prints)
     ]
 
@@ -77,6 +77,8 @@ class RefreshPlan:
         unchanged: Paths with the same fingerprint: their previous rows carried over.
         vanished: Paths of the previous release no longer present: their rows dropped.
         full_reason: Why nothing is carried over (first release, config changed), else None.
+        sources: Path -> the file's name in lineage (``source_file``), for this run's and the previous
+            release's files.
     """
 
     files: list[dict[str, Any]]
@@ -85,6 +87,11 @@ class RefreshPlan:
     unchanged: list[str] = field(default_factory=list)
     vanished: list[str] = field(default_factory=list)
     full_reason: str | None = None
+    sources: dict[str, str] = field(default_factory=dict)
+
+    def source_names(self, paths: list[str]) -> list[str]:
+        """The lineage names (``source_file`` values) of ``paths``."""
+        return [self.sources.get(path, path) for path in paths]
 
     @property
     def fresh(self) -> list[str]:
@@ -106,6 +113,7 @@ def plan_refresh(files: list[dict[str, Any]], previous: list[dict[str, Any]] | N
         full_reason: Set when the previous release cannot be carried over; every file is then new.
     """
     plan = RefreshPlan(files=files, full_reason=full_reason)
+    plan.sources = {f["path"]: f.get("source", f["path"]) for f in [*(previous or []), *files]}
     if previous is None or full_reason:
         plan.new = [f["path"] for f in files]
         plan.full_reason = full_reason or "no previous release"

@@ -68,7 +68,7 @@ class RefreshSession:
                      f" (full run: {self.plan.full_reason})" if self.plan.full_reason else "")
             if self.carrying:
                 dropped = self.plan.changed + self.plan.vanished
-                self.dropped_ids = carry.dropped_doc_ids(carry.carry_files(self.previous), dropped)
+                self.dropped_ids = carry.dropped_doc_ids(carry.carry_files(self.previous), self.plan.source_names(dropped))
         except BaseException:
             self.close()
             raise
@@ -110,7 +110,7 @@ class RefreshSession:
         """Adds the carried rows to the final Dataset and saves this release's carry store."""
         self._staging = staging_dir
         if self.carrying:
-            carried = carry.read_carried(carry.carry_files(self.previous), self.plan.unchanged,
+            carried = carry.read_carried(carry.carry_files(self.previous), self.plan.source_names(self.plan.unchanged),
                                          self.dropped_ids, stats_actor)
             if carried is not None:
                 ds = ds.union(carried)
@@ -143,6 +143,10 @@ class RefreshSession:
         document["dropped"] = self.dropped_rows()
         return document
 
+    def _by_path(self, by_source: dict[str, Any]) -> dict[str, Any]:
+        """Per-file figures keyed by lineage name (``source_file``), re-keyed by the files' paths."""
+        return {f["path"]: by_source[f["source"]] for f in self.plan.files if f["source"] in by_source}
+
     def dropped_rows(self) -> dict[str, int]:
         """Rows of the previous release not carried: from vanished files, from changed files."""
         if not self.carrying:
@@ -163,7 +167,7 @@ class RefreshSession:
             return
         before = (self.previous.manifest.get("refresh") or {}).get("rows_by_file", {})
         expected = sum(int(before.get(path, 0)) for path in self.plan.unchanged)
-        found = sum(self._final_files.get(path, 0) for path in self.plan.unchanged)
+        found = sum(self._final_files.get(path, 0) for path in self.plan.source_names(self.plan.unchanged))
         if expected != found:
             raise AccountingError(f"refresh: the unchanged files held {expected} rows in release "
                                   f"{self.previous.release_id}, {found} were carried over")
@@ -180,8 +184,8 @@ class RefreshSession:
             "files": self.plan.files,
             "file_changes": {"new": self.plan.new, "changed": self.plan.changed, "vanished": self.plan.vanished,
                              "unchanged": len(self.plan.unchanged)},
-            "rows_by_file": {path: self._final_files.get(path, 0) for path in (f["path"] for f in self.plan.files)},
-            "rows_by_file_split": carry.split_counts(counters),
+            "rows_by_file": {f["path"]: self._final_files.get(f["source"], 0) for f in self.plan.files},
+            "rows_by_file_split": self._by_path(carry.split_counts(counters)),
             "carry_dir": carry.CARRY_DIR,
         }
 
