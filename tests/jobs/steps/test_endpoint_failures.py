@@ -124,7 +124,7 @@ def test_on_failure_keep_passes_rows_on_flagged(ray_session, tmp_path):
     release = result.release_dir
     rejects = rows(release / "rejects")
     assert sorted(r[schema.REJECT_REASON] for r in rejects) == ["judge_below_threshold"] * 5 + ["llm_invalid_json"]
-    written = [r for split in ("train", "test") for r in rows(release / split)]
+    written = [r for split in ("train", "test") for r in rows(release / "parquet" / split)]
     flagged = [r for r in written if r.get(schema.LLM_UNPROCESSED)]
     assert len(flagged) == 1 and flagged[0][schema.LLM_UNPROCESSED] == "judge:server_error"
     assert result.report["judge"]["unprocessed"] == 1
