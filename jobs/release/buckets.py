@@ -82,9 +82,12 @@ def write_bucket(bucket: Bucket, staging_url: str, output: OutputConfig, *pieces
     """Sorts one bucket's rows and writes its files under ``staging_url``; returns files and counts."""
     from fsspec.core import url_to_fs
 
-    rows = pa.concat_tables([piece for piece in pieces if piece.num_rows])
-    if rows.num_rows == 0:
+    # With one bucket in the plan, a partition task's single return value is the whole list of one.
+    tables = [table for piece in pieces for table in (piece if isinstance(piece, list) else [piece])]
+    tables = [table for table in tables if table.num_rows]
+    if not tables:
         return {"files": [], "counts": {}}
+    rows = pa.concat_tables(tables)
     rows = rows.sort_by([(KEY, "ascending"), (JSON, "ascending")])
     lines = rows.column(JSON).combine_chunks()
     group = bucket.target.partition("/")[0]
