@@ -204,10 +204,4 @@ def document_reason(text: str, config) -> str | None:
     language = text_language(text)
     if language is None:
         return "unsupported_language"
-    length = text_length(text, language)
-    low, high = (config.min_chars, config.max_chars) if language == "zh" else (config.min_words, config.max_words)
-    if length < low:
-        return TOO_SHORT
-    if length > high:
-        return TOO_LONG
-    return None
+    return length_reason(text, language, config)
