@@ -153,11 +153,11 @@ def main() -> None:
               f"driver peak RSS: {driver_peak / 2**20:.0f} MiB")
         if args.skip_scaling:
             return
-        from tests.support.ray_cluster import LocalRayCluster
+        from ray_nodes import RayNodes
 
         times = {}
         for nodes in (1, 2):
-            with LocalRayCluster(nodes=nodes, cpus_per_node=1, object_store_bytes=1 << 30) as cluster:
+            with RayNodes(nodes=nodes, cpus_per_node=1, object_store_bytes=1 << 30) as cluster:
                 cluster_env = {**cluster.env(), "PYTHONPATH": str(ROOT)}
                 times[nodes] = run_sftforge(folder / "data", folder / f"nodes-{nodes}", "bench", cluster_env,
                                             num_cpus=None)[0]

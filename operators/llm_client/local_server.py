@@ -119,7 +119,7 @@ class LocalModelServer:
         alias: Model name the server answers to (``LLMConfig.model``).
 
     Attributes:
-        restarts: Times the server was restarted after dying.
+        restarts: Times the server was restarted after dying and answered again.
         failure: One line saying why the server is gone for good (None while it serves).
         log_path: The server's log (kept after ``stop`` when the server died, was restarted or failed).
     """
@@ -260,7 +260,6 @@ class LocalModelServer:
                                 f"log {self.log_path}: {self._log_tail()}")
                 log.error(self.failure)
                 return
-            self.restarts += 1
             log.warning("local llama.cpp server died (%s); restarting it once (log %s)", cause, self.log_path)
             try:
                 self._launch()
@@ -268,6 +267,8 @@ class LocalModelServer:
                 self.failure = f"the local llama.cpp server died ({cause}) and did not restart: {error}"
                 log.error(self.failure)
                 return
+            # Counted once the new process answers, so a reader of ``restarts`` sees a server that serves.
+            self.restarts += 1
 
     def _log_tail(self, lines: int = 5) -> str:
         if not self.log_path:

@@ -103,7 +103,7 @@ class OutputConfig(StageConfig):
 
     @field_validator("dir")
     @classmethod
-    def _dir_is_local(cls, value: str) -> str:
+    def _dir_is_given(cls, value: str) -> str:
         if not value.strip():
             raise ValueError("output.dir is empty")
         if value.startswith("file://"):

@@ -133,3 +133,21 @@ class LocalRayCluster:
             except ProcessLookupError:
                 pass
         self._processes.clear()
+
+
+def main() -> None:
+    """Runs a cluster as a program for benchmarks: prints its address, holds it until stdin closes."""
+    import argparse
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--nodes", type=int, default=2)
+    parser.add_argument("--cpus-per-node", type=int, default=1)
+    parser.add_argument("--object-store-bytes", type=int, default=400 << 20)
+    args = parser.parse_args()
+    with LocalRayCluster(args.nodes, args.cpus_per_node, args.object_store_bytes) as cluster:
+        print(f"ADDRESS {cluster.address}", flush=True)
+        sys.stdin.read()
+
+
+if __name__ == "__main__":
+    main()

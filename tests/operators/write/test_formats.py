@@ -365,8 +365,9 @@ def test_round_trip_jsonl_and_parquet(tmp_path, fmt):
 
 def test_output_config_validation(tmp_path):
     assert OutputConfig(dir=f"file://{tmp_path}").dir == str(tmp_path)
+    assert OutputConfig(dir="s3://bucket/releases").dir == "s3://bucket/releases"  # object stores are a target
     for bad in (
-        {"dir": "s3://bucket/releases"},
+        {"dir": "  "},
         {"dir": str(tmp_path), "file_formats": []},
         {"dir": str(tmp_path), "file_formats": ["parquet", "parquet"]},
         {"dir": str(tmp_path), "file_formats": ["csv"]},
