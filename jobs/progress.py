@@ -33,14 +33,21 @@ def rate(rows: int, seconds: float) -> str:
     return f"{rows:,} rows in {seconds:.1f} s{speed}"
 
 
-def ledger_line(total: dict[str, Any], seconds: float) -> str:
-    """``LLM: 12 calls done (10 answered, 2 failed), 1,234 tokens/s, 3 cache hits``."""
+def ledger_line(total: dict[str, Any], seconds: float, expected: dict[str, tuple[int, int]] | None = None) -> str:
+    """``LLM: judge 12/25 calls; 12 calls done (10 answered, 2 failed), ..., 1,234 tokens/s, 3 cache hits``.
+
+    Args:
+        total: The ledger's totals.
+        seconds: Seconds since the LLM stages started (for tokens/s).
+        expected: Per stage whose number of calls is known: (calls done, calls planned).
+    """
     calls = int(total.get("calls", 0))
     answered = int(total.get("answered", 0))
     failed = int(total.get("dead_lettered", 0))
     tokens = int(total.get("prompt_tokens", 0)) + int(total.get("completion_tokens", 0))
     speed = tokens / seconds if seconds > 0 else 0.0
-    return (f"LLM: {calls:,} calls done ({answered:,} answered, {failed:,} failed), "
+    planned = "".join(f"{stage} {done:,}/{of:,} calls; " for stage, (done, of) in (expected or {}).items())
+    return (f"LLM: {planned}{calls:,} calls done ({answered:,} answered, {failed:,} failed), "
             f"{int(total.get('requests', 0)):,} requests, {int(total.get('retries', 0)):,} retries, "
             f"{speed:,.0f} tokens/s, {int(total.get('cache_hits', 0)):,} cache hits")
 
@@ -60,6 +67,11 @@ class LLMProgress:
         self._thread: threading.Thread | None = None
         self._start = time.monotonic()
         self._last: dict[str, Any] | None = None
+        self._expected: dict[str, int] = {}
+
+    def expect(self, stage: str, calls: int) -> None:
+        """Shows ``stage done/calls`` in the line from now on (a stage whose number of calls is known)."""
+        self._expected[stage] = calls
 
     def start(self) -> LLMProgress:
         self._thread = threading.Thread(target=self._run, name="sftforge-llm-progress", daemon=True)
@@ -72,12 +84,16 @@ class LLMProgress:
 
     def tick(self) -> None:
         try:
-            total = dict(self.snapshot().get("total") or {})
+            snapshot = self.snapshot()
         except Exception:  # noqa: BLE001 - the coordinator may be gone at the end of a run; progress is best effort
             return
+        total = dict(snapshot.get("total") or {})
+        stages = snapshot.get("stages") or {}
+        expected = {stage: (int((stages.get(stage) or {}).get("calls", 0)), calls)
+                    for stage, calls in self._expected.items()}
         if total.get("calls") and total != self._last:
             self._last = total
-            say(ledger_line(total, time.monotonic() - self._start))
+            say(ledger_line(total, time.monotonic() - self._start, expected))
 
     def stop(self) -> None:
         self._stop.set()

@@ -29,6 +29,13 @@ log = logging.getLogger("sftforge")
 _UNPROCESSED = "unprocessed:"
 
 
+def _to_judge(batch: pa.Table) -> pa.Table:
+    """How many rows of ``batch`` the judge will call the model for: live instruction rows."""
+    live = schema.live_rows(batch)
+    rows = pc.sum(pc.equal(live.column(schema.KIND), schema.KIND_INSTRUCTION)).as_py() if live.num_rows else 0
+    return pa.table({"rows": pa.array([rows or 0], pa.int64())})
+
+
 def _overall_counts(batch: pa.Table) -> pa.Table:
     """Histogram of ``judge_overall`` over the instruction rows the judge saw (kept or rejected by it),
     plus ``unprocessed:<reason>`` for the rows it could not judge because the endpoint failed."""
@@ -67,8 +74,15 @@ class JudgeStep(Step):
             log.warning(line)
             self._outcome = StepOutcome(report={"skipped": line})
             return ds
+        # The stage's input is materialised so that the live line can say how many calls are left; an
+        # LLM-bound stage loses nothing by not overlapping with the cheap stages before it.
+        ds = ds.materialize()
+        counts = ds.map_batches(_to_judge, batch_format="pyarrow", batch_size=8192)
+        planned = sum(sum(table.column("rows").to_pylist()) for table in ray.get(counts.to_arrow_refs()))
+        if service.progress is not None:
+            service.progress.expect(LLMJudge.name, planned)
+        say("judge: scoring %d instruction pairs with %s", planned, service.config.model)
         ds = ctx.apply(ds, LLMJudge(self.config, service.config))
-        say("judge: scoring instruction pairs with %s", service.config.model)
         started = time.monotonic()
         # Materialise once so that the histogram and the dead letters do not call the endpoint again.
         ds = ds.materialize()

@@ -25,3 +25,14 @@ def test_live_line_is_printed_when_the_ledger_changes(capsys):
     progress.tick()
     lines = capsys.readouterr().err.splitlines()
     assert len(lines) == 2 and lines[1].startswith("sftforge: LLM: 2 calls done")
+
+
+def test_live_line_gives_done_over_planned_for_a_stage_with_a_known_total(capsys):
+    logging.getLogger("sftforge.progress").setLevel(logging.NOTSET)
+    snapshot = {"total": {"calls": 7, "answered": 7}, "stages": {"judge": {"calls": 5}, "augment.paraphrase": {"calls": 2}}}
+    progress = LLMProgress(lambda: snapshot, every_s=3600)
+    progress.expect("judge", 25)
+    progress.tick()
+    line = capsys.readouterr().err.strip()
+    assert line.startswith("sftforge: LLM: judge 5/25 calls; 7 calls done (7 answered, 0 failed)")
+    assert "paraphrase" not in line  # a stage without a known total shows only in the totals
