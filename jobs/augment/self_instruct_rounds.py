@@ -3,26 +3,11 @@ and instances, checkpointed per round."""
 
 from __future__ import annotations
 
-import logging
 import random
 from collections import Counter
 from pathlib import Path
 
 import pyarrow as pa
-from sftforge.operators.augment import filters
-from sftforge.operators.augment import self_instruct as si
-from sftforge.operators.augment.novelty import NoveltyIndex
-from sftforge.operators.augment.prompts import resolve
-from sftforge.operators.augment.provenance import (
-    DeadLetter,
-    GeneratedRow,
-    dead_letter_table,
-    generated_table,
-)
-from sftforge.operators.llm_client import BUDGET_EXHAUSTED, LLMConfig, LLMEngine, LLMRequest
-from sftforge.operators.llm_client.request import TRUNCATED, is_endpoint_failure
-
-log = logging.getLogger("sftforge.augment")
 from sftforge.jobs.augment.checkpoints import (
     STATE_SCHEMA_SELF_INSTRUCT,
     BatchOutput,
@@ -35,6 +20,35 @@ from sftforge.jobs.augment.checkpoints import (
     fingerprint,
     load_finished,
 )
+from sftforge.operators.augment import filters
+from sftforge.operators.augment import self_instruct as si
+from sftforge.operators.augment.novelty import NoveltyIndex
+from sftforge.operators.augment.prompts import resolve
+from sftforge.operators.augment.provenance import (
+    DeadLetter,
+    GeneratedRow,
+    dead_letter_table,
+    generated_table,
+)
+from sftforge.operators.llm_client import BUDGET_EXHAUSTED, LLMConfig, LLMEngine, LLMRequest, LLMResult
+from sftforge.operators.llm_client.request import TRUNCATED, is_endpoint_failure
+
+
+def usable_reply(
+    output: BatchOutput, result: LLMResult, step: str, truncated_counter: str
+) -> tuple[str, bool] | None:
+    """A reply's text and whether it was cut at the token limit, or None once its failed call is recorded.
+
+    A reply cut at the token limit still counts (its complete items are kept); ``truncated_counter``
+    counts those.
+    """
+    truncated = result.reason == TRUNCATED and bool(result.raw)
+    if not result.ok and not truncated:
+        output.call_failed(si.METHOD, None, step, result)
+        return None
+    if truncated:
+        output.counters[truncated_counter] += 1
+    return (result.text if result.ok else result.raw), truncated
 
 
 class SelfInstructGenerator:
@@ -177,14 +191,11 @@ class SelfInstructGenerator:
         output.counters["prompts"] += len(requests)
         accepted: list[tuple[str, str]] = []
         for result, (lang, tasks) in zip(engine.run(requests), shown, strict=True):
-            truncated = result.reason == TRUNCATED and bool(result.raw)
-            if not result.ok and not truncated:
-                output.call_failed(method, None, "generate", result)
+            reply = usable_reply(output, result, "generate", "generate_replies_truncated")
+            if reply is None:
                 continue
-            text = result.text if result.ok else result.raw
+            text, truncated = reply
             candidates = si.parse_generated_instructions(text, tasks, truncated=truncated)
-            if truncated:
-                output.counters["generate_replies_truncated"] += 1  # the complete items are kept
             if not candidates:
                 output.drop(DeadLetter(method, None, "generate", filters.UNPARSEABLE, "no new numbered task in the reply",
                                        raw=text, template=result.template, model=result.model))
@@ -240,14 +251,11 @@ class SelfInstructGenerator:
         for (lang, instruction), classification, result in zip(
             accepted, labels, engine.run(instance_requests), strict=True
         ):
-            truncated = result.reason == TRUNCATED and bool(result.raw)
-            if not result.ok and not truncated:
-                output.call_failed(method, None, "instances", result)
+            reply = usable_reply(output, result, "instances", "instance_replies_truncated")
+            if reply is None:
                 continue
-            text = result.text if result.ok else result.raw
+            text, truncated = reply
             instances = si.parse_instances(text, classification, truncated=truncated)
-            if truncated:
-                output.counters["instance_replies_truncated"] += 1  # the complete instances are kept
             kept, dropped = si.select_instances(instruction, instances, config.instances_per_task)
             if not instances:
                 output.drop(DeadLetter(method, None, "instances", filters.UNPARSEABLE, "no complete instance in the reply",
