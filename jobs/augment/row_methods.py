@@ -192,7 +192,9 @@ class RoundTripMethod(RowMethod):
         for p in parents:
             pivots = _checked_legs(
                 output, p, fields, [next(first) for _ in fields], ("translate", "translate"),
-                lambda source, text, p=p: back_translation.pivot_reason(source, text, config.pivot[p.language]),
+                lambda source, text, p=p: back_translation.pivot_reason(
+                    source, text, config.pivot[p.language]
+                ),
                 keep_raw=True,
             )
             if pivots is None:
@@ -208,7 +210,9 @@ class RoundTripMethod(RowMethod):
             legs = [next(second) for _ in fields]
             results = _checked_legs(
                 output, p, fields, legs, ("back_translate", "check"),
-                lambda source, text, p=p: back_translation.round_trip_reason(source, text, p.language, config),
+                lambda source, text, p=p: back_translation.round_trip_reason(
+                    source, text, p.language, config
+                ),
                 keep_raw=False,
             )
             if results is None:
@@ -245,9 +249,9 @@ def _checked_legs(
     for name, leg in zip(fields, legs):
         reason, detail = check(getattr(parent, name), texts[name])
         if reason is not None:
-            output.drop(DeadLetter(method, parent.doc_id, steps[1], reason, f"{name}: {detail}" if detail else name,
-                                   candidate=texts[name], raw=leg.text if keep_raw else None,
-                                   template=leg.template, model=leg.model))
+            evidence = f"{name}: {detail}" if detail else name
+            output.drop(DeadLetter(method, parent.doc_id, steps[1], reason, evidence, candidate=texts[name],
+                                   raw=leg.text if keep_raw else None, template=leg.template, model=leg.model))
             return None
     return texts
 

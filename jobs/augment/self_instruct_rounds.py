@@ -166,10 +166,40 @@ class SelfInstructGenerator:
 
     def run_batch(self, batch: int, engine: LLMEngine) -> tuple[BatchOutput, Counter]:
         """One round: generate, filter, classify, make instances. Pure apart from ``engine``."""
-        config = self.config
-        method = self.method
         output = BatchOutput()
         active = [lang for lang in self.languages if self.rows_by_language[lang] < self.targets[lang]]
+        all_accepted = self._generate(batch, active, engine, output)
+        output.counters["instructions_accepted"] += len(all_accepted)
+        for lang, instruction in all_accepted:
+            self.machine[lang].append(instruction)
+        # Instances only for as many instructions as rows are still missing (each gives at least one row
+        # when it gives any): near the target, the rest stay in the pool without costing calls.
+        room = Counter({lang: self.targets[lang] - self.rows_by_language[lang] for lang in active})
+        accepted = []
+        for lang, instruction in all_accepted:
+            if room[lang] > 0:
+                accepted.append((lang, instruction))
+                room[lang] -= 1
+        output.counters["instructions_unused_target_met"] += len(all_accepted) - len(accepted)
+        labels = self._classify(batch, accepted, engine, output)
+        by_language = self._instances(batch, accepted, labels, engine, output)
+        output.counters["instances"] += len(output.rows)
+        label_of = dict(zip(accepted, labels, strict=True))
+        output.state = pa.table(
+            {
+                "language": [lang for lang, _ in all_accepted],
+                "instruction": [instruction for _, instruction in all_accepted],
+                "is_classification": [label_of.get(item) for item in all_accepted],
+            },
+            schema=STATE_SCHEMA_SELF_INSTRUCT,
+        )
+        return output, by_language
+
+    def _generate(
+        self, batch: int, active: list[str], engine: LLMEngine, output: BatchOutput
+    ) -> list[tuple[str, str]]:
+        """New instructions for the languages short of their target: the novel ones, as (language, text)."""
+        config, method = self.config, self.method
         share, extra = divmod(config.prompts_per_batch, len(active))
         requests: list[LLMRequest] = []
         shown: list[tuple[str, list[str]]] = []
@@ -208,19 +238,12 @@ class SelfInstructGenerator:
                                            template=result.template, model=result.model))
                 else:
                     accepted.append((lang, candidate))
-        output.counters["instructions_accepted"] += len(accepted)
-        for lang, instruction in accepted:
-            self.machine[lang].append(instruction)
-        # Instances only for as many instructions as rows are still missing (each gives at least one row
-        # when it gives any): near the target, the rest stay in the pool without costing calls.
-        room = Counter({lang: self.targets[lang] - self.rows_by_language[lang] for lang in active})
-        all_accepted, accepted = accepted, []
-        for lang, instruction in all_accepted:
-            if room[lang] > 0:
-                accepted.append((lang, instruction))
-                room[lang] -= 1
-        output.counters["instructions_unused_target_met"] += len(all_accepted) - len(accepted)
+        return accepted
 
+    def _classify(
+        self, batch: int, accepted: list[tuple[str, str]], engine: LLMEngine, output: BatchOutput
+    ) -> list[bool]:
+        """Whether each instruction is a classification task (an unclear answer counts as not)."""
         classify = [
             si.classification_request(f"classify:{batch}:{i}", instruction, lang, self.classify_examples[lang],
                                       template=self.templates["classify"][lang])
@@ -237,7 +260,14 @@ class SelfInstructGenerator:
                     output.last_failure = result.reason
             labels.append(bool(verdict))
         output.counters["classification_tasks"] += sum(labels)
+        return labels
 
+    def _instances(
+        self, batch: int, accepted: list[tuple[str, str]], labels: list[bool], engine: LLMEngine,
+        output: BatchOutput,
+    ) -> Counter:
+        """Each instruction's instances as rows, within its language's target; returns rows per language."""
+        config, method = self.config, self.method
         instance_requests = []
         for i, ((lang, instruction), classification) in enumerate(zip(accepted, labels, strict=True)):
             family = "output_first" if classification else "input_first"
@@ -277,14 +307,4 @@ class SelfInstructGenerator:
                     GeneratedRow(method, None, instruction, instance.input, instance.output, result.model, templates)
                 )
             by_language[lang] += len(kept)
-        output.counters["instances"] += len(output.rows)
-        label_of = dict(zip(accepted, labels, strict=True))
-        output.state = pa.table(
-            {
-                "language": [lang for lang, _ in all_accepted],
-                "instruction": [instruction for _, instruction in all_accepted],
-                "is_classification": [label_of.get(item) for item in all_accepted],
-            },
-            schema=STATE_SCHEMA_SELF_INSTRUCT,
-        )
-        return output, by_language
+        return by_language
