@@ -25,7 +25,9 @@ import pyarrow.json as pj
 import pyarrow.parquet as pq
 from sftforge.operators import schema
 from sftforge.operators.clean.cleaner import TextCleaner
-from sftforge.operators.read.reader import InputSpec, plan_read_units, read_unit
+from sftforge.operators.read.planning import plan_read_units
+from sftforge.operators.read.reader import read_unit
+from sftforge.operators.read.spec import InputSpec
 
 ROOT = Path(__file__).resolve().parent.parent
 

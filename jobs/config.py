@@ -27,7 +27,7 @@ from sftforge.operators.language.config import LanguageConfig
 from sftforge.operators.llm_client import LLMConfig
 from sftforge.operators.quality.diversity import SelectConfig
 from sftforge.operators.quality.scorer import QualityConfig
-from sftforge.operators.read.reader import InputSpec
+from sftforge.operators.read.spec import InputSpec
 from sftforge.operators.split.splitter import SplitConfig
 from sftforge.operators.write.formats import OutputConfig, check_kept_columns
 

@@ -30,7 +30,7 @@ def describe(exc: BaseException) -> tuple[str, int]:
     from sftforge.jobs.accounting import AccountingError
     from sftforge.jobs.config import ConfigError
     from sftforge.jobs.read import unwrap_error
-    from sftforge.operators.read.reader import InputError
+    from sftforge.operators.read.errors import InputError
 
     cause = unwrap_error(exc)
     if isinstance(cause, ConfigError):

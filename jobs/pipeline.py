@@ -138,7 +138,7 @@ def run_job(config: JobConfig, config_source: str | None = None, refresh=None, f
         force: Publish even a release the row guard (``output.min_rows``/``max_shrink``) refuses.
 
     Raises:
-        sftforge.operators.read.reader.InputError: An input file cannot be used.
+        sftforge.operators.read.errors.InputError: An input file cannot be used.
         sftforge.jobs.accounting.AccountingError: Rows went missing; nothing is published.
     """
     say("config valid: %d input(s), steps: %s", len(config.inputs),

@@ -17,16 +17,12 @@ import pyarrow as pa
 from sftforge.jobs import stats
 from sftforge.jobs.runner import task_retry_args
 from sftforge.operators import schema
-from sftforge.operators.read.reader import (
-    InputError,
-    InputFile,
-    InputSpec,
-    ReadUnit,
-    expand_files,
-    read_unit,
-    units_for_files,
-)
+from sftforge.operators.read.errors import InputError
+from sftforge.operators.read.files import InputFile, expand_files
+from sftforge.operators.read.planning import ReadUnit, units_for_files
+from sftforge.operators.read.reader import read_unit
 from sftforge.operators.read.records import READ_STAGE
+from sftforge.operators.read.spec import InputSpec
 
 #: Counter scope with one entry per input file: rows read from it.
 READ_FILES_SCOPE = "read_files"

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-import logging
 from pathlib import Path
 
 import pyarrow as pa
+from sftforge.jobs.augment.checkpoints import BatchOutput, file_digest
+from sftforge.jobs.augment.row_methods import Parent, RowMethod, parent_hash
 from sftforge.operators import schema
 from sftforge.operators.augment import filters, instruction_backtranslation, qa_generation
 from sftforge.operators.augment import self_instruct as si
@@ -13,10 +14,7 @@ from sftforge.operators.augment.prompts import resolve
 from sftforge.operators.augment.provenance import DeadLetter, GeneratedRow
 from sftforge.operators.llm_client import LLMConfig, PromptTemplate
 
-log = logging.getLogger("sftforge.augment")
-from sftforge.jobs.augment.checkpoints import BatchOutput, file_digest
 
-from sftforge.jobs.augment.row_methods import Parent, RowMethod, parent_hash
 class InstructionBacktranslationMethod(RowMethod):
     """Humpback: self-augment (instruction for a document) and self-curate (the judge)."""
 

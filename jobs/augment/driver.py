@@ -27,7 +27,6 @@ parent for the per-row methods.
 from __future__ import annotations
 
 import json
-import logging
 import os
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
@@ -35,18 +34,16 @@ from typing import Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq
+from sftforge.jobs.augment.checkpoints import AugmentOutcome
+from sftforge.jobs.augment.document_methods import InstructionBacktranslationMethod, QAGenerationMethod
+from sftforge.jobs.augment.row_methods import ParaphraseMethod, RoundTripMethod, RowMethod, parents_from_table
+from sftforge.jobs.augment.self_instruct_rounds import SelfInstructGenerator
 from sftforge.operators.augment.config import METHOD_ORDER, AugmentConfig
 from sftforge.operators.augment.provenance import (
     AUGMENT_DEAD_LETTER_SCHEMA,
     GENERATED_SCHEMA,
 )
 from sftforge.operators.llm_client import LLMConfig, LLMEngine
-
-log = logging.getLogger("sftforge.augment")
-from sftforge.jobs.augment.checkpoints import AugmentOutcome
-from sftforge.jobs.augment.document_methods import InstructionBacktranslationMethod, QAGenerationMethod
-from sftforge.jobs.augment.row_methods import ParaphraseMethod, RoundTripMethod, RowMethod, parents_from_table
-from sftforge.jobs.augment.self_instruct_rounds import SelfInstructGenerator
 
 # --- Progress ---------------------------------------------------------------------------------------
 

@@ -5,8 +5,7 @@ prompts, parsers and filters they use are the pure parts in ``operators.augment`
 from __future__ import annotations
 
 import hashlib
-import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -14,13 +13,6 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-from sftforge.operators import schema
-from sftforge.operators.augment import back_translation, filters, paraphrase
-from sftforge.operators.augment.prompts import resolve
-from sftforge.operators.augment.provenance import DeadLetter, GeneratedRow
-from sftforge.operators.llm_client import LLMConfig, LLMEngine
-
-log = logging.getLogger("sftforge.augment")
 from sftforge.jobs.augment.checkpoints import (
     STATE_SCHEMA_PARENTS,
     BatchOutput,
@@ -33,6 +25,11 @@ from sftforge.jobs.augment.checkpoints import (
     load_finished,
     trim_to_target,
 )
+from sftforge.operators import schema
+from sftforge.operators.augment import back_translation, filters, paraphrase
+from sftforge.operators.augment.prompts import resolve
+from sftforge.operators.augment.provenance import DeadLetter, GeneratedRow
+from sftforge.operators.llm_client import LLMConfig, LLMEngine, LLMResult, PromptTemplate
 
 
 @dataclass(frozen=True)
@@ -70,10 +67,13 @@ class RowMethod:
 
     method: str
     kind: str  # the parent kind the method reads
+    #: The method's built-in prompt template per language; the config's ``templates`` override them.
+    builtin_templates: Mapping[str, PromptTemplate] = {}
 
     def __init__(self, config, llm: LLMConfig, work_dir: Path, extra: str = ""):
         self.config = config
         self.llm = llm
+        self.templates = {lang: resolve(t, config.templates) for lang, t in self.builtin_templates.items()}
         folder = work_dir / f"{self.method}-{fingerprint(self.method, config.model_dump(mode='json'), llm, extra)}"
         self.checkpoints = Checkpoints(folder)
         self.outcome = MethodOutcome(self.method, folder, config.target_rows)
@@ -167,10 +167,8 @@ class RoundTripMethod(RowMethod):
 
     method = back_translation.METHOD
     kind = schema.KIND_INSTRUCTION
-
-    def __init__(self, config: back_translation.RoundTripConfig, llm: LLMConfig, work_dir: Path):
-        super().__init__(config, llm, work_dir)
-        self.templates = {lang: resolve(t, config.templates) for lang, t in back_translation.TRANSLATE.items()}
+    builtin_templates = back_translation.TRANSLATE
+    config: back_translation.RoundTripConfig
 
     def skip_reason(self, row):
         reason = _instruction_skip(row, self.config.max_source_chars, self.config.include_output)
@@ -179,7 +177,7 @@ class RoundTripMethod(RowMethod):
         return reason
 
     def process(self, parents, batch, engine):
-        config, method = self.config, self.method
+        config = self.config
         output = BatchOutput()
         fields = ("instruction", "output") if config.include_output else ("instruction",)
         there = [
@@ -192,52 +190,70 @@ class RoundTripMethod(RowMethod):
         first = iter(engine.run(there))
         back_requests, back_parents = [], []
         for p in parents:
-            legs = [next(first) for _ in fields]
-            failed = next((leg for leg in legs if not leg.ok), None)
-            if failed is not None:
-                output.call_failed(method, p.doc_id, "translate", failed)
-                continue
-            pivots = [back_translation.parse_translation(leg.text) for leg in legs]
-            problem = None
-            for name, leg, pivot_text in zip(fields, legs, pivots):
-                reason, detail = back_translation.pivot_reason(getattr(p, name), pivot_text, config.pivot[p.language])
-                if reason is not None:
-                    problem = DeadLetter(method, p.doc_id, "translate", reason, f"{name}: {detail}",
-                                         candidate=pivot_text, raw=leg.text, template=leg.template, model=leg.model)
-                    break
-            if problem is not None:
-                output.drop(problem)
+            pivots = _checked_legs(
+                output, p, fields, [next(first) for _ in fields], ("translate", "translate"),
+                lambda source, text, p=p: back_translation.pivot_reason(
+                    source, text, config.pivot[p.language]
+                ),
+                keep_raw=True,
+            )
+            if pivots is None:
                 continue
             back_parents.append(p)
             back_requests += [
-                back_translation.translation_request(f"{p.doc_id}:{name}:back", pivot_text, p.language, self.templates)
-                for name, pivot_text in zip(fields, pivots)
+                back_translation.translation_request(f"{p.doc_id}:{name}:back", pivots[name], p.language, self.templates)
+                for name in fields
             ]
         output.counters["pivots_ok"] += len(back_parents)
         second = iter(engine.run(back_requests))
         for p in back_parents:
             legs = [next(second) for _ in fields]
-            failed = next((leg for leg in legs if not leg.ok), None)
-            if failed is not None:
-                output.call_failed(method, p.doc_id, "back_translate", failed)
-                continue
-            results = {name: back_translation.parse_translation(leg.text) for name, leg in zip(fields, legs)}
-            problem = None
-            for name, leg in zip(fields, legs):
-                reason, detail = back_translation.round_trip_reason(getattr(p, name), results[name], p.language, config)
-                if reason is not None:
-                    problem = DeadLetter(method, p.doc_id, "check", reason, f"{name}: {detail}" if detail else name,
-                                         candidate=results[name], template=leg.template, model=leg.model)
-                    break
-            if problem is not None:
-                output.drop(problem)
+            results = _checked_legs(
+                output, p, fields, legs, ("back_translate", "check"),
+                lambda source, text, p=p: back_translation.round_trip_reason(
+                    source, text, p.language, config
+                ),
+                keep_raw=False,
+            )
+            if results is None:
                 continue
             template = self.templates["zh" if p.language == "zh" else "en"]
             output.rows.append(
-                GeneratedRow(method, p.doc_id, results["instruction"], p.input, results.get("output", p.output),
+                GeneratedRow(self.method, p.doc_id, results["instruction"], p.input, results.get("output", p.output),
                              legs[0].model, (template,))
             )
         return output
+
+
+def _checked_legs(
+    output: BatchOutput,
+    parent: Parent,
+    fields: Sequence[str],
+    legs: Sequence[LLMResult],
+    steps: tuple[str, str],
+    check: Callable[[str, str], tuple[str | None, str | None]],
+    keep_raw: bool,
+) -> dict[str, str] | None:
+    """One parent's translations in one direction, parsed (field -> text), or None once its loss is recorded.
+
+    Both directions of the round trip go through here: a failed call is recorded under ``steps[0]``, and
+    a text that ``check`` (source field, translation) refuses becomes a dead letter under ``steps[1]``,
+    with the raw reply when ``keep_raw``.
+    """
+    method = back_translation.METHOD
+    failed = next((leg for leg in legs if not leg.ok), None)
+    if failed is not None:
+        output.call_failed(method, parent.doc_id, steps[0], failed)
+        return None
+    texts = {name: back_translation.parse_translation(leg.text) for name, leg in zip(fields, legs)}
+    for name, leg in zip(fields, legs):
+        reason, detail = check(getattr(parent, name), texts[name])
+        if reason is not None:
+            evidence = f"{name}: {detail}" if detail else name
+            output.drop(DeadLetter(method, parent.doc_id, steps[1], reason, evidence, candidate=texts[name],
+                                   raw=leg.text if keep_raw else None, template=leg.template, model=leg.model))
+            return None
+    return texts
 
 
 class ParaphraseMethod(RowMethod):
@@ -245,10 +261,8 @@ class ParaphraseMethod(RowMethod):
 
     method = paraphrase.METHOD
     kind = schema.KIND_INSTRUCTION
-
-    def __init__(self, config: paraphrase.ParaphraseConfig, llm: LLMConfig, work_dir: Path):
-        super().__init__(config, llm, work_dir)
-        self.templates = {lang: resolve(t, config.templates) for lang, t in paraphrase.REWRITE.items()}
+    builtin_templates = paraphrase.REWRITE
+    config: paraphrase.ParaphraseConfig
 
     def skip_reason(self, row):
         return _instruction_skip(row, self.config.max_source_chars)

@@ -3,26 +3,11 @@ and instances, checkpointed per round."""
 
 from __future__ import annotations
 
-import logging
 import random
 from collections import Counter
 from pathlib import Path
 
 import pyarrow as pa
-from sftforge.operators.augment import filters
-from sftforge.operators.augment import self_instruct as si
-from sftforge.operators.augment.novelty import NoveltyIndex
-from sftforge.operators.augment.prompts import resolve
-from sftforge.operators.augment.provenance import (
-    DeadLetter,
-    GeneratedRow,
-    dead_letter_table,
-    generated_table,
-)
-from sftforge.operators.llm_client import BUDGET_EXHAUSTED, LLMConfig, LLMEngine, LLMRequest
-from sftforge.operators.llm_client.request import TRUNCATED, is_endpoint_failure
-
-log = logging.getLogger("sftforge.augment")
 from sftforge.jobs.augment.checkpoints import (
     STATE_SCHEMA_SELF_INSTRUCT,
     BatchOutput,
@@ -35,6 +20,35 @@ from sftforge.jobs.augment.checkpoints import (
     fingerprint,
     load_finished,
 )
+from sftforge.operators.augment import filters
+from sftforge.operators.augment import self_instruct as si
+from sftforge.operators.augment.novelty import NoveltyIndex
+from sftforge.operators.augment.prompts import resolve
+from sftforge.operators.augment.provenance import (
+    DeadLetter,
+    GeneratedRow,
+    dead_letter_table,
+    generated_table,
+)
+from sftforge.operators.llm_client import BUDGET_EXHAUSTED, LLMConfig, LLMEngine, LLMRequest, LLMResult
+from sftforge.operators.llm_client.request import TRUNCATED, is_endpoint_failure
+
+
+def usable_reply(
+    output: BatchOutput, result: LLMResult, step: str, truncated_counter: str
+) -> tuple[str, bool] | None:
+    """A reply's text and whether it was cut at the token limit, or None once its failed call is recorded.
+
+    A reply cut at the token limit still counts (its complete items are kept); ``truncated_counter``
+    counts those.
+    """
+    truncated = result.reason == TRUNCATED and bool(result.raw)
+    if not result.ok and not truncated:
+        output.call_failed(si.METHOD, None, step, result)
+        return None
+    if truncated:
+        output.counters[truncated_counter] += 1
+    return (result.text if result.ok else result.raw), truncated
 
 
 class SelfInstructGenerator:
@@ -152,10 +166,40 @@ class SelfInstructGenerator:
 
     def run_batch(self, batch: int, engine: LLMEngine) -> tuple[BatchOutput, Counter]:
         """One round: generate, filter, classify, make instances. Pure apart from ``engine``."""
-        config = self.config
-        method = self.method
         output = BatchOutput()
         active = [lang for lang in self.languages if self.rows_by_language[lang] < self.targets[lang]]
+        all_accepted = self._generate(batch, active, engine, output)
+        output.counters["instructions_accepted"] += len(all_accepted)
+        for lang, instruction in all_accepted:
+            self.machine[lang].append(instruction)
+        # Instances only for as many instructions as rows are still missing (each gives at least one row
+        # when it gives any): near the target, the rest stay in the pool without costing calls.
+        room = Counter({lang: self.targets[lang] - self.rows_by_language[lang] for lang in active})
+        accepted = []
+        for lang, instruction in all_accepted:
+            if room[lang] > 0:
+                accepted.append((lang, instruction))
+                room[lang] -= 1
+        output.counters["instructions_unused_target_met"] += len(all_accepted) - len(accepted)
+        labels = self._classify(batch, accepted, engine, output)
+        by_language = self._instances(batch, accepted, labels, engine, output)
+        output.counters["instances"] += len(output.rows)
+        label_of = dict(zip(accepted, labels, strict=True))
+        output.state = pa.table(
+            {
+                "language": [lang for lang, _ in all_accepted],
+                "instruction": [instruction for _, instruction in all_accepted],
+                "is_classification": [label_of.get(item) for item in all_accepted],
+            },
+            schema=STATE_SCHEMA_SELF_INSTRUCT,
+        )
+        return output, by_language
+
+    def _generate(
+        self, batch: int, active: list[str], engine: LLMEngine, output: BatchOutput
+    ) -> list[tuple[str, str]]:
+        """New instructions for the languages short of their target: the novel ones, as (language, text)."""
+        config, method = self.config, self.method
         share, extra = divmod(config.prompts_per_batch, len(active))
         requests: list[LLMRequest] = []
         shown: list[tuple[str, list[str]]] = []
@@ -177,14 +221,11 @@ class SelfInstructGenerator:
         output.counters["prompts"] += len(requests)
         accepted: list[tuple[str, str]] = []
         for result, (lang, tasks) in zip(engine.run(requests), shown, strict=True):
-            truncated = result.reason == TRUNCATED and bool(result.raw)
-            if not result.ok and not truncated:
-                output.call_failed(method, None, "generate", result)
+            reply = usable_reply(output, result, "generate", "generate_replies_truncated")
+            if reply is None:
                 continue
-            text = result.text if result.ok else result.raw
+            text, truncated = reply
             candidates = si.parse_generated_instructions(text, tasks, truncated=truncated)
-            if truncated:
-                output.counters["generate_replies_truncated"] += 1  # the complete items are kept
             if not candidates:
                 output.drop(DeadLetter(method, None, "generate", filters.UNPARSEABLE, "no new numbered task in the reply",
                                        raw=text, template=result.template, model=result.model))
@@ -197,19 +238,12 @@ class SelfInstructGenerator:
                                            template=result.template, model=result.model))
                 else:
                     accepted.append((lang, candidate))
-        output.counters["instructions_accepted"] += len(accepted)
-        for lang, instruction in accepted:
-            self.machine[lang].append(instruction)
-        # Instances only for as many instructions as rows are still missing (each gives at least one row
-        # when it gives any): near the target, the rest stay in the pool without costing calls.
-        room = Counter({lang: self.targets[lang] - self.rows_by_language[lang] for lang in active})
-        all_accepted, accepted = accepted, []
-        for lang, instruction in all_accepted:
-            if room[lang] > 0:
-                accepted.append((lang, instruction))
-                room[lang] -= 1
-        output.counters["instructions_unused_target_met"] += len(all_accepted) - len(accepted)
+        return accepted
 
+    def _classify(
+        self, batch: int, accepted: list[tuple[str, str]], engine: LLMEngine, output: BatchOutput
+    ) -> list[bool]:
+        """Whether each instruction is a classification task (an unclear answer counts as not)."""
         classify = [
             si.classification_request(f"classify:{batch}:{i}", instruction, lang, self.classify_examples[lang],
                                       template=self.templates["classify"][lang])
@@ -226,7 +260,14 @@ class SelfInstructGenerator:
                     output.last_failure = result.reason
             labels.append(bool(verdict))
         output.counters["classification_tasks"] += sum(labels)
+        return labels
 
+    def _instances(
+        self, batch: int, accepted: list[tuple[str, str]], labels: list[bool], engine: LLMEngine,
+        output: BatchOutput,
+    ) -> Counter:
+        """Each instruction's instances as rows, within its language's target; returns rows per language."""
+        config, method = self.config, self.method
         instance_requests = []
         for i, ((lang, instruction), classification) in enumerate(zip(accepted, labels, strict=True)):
             family = "output_first" if classification else "input_first"
@@ -240,14 +281,11 @@ class SelfInstructGenerator:
         for (lang, instruction), classification, result in zip(
             accepted, labels, engine.run(instance_requests), strict=True
         ):
-            truncated = result.reason == TRUNCATED and bool(result.raw)
-            if not result.ok and not truncated:
-                output.call_failed(method, None, "instances", result)
+            reply = usable_reply(output, result, "instances", "instance_replies_truncated")
+            if reply is None:
                 continue
-            text = result.text if result.ok else result.raw
+            text, truncated = reply
             instances = si.parse_instances(text, classification, truncated=truncated)
-            if truncated:
-                output.counters["instance_replies_truncated"] += 1  # the complete instances are kept
             kept, dropped = si.select_instances(instruction, instances, config.instances_per_task)
             if not instances:
                 output.drop(DeadLetter(method, None, "instances", filters.UNPARSEABLE, "no complete instance in the reply",
@@ -269,14 +307,4 @@ class SelfInstructGenerator:
                     GeneratedRow(method, None, instruction, instance.input, instance.output, result.model, templates)
                 )
             by_language[lang] += len(kept)
-        output.counters["instances"] += len(output.rows)
-        label_of = dict(zip(accepted, labels, strict=True))
-        output.state = pa.table(
-            {
-                "language": [lang for lang, _ in all_accepted],
-                "instruction": [instruction for _, instruction in all_accepted],
-                "is_classification": [label_of.get(item) for item in all_accepted],
-            },
-            schema=STATE_SCHEMA_SELF_INSTRUCT,
-        )
-        return output, by_language
+        return by_language

@@ -14,7 +14,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sftforge.jobs.release.manifest import redact
-from sftforge.operators.read.reader import InputFile, InputSpec, expand_files
+from sftforge.operators.read.files import InputFile, expand_files
+from sftforge.operators.read.spec import InputSpec
 
 #: Config keys that do not change how a row is processed: a difference in them keeps the carry-over.
 UNPROCESSED_KEYS = ("release", "inputs", "output.dir", "ray", "dedup.against")

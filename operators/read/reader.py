@@ -34,59 +34,11 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 from sftforge.operators import schema
-from sftforge.operators.read.planning import (
-    RESERVED_COLUMNS,
-    InputFile,
-    InputSpec,
-    ReadUnit,
-    _filesystem,
-    _open_binary,
-    _parquet_file,
-    detect_format,
-    expand_files,
-    lineage_name,
-    plan_read_units,
-    units_for_files,
-)
-from sftforge.operators.read.records import (
-    BATCH_BYTES,
-    BATCH_ROWS,
-    DEFAULT_ALIASES,
-    READ_STAGE,
-    REJECT_PREVIEW_CHARS,
-    ROW_ERRORS,
-    ColumnPlan,
-    InputError,
-    Rejected,
-    RowBuilder,
-    content_id,
-    describe_row_error,
-    resolve_columns,
-)
-
-__all__ = [
-    "BATCH_BYTES",
-    "BATCH_ROWS",
-    "DEFAULT_ALIASES",
-    "READ_STAGE",
-    "RESERVED_COLUMNS",
-    "InputError",
-    "InputFile",
-    "InputSpec",
-    "ReadUnit",
-    "_filesystem",
-    "content_id",
-    "detect_format",
-    "expand_files",
-    "lineage_name",
-    "plan_read_units",
-    "read_table",
-    "read_unit",
-    "units_for_files",
-]
-
-# ---------------------------------------------------------------------------------------------------
-# Reading
+from sftforge.operators.read.columns import ColumnPlan, resolve_columns
+from sftforge.operators.read.errors import ROW_ERRORS, InputError, Rejected, describe_row_error
+from sftforge.operators.read.files import open_binary, open_parquet
+from sftforge.operators.read.planning import ReadUnit
+from sftforge.operators.read.records import BATCH_BYTES, BATCH_ROWS, REJECT_PREVIEW_CHARS, RowBuilder
 
 
 def read_unit(unit: ReadUnit) -> Iterator[pa.Table]:
@@ -111,7 +63,7 @@ def read_table(unit: ReadUnit) -> pa.Table:
 
 
 def _open_text_stream(unit: ReadUnit) -> io.BufferedIOBase:
-    raw = _open_binary(unit.path)
+    raw = open_binary(unit.path)
     if unit.compression is None:
         return io.BufferedReader(raw, buffer_size=1024 * 1024)
     stream = pa.CompressedInputStream(pa.PythonFile(raw, mode="r"), unit.compression)
@@ -297,7 +249,7 @@ _SCALAR_TYPES = (
 
 
 def _read_parquet(unit: ReadUnit) -> Iterator[pa.Table]:
-    with _parquet_file(unit.path) as parquet:
+    with open_parquet(unit.path) as parquet:
         yield from _read_parquet_file(unit, parquet)
 
 

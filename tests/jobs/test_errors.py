@@ -11,7 +11,7 @@ import pytest
 import yaml
 from sftforge.jobs.accounting import AccountingError
 from sftforge.jobs.errors import EXIT_FAILED, EXIT_USAGE, describe, run_handled
-from sftforge.operators.read.reader import InputError
+from sftforge.operators.read.errors import InputError
 
 
 def _cli(tmp_path: Path, *args: str) -> subprocess.CompletedProcess:

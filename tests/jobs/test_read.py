@@ -15,7 +15,8 @@ from sftforge.jobs.runner import apply_stage
 from sftforge.jobs.stats import start_stats_actor
 from sftforge.operators import schema
 from sftforge.operators.clean.cleaner import TextCleaner
-from sftforge.operators.read.reader import InputError, InputSpec
+from sftforge.operators.read.errors import InputError
+from sftforge.operators.read.spec import InputSpec
 
 pytestmark = pytest.mark.ray
 
