@@ -21,6 +21,10 @@ from sftforge.operators.llm_client.local_server import (
 
 log = logging.getLogger("sftforge.llm")
 
+#: Request timeout for the bundled local server unless ``llm.timeout_s`` is set: its health is watched
+#: separately, so a long wait only ever waits on a live server.
+LOCAL_TIMEOUT_S = 600.0
+
 
 def public_url(url: str | None) -> str | None:
     """``url`` without user info or query string (either may carry credentials)."""
@@ -101,6 +105,10 @@ class LLMService:
                 update["circuit"] = config.circuit.model_copy(
                     update={"give_up_s": max(config.circuit.give_up_s, min(config.local.startup_timeout_s, 120.0))}
                 )
+            if "timeout_s" not in config.model_fields_set:
+                # A busy machine shares its cores with the server: a reply can take minutes, and the
+                # watcher (process poll + health check) notices a dead or hung server within seconds.
+                update["timeout_s"] = max(config.timeout_s, LOCAL_TIMEOUT_S)
             if "structured_output" not in config.model_fields_set:
                 # llama.cpp's server constrains JSON with a grammar built from this form only.
                 update["structured_output"] = "json_object_schema"

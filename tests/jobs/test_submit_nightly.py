@@ -136,7 +136,7 @@ def test_three_nights_on_two_nodes(two_nodes, tmp_path):
             "output": {"dir": str(releases), "shard_rows": 10},
             "dedup": {"against": "auto"},
             "split": {"ratios": {"train": 0.75, "test": 0.25}},
-            "llm": {"base_url": server.url, "model": "judge-model", "api_key_env": None, "timeout_s": 10},
+            "llm": {"base_url": server.url, "model": "test-model", "api_key_env": None, "timeout_s": 10},
             "judge": {"threshold": 4, "workers": 1},
         }), encoding="utf-8")
 

@@ -87,6 +87,20 @@ def test_judge_runs_in_the_pipeline_and_the_ledger_reaches_the_manifest(ray_sess
     assert len(chinese) == 4 and all("审核" in entry.body["messages"][0]["content"] for entry in chinese)
 
 
+@pytest.mark.parametrize("empty", ["no rows read", "every row rejected before"])
+def test_judge_with_no_row_to_judge_asks_nothing_and_publishes(ray_session, tmp_path, empty):
+    with OpenAITestServer(reply=judgement) as server:
+        extra = {"language": {"allowed": ["fr"]}} if empty == "every row rejected before" else {}
+        path = write_job(tmp_path, server.url, **extra)
+        if empty == "no rows read":  # a dataset with no block schema at all (a refresh with nothing new)
+            (tmp_path / "in" / "pairs.jsonl").write_text("", encoding="utf-8")
+        result = run_job(load_config(path, ["output.min_rows=0"]))
+        assert server.count == 0
+    assert result.accounting.rows_written == 0
+    assert result.accounting.rows_rejected == (15 if extra else 0)
+    assert not any(result.report["judge"]["histogram"].values())
+
+
 def test_api_key_reaches_the_endpoint_and_no_output_or_log(tmp_path):
     """A real ``sftforge run`` in its own process (so its Ray workers inherit the key from the env)."""
     key = "sk-e2e-" + secrets.token_hex(12)

@@ -14,7 +14,7 @@ from sftforge.operators.llm_client import (
     LocalModelConfig,
     PromptTemplate,
 )
-from sftforge.operators.llm_client.service import public_url
+from sftforge.operators.llm_client.service import LOCAL_TIMEOUT_S, public_url
 
 HAS_LLAMA_CPP = importlib.util.find_spec("llama_cpp") is not None
 
@@ -84,6 +84,7 @@ def test_local_smollm2_answers_through_the_engine():
     config = LLMConfig(backend="local", max_tokens=48, local=LocalModelConfig(n_ctx=512))
     with LLMService(config, run_id="local-test") as service:
         assert service.available and service.config.base_url.startswith("http://127.0.0.1:")
+        assert service.config.timeout_s == LOCAL_TIMEOUT_S  # the watcher, not the request, notices a dead server
         server = service._server
         with LLMEngine(service.config, stage="local") as engine:
             text, structured = engine.run(
