@@ -81,8 +81,8 @@ class EndpointOutage(RuntimeError):
         self.reason = reason
         self.detail = detail
         message = (
-            f"{stage}: {failed} of {total} LLM calls failed for an endpoint reason ({reason}); nothing was "
-            "published and the response cache is kept, so a re-run resumes where this one stopped "
+            f"{stage}: {failed} of {total} LLM calls failed for an endpoint reason ({reason}); the response "
+            "cache is kept, so a re-run resumes where this one stopped "
             "(llm.on_failure: keep passes such rows on, flagged)"
         )
         super().__init__(f"{message}: {detail}" if detail else message)
