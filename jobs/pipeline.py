@@ -8,7 +8,6 @@ the stages the built steps declare.
 from __future__ import annotations
 
 import logging
-import os
 import time
 import uuid
 from dataclasses import dataclass
@@ -19,13 +18,14 @@ import ray
 import ray.data
 from sftforge.jobs.accounting import Accounting, reconcile
 from sftforge.jobs.augment.step import AugmentStep
-from sftforge.jobs.config import JobConfig, RayConfig
+from sftforge.jobs.config import JobConfig
 from sftforge.jobs.dedup.step import DedupStep
 from sftforge.jobs.guard import check_rows
 from sftforge.jobs.progress import rate, say
+from sftforge.jobs.ray_start import init_ray
 from sftforge.jobs.read import read_inputs
-from sftforge.jobs.release.card import write_card
 from sftforge.jobs.refresh.index import resolve_auto_against
+from sftforge.jobs.release.card import write_card
 from sftforge.jobs.release.report import write_report
 from sftforge.jobs.release.writer import ReleaseWriter
 from sftforge.jobs.runner import ActorBudget
@@ -94,37 +94,6 @@ def kept_column_names(config: JobConfig) -> tuple[str, ...] | None:
             if name not in names:
                 names.append(name)
     return tuple(names) or None
-
-
-def init_ray(config: RayConfig) -> None:
-    """Connects to the configured cluster, the submitting cluster (``RAY_ADDRESS``), or starts Ray locally.
-
-    Ray Data's per-operator progress is logged only when the ``sftforge`` logger is at INFO (``-v``).
-    """
-    # A block that fails after its retries fails the run: never skipped (see jobs.runner TASK_RETRIES).
-    ray.data.DataContext.get_current().max_errored_blocks = 0
-    quiet_ray = not log.isEnabledFor(logging.INFO)
-    if quiet_ray:
-        # Ray's hints (progress bars, actor-constructor warnings) are for Ray's developers; -v shows them.
-        logging.getLogger("ray.data").setLevel(logging.ERROR)
-        ray.data.DataContext.get_current().enable_progress_bars = False
-        os.environ.setdefault("RAY_BACKEND_LOG_LEVEL", "fatal")
-    if ray.is_initialized():
-        return
-    address = config.address or os.environ.get("RAY_ADDRESS")
-    if address:
-        ray.init(address=address, log_to_driver=True)
-        return
-    # "local" starts a fresh runtime even when a `ray start` cluster runs on this machine.
-    ray.init(
-        address="local",
-        num_cpus=config.num_cpus,
-        object_store_memory=config.object_store_memory,
-        include_dashboard=False,
-        log_to_driver=False,
-        logging_level=logging.ERROR if quiet_ray else logging.INFO,
-    )
-    say("Ray started (%s CPUs)", config.num_cpus or "all")
 
 
 def run_job(config: JobConfig, config_source: str | None = None, refresh=None, force: bool = False) -> RunResult:

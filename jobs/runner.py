@@ -72,7 +72,7 @@ def _output_schema(input_schema: pa.Schema, stage: Stage) -> pa.Schema:
 #: Ray's retry options, set on purpose rather than inherited. A task whose worker died (OOM kill,
 #: preempted node, ``kill -9``) is run again up to this many times; an exception raised by our own code
 #: is never retried (it would fail the same way), and ``DataContext.max_errored_blocks`` stays 0 so no
-#: failed block is ever skipped (see ``jobs.pipeline.init_ray``). Retries are safe because stages are
+#: failed block is ever skipped (see ``jobs.ray_start.init_ray``). Retries are safe because stages are
 #: pure and counters are keyed by the work they count (``jobs.stats``).
 TASK_RETRIES = 4
 #: The same for actor pools: a killed stage actor is restarted (its model loads again) and the batch

@@ -155,3 +155,4 @@ def test_a_budget_that_runs_out_mid_stage_stops_the_run_with_the_reason(tmp_path
     # sftforge's own progress from the start, and none of Ray's hints without -v.
     assert "sftforge: config valid" in proc.stderr and "sftforge: Ray started" in proc.stderr
     assert "DataContext" not in proc.stderr and "core_worker" not in proc.stderr
+    assert "logging.cc" not in proc.stderr and "Warning" not in proc.stderr  # Ray's core and API warnings

@@ -1,0 +1,122 @@
+"""Starting or joining Ray for a run, quietly: Ray's hints for Ray's developers stay off a user's terminal.
+
+Ray prints three kinds of noise on a default run: Python warnings about its own API (deprecations,
+actor-pool sizing hints), a line from its C++ core when the driver connects ("Set ray log level from
+environment variable ..."), and progress bars. None of them is about the user's data or config; ``-v``
+shows them all.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import signal
+import sys
+import tempfile
+import warnings
+from collections.abc import Iterator
+from pathlib import Path
+
+import ray
+import ray.data
+from sftforge.jobs.config import RayConfig
+from sftforge.jobs.progress import say
+
+log = logging.getLogger("sftforge")
+
+def silence_ray_warnings() -> None:
+    """Ignores the Python warnings Ray raises about its own API for the rest of the process."""
+    from ray.util.annotations import RayDeprecationWarning
+
+    warnings.filterwarnings("ignore", category=RayDeprecationWarning)
+    # Ray Data's hints (actor pool sizes, block counts) are issued from inside its own modules.
+    warnings.filterwarnings("ignore", category=UserWarning, module=r"ray(\.|$)")
+    warnings.filterwarnings("ignore", category=DeprecationWarning, module=r"ray(\.|$)")
+
+
+@contextlib.contextmanager
+def native_stderr_held() -> Iterator[None]:
+    """Holds what native code writes to file descriptor 2 while the block runs.
+
+    The held text is dropped when the block succeeds and written out when it raises, so a failing
+    ``ray.init`` still shows everything Ray's core said.
+    """
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with tempfile.TemporaryFile() as held:
+        os.dup2(held.fileno(), 2)
+        try:
+            yield
+        except BaseException:
+            os.dup2(saved, 2)
+            held.seek(0)
+            os.write(2, held.read())
+            raise
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+
+
+def _stop_own_ray_processes() -> None:
+    """SIGKILLs the Ray processes this process started (GCS, raylet...) and a failed ``ray.init`` left."""
+    me = str(os.getpid())
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            parent = stat.read_text().rsplit(")", 1)[1].split()[1]
+            command = (stat.parent / "cmdline").read_bytes()
+        except (OSError, IndexError):
+            continue
+        if parent == me and b"/ray/" in command:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.kill(int(stat.parent.name), signal.SIGKILL)
+
+
+#: Tries of a local Ray start (see ``init_ray``).
+LOCAL_START_ATTEMPTS = 2
+
+
+def init_ray(config: RayConfig) -> None:
+    """Connects to the configured cluster, the submitting cluster (``RAY_ADDRESS``), or starts Ray locally.
+
+    Ray Data's per-operator progress is logged only when the ``sftforge`` logger is at INFO (``-v``).
+    """
+    # A block that fails after its retries fails the run: never skipped (see jobs.runner TASK_RETRIES).
+    ray.data.DataContext.get_current().max_errored_blocks = 0
+    quiet_ray = not log.isEnabledFor(logging.INFO)
+    if quiet_ray:
+        # Ray's hints (progress bars, actor-constructor warnings) are for Ray's developers; -v shows them.
+        logging.getLogger("ray.data").setLevel(logging.ERROR)
+        ray.data.DataContext.get_current().enable_progress_bars = False
+        os.environ.setdefault("RAY_BACKEND_LOG_LEVEL", "fatal")
+        silence_ray_warnings()
+    if ray.is_initialized():
+        return
+    address = config.address or os.environ.get("RAY_ADDRESS")
+    if address:
+        with native_stderr_held() if quiet_ray else contextlib.nullcontext():
+            ray.init(address=address, log_to_driver=True)
+        return
+    # "local" starts a fresh runtime even when a `ray start` cluster runs on this machine. Ray gives its
+    # node a fixed 30 s to register; a busy machine can miss that once, so a timed-out start is retried.
+    for attempt in range(1, LOCAL_START_ATTEMPTS + 1):
+        try:
+            with native_stderr_held() if quiet_ray else contextlib.nullcontext():
+                ray.init(
+                    address="local",
+                    num_cpus=config.num_cpus,
+                    object_store_memory=config.object_store_memory,
+                    include_dashboard=False,
+                    log_to_driver=False,
+                    logging_level=logging.ERROR if quiet_ray else logging.INFO,
+                )
+            break
+        except Exception as error:
+            ray.shutdown()
+            _stop_own_ray_processes()
+            if attempt == LOCAL_START_ATTEMPTS or "timed out during startup" not in str(error):
+                raise
+            say("Ray's node did not register within its 30 s (a busy machine?); starting it again")
+    say("Ray started (%s CPUs)", config.num_cpus or "all")
+
+
