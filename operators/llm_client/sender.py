@@ -12,14 +12,8 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import openai
-
-try:  # openai 3.x speaks httpx2; earlier releases httpx (same API for what is used here)
-    import httpx2
-except ImportError:  # pragma: no cover - depends on the installed openai
-    import httpx as httpx2
 from sftforge.operators.llm_client.cache import CachedCompletion
 from sftforge.operators.llm_client.config import LLMConfig
 from sftforge.operators.llm_client.coordinator import CoordinatorClient, estimate_tokens
@@ -40,6 +34,21 @@ from tenacity import (
     stop_after_delay,
     wait_random_exponential,
 )
+
+if TYPE_CHECKING:
+    import openai
+
+
+def _sdk():
+    """The OpenAI SDK and its HTTP library, imported at the first call: a run without LLM never pays
+    for loading them (seconds of the driver's start-up)."""
+    import openai
+
+    try:  # openai 3.x speaks httpx2; earlier releases httpx (same API for what is used here)
+        import httpx2
+    except ImportError:  # pragma: no cover - depends on the installed openai
+        import httpx as httpx2
+    return openai, httpx2
 
 log = logging.getLogger("sftforge.llm")
 
@@ -165,6 +174,7 @@ class Sender:
                 await self.coordinator.settle(ticket, *billed)
 
     async def _post(self, endpoint: Endpoint, body: dict[str, Any], extra_body: dict | None) -> CachedCompletion:
+        openai, httpx2 = _sdk()
         client = self._client_for_loop()
         timeout = self.config.timeout_s
         payload = {**body, **extra_body} if extra_body else body
@@ -193,6 +203,7 @@ class Sender:
 
     def _client_for_loop(self) -> openai.AsyncOpenAI:
         if self.client_ is None:
+            openai, httpx2 = _sdk()
             size = self.config.max_in_flight
             limits = httpx2.Limits(max_connections=size, max_keepalive_connections=size)
             try:

@@ -10,9 +10,8 @@ import email.utils
 import json
 import re
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import openai
 from sftforge.operators.llm_client.cache import CachedCompletion
 from sftforge.operators.llm_client.coordinator import estimate_tokens
 from sftforge.operators.llm_client.request import (
@@ -24,6 +23,9 @@ from sftforge.operators.llm_client.request import (
     SERVER_ERROR,
     TIMEOUT,
 )
+
+if TYPE_CHECKING:  # the SDK is imported when the first call is made: a run without LLM never loads it
+    import openai
 
 #: Placeholder sent as the key to endpoints that need none (local servers).
 NO_KEY = "sk-no-key-required"
@@ -104,6 +106,8 @@ def transport_failure(error: BaseException) -> tuple[str, BaseException]:
         return TIMEOUT, root
     if isinstance(root, (ConnectionError, OSError)) or type(root).__module__.startswith(("aiohttp", "httpx2", "httpcore2", "h11")):
         return CONNECTION_ERROR, root
+    import openai
+
     return (TIMEOUT if isinstance(error, (openai.APITimeoutError, TimeoutError)) else CONNECTION_ERROR), root
 
 
