@@ -219,3 +219,14 @@ def test_a_row_lost_inside_a_stage_fails_the_accounting_in_one_line(tmp_path, pr
             "5 written + 0 rejected (difference 1)") in line
     assert "stage clean reported 6 in, 6 kept, 0 rejected" in line
     _untouched(line, tmp_path / "out", before)
+
+
+def test_a_release_much_smaller_than_the_last_is_refused_in_one_line(tmp_path, previous):
+    before = _setup(tmp_path, previous)
+    pairs = [{"instruction": f"Question number {i} about rivers?", "output": None if i > 1 else f"Answer {i}."}
+             for i in range(6)]  # four rows rejected: 2 of the earlier release's 6 remain
+    (tmp_path / "in" / "pairs.jsonl").write_text("".join(json.dumps(p) + "\n" for p in pairs), encoding="utf-8")
+    line = _failure(_cli(tmp_path, "run", "job.yaml", "--set", "output.max_shrink=0.5"))
+    assert ("sftforge: error: guard: release r2 would hold 2 rows, fewer than output.max_shrink=0.5 of the 6 rows "
+            "of r1 (LATEST); use --force to publish it anyway") in line
+    _untouched(line, tmp_path / "out", before)
