@@ -31,7 +31,10 @@ pytestmark = pytest.mark.ray
 
 QUICK_RETRY = {"max_attempts": 2, "initial_backoff_s": 0.01, "max_backoff_s": 0.05, "max_total_s": 5}
 #: Root ignores file modes; without these capabilities it meets them like any user (a real EACCES).
-NO_DAC = ("setpriv", "--bounding-set=-dac_override,-dac_read_search") if os.geteuid() == 0 else ()
+NO_DAC = (
+    ("setpriv", "--bounding-set=-dac_override,-dac_read_search") if os.geteuid() == 0 and shutil.which("setpriv")
+    else ()
+)
 
 
 def _inputs(folder: Path, rows: int = 6, size: int = 0) -> None:
