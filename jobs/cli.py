@@ -38,6 +38,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
     from sftforge.jobs.summary import print_summary
 
     config = _load(args.config, args.set)
+    # Named in a failure's line (jobs.errors): where a write failed, and whose releases are untouched.
+    args.output_dir = config.output.dir
     if args.refresh:
         from sftforge.jobs.refresh import run_refresh
 

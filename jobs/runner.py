@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import pyarrow as pa
 import pyarrow.compute as pc
+from sftforge.jobs.faults import maybe_lose_row
 from sftforge.jobs.stats import record, work_key
 from sftforge.operators import schema
 from sftforge.operators.base import Resources, Stage
@@ -41,7 +42,8 @@ def run_stage_on_batch(stage: Stage, batch: pa.Table, stats_actor: str | None = 
             key=batch_key(stage.name, live),
         )
     target = _output_schema(batch.schema, stage)
-    parts = [schema.conform(part, target) for part in (result.kept, rejected, dead) if part.num_rows]
+    kept = maybe_lose_row(stage.name, result.kept)  # a test-only fault (jobs.faults); unset, a no-op
+    parts = [schema.conform(part, target) for part in (kept, rejected, dead) if part.num_rows]
     if not parts:
         return target.empty_table()
     return pa.concat_tables(parts)

@@ -12,7 +12,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 from sftforge.jobs.dedup.shuffle import broadcast_table, cogroup, conform, num_partitions, sorted_lookup, view
-from sftforge.jobs.stats import record
+from sftforge.jobs.stats import record, work_key
 from sftforge.operators import schema
 from sftforge.operators.dedup.config import DedupConfig
 from sftforge.operators.dedup.exact import STAGE_NAME as EXACT_STAGE
@@ -53,7 +53,8 @@ def apply_decisions(
     """Marks the batch's live rows: decided rows rejected, every live row given its ``cluster_id``.
 
     ``decisions`` is sorted by node id, ``sorted_nodes`` its node ids. Reports the batch's counts of
-    both stages to the run's counters.
+    both stages to the run's counters, keyed by the batch's live rows (``work_of``): a re-executed task
+    sees the same rows and replaces its counts instead of adding them.
     """
     batch = conform(batch, output_schema(batch.schema))
     live = np.flatnonzero(pc.is_null(batch.column(schema.REJECT_STAGE)).to_numpy(zero_copy_only=False))
@@ -61,9 +62,11 @@ def apply_decisions(
     reasons = batch.column(schema.REJECT_REASON).to_pylist()
     clusters = batch.column(schema.CLUSTER_ID).to_pylist()
     doc_ids = batch.column(schema.DOC_ID).to_pylist()
+    live_nodes = fixed_binary_view(node_ids(batch.take(pa.array(live, type=pa.int64())))) if len(live) else None
+    key = work_of(live_nodes)
     exact_rejected = near_rejected = 0
     if len(live):
-        at = sorted_lookup(sorted_nodes, fixed_binary_view(node_ids(batch.take(pa.array(live)))))
+        at = sorted_lookup(sorted_nodes, live_nodes)
         decided_stage = decisions.column(STAGE).to_pylist()
         decided_reason = decisions.column(REASON).to_pylist()
         decided_cluster = decisions.column(CLUSTER).to_pylist()
@@ -82,12 +85,14 @@ def apply_decisions(
         EXACT_STAGE,
         {"in": len(live), "kept": len(live) - exact_rejected, "rejected": exact_rejected},
         stats_actor,
+        key=key,
     )
     after_exact = len(live) - exact_rejected
     record(
         NEAR_STAGE,
         {"in": after_exact, "kept": after_exact - near_rejected, "rejected": near_rejected},
         stats_actor,
+        key=key,
     )
     for name, values in (
         (schema.REJECT_STAGE, stages),
@@ -96,6 +101,14 @@ def apply_decisions(
     ):
         batch = batch.set_column(batch.column_names.index(name), name, pa.array(values, type=pa.string()))
     return batch
+
+
+def work_of(live_nodes: np.ndarray | None) -> str:
+    """Identity of one batch's dedup work: the node ids (``doc_id`` and lineage) of its live rows, in order.
+
+    Two different batches share it only if they hold the very same rows from the very same places.
+    """
+    return work_key("dedup", b"" if live_nodes is None else live_nodes.tobytes())
 
 
 def _apply_broadcast(batch: pa.Table, token: str, refs: list, stats_actor: str | None) -> pa.Table:

@@ -65,7 +65,7 @@ def test_verbose_adds_the_traceback(tmp_path):
     (PermissionError(errno.EACCES, "Permission denied", "/rel"), "permission denied on /rel (Permission denied)"),
     (InputError("/in/a.jsonl.gz", "cannot read the file (truncated)"), "input: /in/a.jsonl.gz"),
     (AccountingError("row accounting failed:\n  total: 3 read != 2 written"),
-     "accounting: row accounting failed:; total: 3 read != 2 written; nothing was published"),
+     "accounting: row accounting failed: total: 3 read != 2 written; nothing was published"),
 ])
 def test_runtime_failures_exit_1_and_say_what_is_untouched(error, expected):
     message, code = describe(error)
@@ -82,3 +82,10 @@ def test_run_handled_writes_the_log_and_one_line(tmp_path, monkeypatch, capsys):
     assert run_handled(fail, None) == EXIT_FAILED
     (line,) = capsys.readouterr().err.splitlines()
     assert line.startswith("sftforge: error: disk full writing /full/disk") and str(tmp_path) in line
+
+
+def test_disk_full_without_a_file_name_names_the_output_folder():
+    message, code = describe(OSError(errno.ENOSPC, "No space left on device"), "/data/out")
+    assert code == EXIT_FAILED
+    assert message.startswith("disk full writing into /data/out (No space left on device); "
+                              "nothing was published to /data/out; earlier releases and LATEST are untouched")
