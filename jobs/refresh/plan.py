@@ -132,12 +132,56 @@ def plan_refresh(files: list[dict[str, Any]], previous: list[dict[str, Any]] | N
     return plan
 
 
+def narrowed_path(path: str, source: str) -> str:
+    """A pattern that matches only ``path`` and gives it the same lineage name ``source``.
+
+    A local file's lineage name is relative to its configured root (a folder, or a pattern's folder
+    before its first wildcard). Narrowed to the bare path, ``data/d1/part-0.jsonl`` of the input
+    ``data/`` would be named ``part-0.jsonl``, not ``d1/part-0.jsonl``, and the next night could not
+    find its rows. A one-character class (``data/[d]1/part-0.jsonl``) keeps the root where it was.
+    A URL is its own lineage name and is narrowed to itself (so is a name that starts with ``!``, ``^``
+    or ``]``, which a character class cannot hold first).
+    """
+    if "://" in path or source == path or not path.endswith("/" + source) or source[0] in "!^]":
+        return path
+    root = path[: len(path) - len(source)]
+    return f"{root}[{source[0]}]{_escape_glob(source[1:])}"
+
+
+def _escape_glob(text: str) -> str:
+    return "".join(f"[{char}]" if char in "*?[" else char for char in text)
+
+
+def check_lineage_names(files: list[dict[str, Any]]) -> None:
+    """Refuses files that lineage would name alike: rows are matched to their file by that name.
+
+    Raises:
+        RefreshError: Two input files share a lineage name (``source_file``); the message names both.
+    """
+    from sftforge.jobs.refresh.releases import RefreshError
+
+    seen: dict[str, dict[str, Any]] = {}
+    for item in files:
+        name = item.get("source") or item["path"]
+        other = seen.setdefault(name, item)
+        if other is not item:
+            raise RefreshError(
+                f"input files {other['path']} (input '{other.get('name')}') and {item['path']} (input "
+                f"'{item.get('name')}') are both named '{name}' in lineage (source_file, relative to each "
+                "input's folder): a refresh tells files apart by that name. Configure one input over their "
+                "common folder, or give the files distinct names.")
+
+
 def fresh_specs(specs: Sequence[InputSpec], plan: RefreshPlan) -> list[InputSpec]:
-    """The inputs narrowed to the files this run processes (inputs with none left are dropped)."""
+    """The inputs narrowed to the files this run processes (inputs with none left are dropped).
+
+    Each file keeps the lineage name it has in the full input (see ``narrowed_path``).
+    """
     fresh = set(plan.fresh)
     narrowed = []
     for index, spec in enumerate(specs):
-        paths = [f["path"] for f in plan.files if f["input"] == index and f["path"] in fresh]
+        paths = [narrowed_path(f["path"], f.get("source") or f["path"])
+                 for f in plan.files if f["input"] == index and f["path"] in fresh]
         if paths:
             narrowed.append(spec.model_copy(update={"path": paths, "name": spec.label}))
     return narrowed
