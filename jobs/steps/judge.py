@@ -78,7 +78,9 @@ class JudgeStep(Step):
         # LLM-bound stage loses nothing by not overlapping with the cheap stages before it.
         ds = ds.materialize()
         counts = ds.map_batches(_to_judge, batch_format="pyarrow", batch_size=8192)
-        planned = sum(sum(table.column("rows").to_pylist()) for table in ray.get(counts.to_arrow_refs()))
+        # An empty block skips the function and comes back as it was, without the "rows" column.
+        planned = sum(sum(table.column("rows").to_pylist()) for table in ray.get(counts.to_arrow_refs())
+                      if "rows" in table.column_names)
         if service.progress is not None:
             service.progress.expect(LLMJudge.name, planned)
         say("judge: scoring %d instruction pairs with %s", planned, service.config.model)
@@ -89,6 +91,8 @@ class JudgeStep(Step):
         totals: dict[str, int] = {}
         counts = ds.map_batches(_overall_counts, batch_format="pyarrow", batch_size=8192)
         for table in ray.get(counts.to_arrow_refs()):
+            if "score" not in table.column_names:  # an empty block, passed through as it was
+                continue
             for score, rows in zip(table.column("score").to_pylist(), table.column("rows").to_pylist()):
                 totals[score] = totals.get(score, 0) + rows
         unprocessed = {key.removeprefix(_UNPROCESSED): rows for key, rows in totals.items()
