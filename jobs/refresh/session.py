@@ -24,7 +24,14 @@ from sftforge.jobs.refresh.plan import (
     plan_refresh,
     processing_hash,
 )
-from sftforge.jobs.refresh.releases import Release, RefreshError, join, latest_release, open_release
+from sftforge.jobs.refresh.releases import (
+    Release,
+    RefreshError,
+    forget_listings,
+    join,
+    latest_release,
+    open_release,
+)
 
 log = logging.getLogger("sftforge.refresh")
 _AGAINST_DIR = ".refresh-against"
@@ -58,6 +65,7 @@ class RefreshSession:
         """
         self._lock = RefreshLock(self.root, self.run_id).acquire()
         try:
+            forget_listings([self.root, *(path for spec in self.config.inputs for path in spec.paths)])
             self.previous = latest_release(self.root)
             self.since = self._since()
             files = list_inputs(self.config.inputs)
