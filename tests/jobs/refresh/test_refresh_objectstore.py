@@ -143,12 +143,13 @@ def test_three_nights_on_the_object_store(s3, tmp_path):
 
 
 def test_an_overlapping_refresh_on_the_store_is_refused(s3):
-    first = RefreshLock(OUT + "-lock", "first").acquire()
+    fs = s3.filesystem()
+    first = RefreshLock("s3://releases/locked", "first").acquire()
     try:
+        assert json.loads(fs.cat_file("releases/locked/.lock-refresh"))["token"] == "first"
         with pytest.raises(RefreshError, match="overlapping"):
-            RefreshLock(OUT + "-lock", "second").acquire()
+            RefreshLock("s3://releases/locked", "second").acquire()
     finally:
         first.release()
-    RefreshLock(OUT + "-lock", "third").acquire().release()
-    assert not s3.filesystem().ls("releases/nightly-lock", refresh=True) if s3.filesystem().exists(
-        "releases/nightly-lock") else True
+    assert not fs.exists("releases/locked/.lock-refresh")
+    RefreshLock("s3://releases/locked", "third").acquire().release()
