@@ -29,8 +29,7 @@ import pyarrow.parquet as pq
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-WORDS = ("river sea mountain cloud rain forest valley stone light wind field garden city road bridge "
-         "harbor island desert snow storm morning evening market school library music story").split()
+WORDS = ["river", "sea", "mountain", "cloud", "rain", "forest", "valley", "stone", "light", "wind", "field", "garden", "city", "road", "bridge", "harbor", "island", "desert", "snow", "storm", "morning", "evening", "market", "school", "library", "music", "story"]
 
 
 def write_shard(path: Path, start: int, count: int) -> None:

@@ -25,8 +25,8 @@ from sftforge.jobs.refresh.plan import (
     processing_hash,
 )
 from sftforge.jobs.refresh.releases import (
-    Release,
     RefreshError,
+    Release,
     forget_listings,
     join,
     latest_release,
