@@ -35,14 +35,35 @@ def fingerprint(path: str) -> dict[str, Any]:
 
 
 def list_inputs(specs: Sequence[InputSpec], threads: int = 4) -> list[dict[str, Any]]:
-    """Every input file now present: path, input index, kind and fingerprint."""
+    """Every input file now present: path, lineage name (``source``), input index, kind and fingerprint."""
     files: list[tuple[int, InputFile]] = [(index, f) for index, spec in enumerate(specs) for f in expand_files(spec)]
     with ThreadPoolExecutor(max_workers=max(1, threads)) as pool:
         prints = list(pool.map(fingerprint, [f.path for _i, f in files]))
+    sources = lineage_names([f for _i, f in files])
     return [
-        {"path": f.path, "source": f.source or f.path, "input": index, "name": f.spec_name, "kind": f.kind, **fp}
-        for (index, f), fp in zip(files, prints)
+        {"path": f.path, "source": source, "input": index, "name": f.spec_name, "kind": f.kind, **fp}
+        for (index, f), source, fp in zip(files, sources, prints)
     ]
+
+
+def lineage_names(files: Sequence[InputFile]) -> list[str]:
+    """The files' lineage names in a refresh: a URL as such; a local file relative to the common folder
+    of the inputs' roots.
+
+    With one input that is the reader's own name (relative to the input's root). With several, a name
+    relative to one root could be another input's too (``a/part-0.jsonl`` and ``b/part-0.jsonl`` as the
+    inputs ``a/`` and ``b/`` are both ``part-0.jsonl``); relative to their common folder they are
+    ``a/part-0.jsonl`` and ``b/part-0.jsonl``, and rows are matched to the right file night after night.
+    """
+    import os
+
+    roots = {f.path[: len(f.path) - len(f.source)] for f in files
+             if "://" not in f.path and f.source and f.path.endswith("/" + f.source)}
+    if len(roots) <= 1:
+        return [f.source or f.path for f in files]
+    common = os.path.commonpath([root.rstrip("/") or "/" for root in roots])
+    return [os.path.relpath(f.path, common) if f.path[: len(f.path) - len(f.source)] in roots else (f.source or f.path)
+            for f in files]
 
 
 def processing_hash(config_dump: dict[str, Any]) -> str:

@@ -90,11 +90,23 @@ def test_narrowed_inputs_keep_the_lineage_names_of_nested_files(tmp_path: Path):
             assert [(f.path, f.source) for f in expand_files(narrowed)] == [(item["path"], item["source"])]
 
 
-def test_files_named_alike_in_lineage_are_refused_before_anything_is_read(tmp_path: Path):
-    _touch(tmp_path / "a" / "part-0.jsonl")
-    _touch(tmp_path / "b" / "part-0.jsonl")
-    files = list_inputs([_spec(str(tmp_path / "a"), "a"), _spec(str(tmp_path / "b"), "b")])
-    assert [f["source"] for f in files] == ["part-0.jsonl", "part-0.jsonl"]
-    with pytest.raises(RefreshError, match=r"input 'a'.*input 'b'.*'part-0.jsonl'"):
+def test_two_inputs_with_the_same_file_names_get_distinct_lineage_names(tmp_path: Path):
+    for folder in ("a", "b"):
+        _touch(tmp_path / "data" / folder / "part-0.jsonl")
+    specs = [_spec(str(tmp_path / "data" / "a"), "a"), _spec(str(tmp_path / "data" / "b"), "b")]
+    assert [f.source for spec in specs for f in expand_files(spec)] == ["part-0.jsonl", "part-0.jsonl"]
+    files = list_inputs(specs)
+    assert [f["source"] for f in files] == ["a/part-0.jsonl", "b/part-0.jsonl"]
+    check_lineage_names(files)
+    for item in files:  # each file read alone (new or changed) keeps that name
+        plan = plan_refresh(files, [f for f in files if f is not item])
+        narrowed = fresh_specs(specs, plan)
+        assert [(f.path, f.source) for spec in narrowed for f in expand_files(spec)] == [
+            (item["path"], item["source"])]
+
+
+def test_files_named_alike_in_lineage_are_refused_before_anything_is_read():
+    files = [{"path": "/x/a/p.jsonl", "source": "p.jsonl", "name": "a"},
+             {"path": "/y/p.jsonl", "source": "p.jsonl", "name": "b"}]
+    with pytest.raises(RefreshError, match=r"input 'a'.*input 'b'.*'p.jsonl'"):
         check_lineage_names(files)
-    check_lineage_names(list_inputs([_spec(str(tmp_path), "both")]))  # a/part-0.jsonl, b/part-0.jsonl
