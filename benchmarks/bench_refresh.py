@@ -52,6 +52,8 @@ PHASES = {
     "report": ("sftforge.jobs.pipeline", None, "write_report"),
     "refresh manifest": ("sftforge.jobs.refresh.session", "RefreshSession", "manifest"),
     "publish": ("sftforge.jobs.release.writer", "ReleaseWriter", "publish"),
+    "  of dedup: its index write": ("sftforge.jobs.dedup.workflow", "DedupRun", "write_index"),
+    "  of dedup: its report": ("sftforge.jobs.dedup.workflow", "DedupRun", "summary"),
 }
 
 
@@ -88,6 +90,13 @@ def main() -> None:
     parser.add_argument("--shards", type=int, default=20)
     parser.add_argument("--new", type=float, default=0.05, help="new shards as a share of --shards")
     args = parser.parse_args()
+    import logging
+
+    # run_dedup logs its own seconds per step (input, keys, decisions) at INFO.
+    handler = logging.StreamHandler(sys.stdout)
+    handler.setFormatter(logging.Formatter("  %(message)s"))
+    logging.getLogger("sftforge.dedup").addHandler(handler)
+    logging.getLogger("sftforge.dedup").setLevel(logging.INFO)
 
     import ray
     from sftforge.jobs.config import load_config
