@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 import pyarrow.fs as pafs
+import ray
 import ray.data
 from sftforge.operators import schema
 from sftforge.operators.dedup.config import INDEX_PARAMS, INDEX_ROWS, DedupConfig
@@ -93,7 +94,11 @@ def check_index(path: str, config: DedupConfig) -> dict[str, Any]:
     return params
 
 
-def _pinned_keys(batch: pa.Table, source: str, config: DedupConfig) -> pa.Table:
+def _pinned_keys(batch: pa.Table, source: str, config: DedupConfig, probe: list | None = None) -> pa.Table:
+    if probe is not None:
+        from sftforge.jobs.dedup.probe import matching_rows
+
+        batch = matching_rows(batch, ray.get(probe[0]), config)
     doc_ids = batch.column(schema.DOC_ID)
     nodes = digests_array(
         [digest128([b"index", source.encode(), (doc_id or "").encode()]) for doc_id in doc_ids.to_pylist()]
@@ -117,14 +122,19 @@ def _pinned_keys(batch: pa.Table, source: str, config: DedupConfig) -> pa.Table:
     return pa.Table.from_pydict(columns, schema=keys_schema(config))
 
 
-def pinned_keys(path: str, config: DedupConfig):
-    """The index's rows as key rows that rank before every new row (``None`` when it has no rows)."""
+def pinned_keys(path: str, config: DedupConfig, probe=None):
+    """The index's rows as key rows that rank before every new row (``None`` when it has no rows).
+
+    With ``probe`` (an object ref of a ``jobs.dedup.probe.Probe``), only the rows that share an exact hash
+    or a band bucket with a new row.
+    """
     if not int(read_params(path).get("rows", 0)):
         return None
     columns = [schema.DOC_ID, EXACT_HASH] + ([SIGNATURE] if config.near.enabled else [])
     rows = ray.data.read_parquet(f"{_absolute(path).rstrip('/')}/{INDEX_ROWS}", columns=columns)
     return rows.map_batches(
-        _pinned_keys, fn_kwargs={"source": path, "config": config}, batch_format="pyarrow"
+        _pinned_keys, fn_kwargs={"source": path, "config": config, "probe": None if probe is None else [probe]},
+        batch_format="pyarrow",
     )
 
 

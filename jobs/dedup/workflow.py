@@ -21,8 +21,9 @@ from sftforge.jobs.dedup.exact import (
     resolve_exact,
     survivors_of,
 )
-from sftforge.jobs.dedup.index import check_index, pinned_keys, read_params, save_index
+from sftforge.jobs.dedup.index import check_index, pinned_keys, save_index
 from sftforge.jobs.dedup.near import cluster_decisions, near_decisions
+from sftforge.jobs.dedup.probe import build_probe, probe_part
 from sftforge.jobs.dedup.report import DedupSummary, summarize
 from sftforge.jobs.dedup.shuffle import (
     broadcast_table,
@@ -184,13 +185,20 @@ def run_dedup(
     source = ds.materialize()
     lap("input")
     keys = source.map_batches(extract_keys, fn_kwargs={"config": config}, batch_format="pyarrow")
-    for path in against:
-        earlier = pinned_keys(path, config)
-        if earlier is not None:
-            keys = keys.union(earlier)
+    if against:
+        # Only the index rows that share a hash or a bucket with a new row can be decided on (see probe).
+        keys = keys.materialize()
+        rows_in = keys.count()
+        parts = keys.map_batches(probe_part, fn_kwargs={"config": config}, batch_format="pyarrow", batch_size=None)
+        probe = ray.put(build_probe(ray.get(parts.to_arrow_refs()), config))
+        for path in against:
+            earlier = pinned_keys(path, config, probe)
+            if earlier is not None:
+                keys = keys.union(earlier)
     keys = keys.materialize()
     total = keys.count()
-    rows_in = total - sum(int(read_params(path).get("rows", 0)) for path in against)
+    if not against:
+        rows_in = total
     partitions = num_partitions(total, key_bytes(config), config.partition_bytes)
     lap("keys")
 

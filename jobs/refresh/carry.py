@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from sftforge.jobs import stats
-from sftforge.jobs.refresh.releases import Release, filesystem, join
+from sftforge.jobs.refresh.releases import Release, filesystem
 from sftforge.operators import schema
 
 CARRY_DIR = "carry"
@@ -120,11 +121,23 @@ def _count_final(batch: pa.Table, stats_actor: str | None) -> pa.Table:
 def save_final_rows(ds, staging_dir: str, stats_actor: str | None):
     """Materializes the final rows, writes them as this release's carry store, and returns them.
 
-    Rows per source file and per (file, split) are counted on the way, for the manifest.
+    Rows per source file and per (file, split) are counted on the way, for the manifest. The driver
+    writes the blocks into the writer's staging folder, which is local to the driver (and uploaded at
+    the commit when the release goes to an object store): on a cluster, a worker on another node could
+    not write there.
     """
+    import ray
+
     final = ds.map_batches(_count_final, fn_kwargs={"stats_actor": stats_actor}, batch_format="pyarrow",
                            batch_size=None).materialize()
-    final.write_parquet(join(str(staging_dir), CARRY_DIR))
+    folder = Path(str(staging_dir)) / CARRY_DIR
+    folder.mkdir(parents=True, exist_ok=True)
+    number = 0
+    for ref in final.to_arrow_refs():
+        table = ray.get(ref)
+        if table.num_rows:
+            pq.write_table(table, folder / f"part-{number:05d}.parquet")
+            number += 1
     return final
 
 

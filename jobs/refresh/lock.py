@@ -1,35 +1,35 @@
 """One refresh per ``output.dir`` at a time.
 
 A local folder is locked with ``flock`` on ``<dir>/.sftforge-refresh.lock`` (released when the process
-dies). On an object store a lease object is written there with the run id and an expiry; a run refuses
-while an unexpired lease of another run exists, and renews nothing (a night that outlives the lease is
-expected to have failed).
+dies). On an object store there is no such lock: the run holds the lease object ``<dir>/.lock-refresh``
+(``jobs.release.lease``: created with an exclusive write, renewed while the run lives, taken over once
+its run is gone), so two drivers on different machines cannot refresh the same store at once.
 """
 
 from __future__ import annotations
 
 import errno
 import fcntl
-import json
 import os
-import time
 
 from sftforge.jobs.refresh.releases import RefreshError, filesystem, join
+from sftforge.jobs.release.lease import ReleaseLease, ReleaseLocked
 
 LOCK_NAME = ".sftforge-refresh.lock"
-LEASE_SECONDS = 24 * 3600
+#: The lease's name under ``output.dir`` is ``.lock-<LEASE_ID>`` (release ids of refreshes are dates).
+LEASE_ID = "refresh"
 
 
 class RefreshLock:
     """Held from ``acquire`` to ``release``; refuses an overlapping refresh of the same ``output.dir``."""
 
-    def __init__(self, root: str, run_id: str, lease_seconds: int = LEASE_SECONDS):
+    def __init__(self, root: str, run_id: str, lease_seconds: float | None = None):
         self.root = root
         self.run_id = run_id
         self.lease_seconds = lease_seconds
         self.path = join(root, LOCK_NAME)
         self._fd: int | None = None
-        self._lease = False
+        self._lease: ReleaseLease | None = None
 
     def acquire(self) -> RefreshLock:
         if "://" not in self.root or self.root.startswith("file://"):
@@ -45,23 +45,20 @@ class RefreshLock:
                 raise
             self._fd = fd
             return self
-        fs, path = filesystem(self.path)
-        if fs.exists(path):
-            with fs.open(path, "rb") as handle:
-                lease = json.loads(handle.read().decode("utf-8") or "{}")
-            if lease.get("run_id") != self.run_id and float(lease.get("expires", 0)) > time.time():
-                raise RefreshError(f"another refresh of {self.root} holds the lease (run {lease.get('run_id')}); "
-                                   "refusing an overlapping run")
-        with fs.open(path, "wb") as handle:
-            handle.write(json.dumps({"run_id": self.run_id, "expires": time.time() + self.lease_seconds}).encode())
-        self._lease = True
+        fs, root = filesystem(self.root)
+        lease = ReleaseLease(fs, root, LEASE_ID, self.run_id, self.lease_seconds)
+        try:
+            lease.acquire()
+        except ReleaseLocked as exc:
+            raise RefreshError(f"another refresh of {self.root} holds its lease; refusing an overlapping run "
+                               f"({exc})") from None
+        self._lease = lease
         return self
 
     def release(self) -> None:
         if self._fd is not None:
             os.close(self._fd)
             self._fd = None
-        if self._lease:
-            fs, path = filesystem(self.path)
-            fs.rm(path)
-            self._lease = False
+        if self._lease is not None:
+            self._lease.release()
+            self._lease = None

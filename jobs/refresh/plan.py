@@ -35,14 +35,35 @@ def fingerprint(path: str) -> dict[str, Any]:
 
 
 def list_inputs(specs: Sequence[InputSpec], threads: int = 4) -> list[dict[str, Any]]:
-    """Every input file now present: path, input index, kind and fingerprint."""
+    """Every input file now present: path, lineage name (``source``), input index, kind and fingerprint."""
     files: list[tuple[int, InputFile]] = [(index, f) for index, spec in enumerate(specs) for f in expand_files(spec)]
     with ThreadPoolExecutor(max_workers=max(1, threads)) as pool:
         prints = list(pool.map(fingerprint, [f.path for _i, f in files]))
+    sources = lineage_names([f for _i, f in files])
     return [
-        {"path": f.path, "source": f.source or f.path, "input": index, "name": f.spec_name, "kind": f.kind, **fp}
-        for (index, f), fp in zip(files, prints)
+        {"path": f.path, "source": source, "input": index, "name": f.spec_name, "kind": f.kind, **fp}
+        for (index, f), source, fp in zip(files, sources, prints)
     ]
+
+
+def lineage_names(files: Sequence[InputFile]) -> list[str]:
+    """The files' lineage names in a refresh: a URL as such; a local file relative to the common folder
+    of the inputs' roots.
+
+    With one input that is the reader's own name (relative to the input's root). With several, a name
+    relative to one root could be another input's too (``a/part-0.jsonl`` and ``b/part-0.jsonl`` as the
+    inputs ``a/`` and ``b/`` are both ``part-0.jsonl``); relative to their common folder they are
+    ``a/part-0.jsonl`` and ``b/part-0.jsonl``, and rows are matched to the right file night after night.
+    """
+    import os
+
+    roots = {f.path[: len(f.path) - len(f.source)] for f in files
+             if "://" not in f.path and f.source and f.path.endswith("/" + f.source)}
+    if len(roots) <= 1:
+        return [f.source or f.path for f in files]
+    common = os.path.commonpath([root.rstrip("/") or "/" for root in roots])
+    return [os.path.relpath(f.path, common) if f.path[: len(f.path) - len(f.source)] in roots else (f.source or f.path)
+            for f in files]
 
 
 def processing_hash(config_dump: dict[str, Any]) -> str:
@@ -132,12 +153,56 @@ def plan_refresh(files: list[dict[str, Any]], previous: list[dict[str, Any]] | N
     return plan
 
 
+def narrowed_path(path: str, source: str) -> str:
+    """A pattern that matches only ``path`` and gives it the same lineage name ``source``.
+
+    A local file's lineage name is relative to its configured root (a folder, or a pattern's folder
+    before its first wildcard). Narrowed to the bare path, ``data/d1/part-0.jsonl`` of the input
+    ``data/`` would be named ``part-0.jsonl``, not ``d1/part-0.jsonl``, and the next night could not
+    find its rows. A one-character class (``data/[d]1/part-0.jsonl``) keeps the root where it was.
+    A URL is its own lineage name and is narrowed to itself (so is a name that starts with ``!``, ``^``
+    or ``]``, which a character class cannot hold first).
+    """
+    if "://" in path or source == path or not path.endswith("/" + source) or source[0] in "!^]":
+        return path
+    root = path[: len(path) - len(source)]
+    return f"{root}[{source[0]}]{_escape_glob(source[1:])}"
+
+
+def _escape_glob(text: str) -> str:
+    return "".join(f"[{char}]" if char in "*?[" else char for char in text)
+
+
+def check_lineage_names(files: list[dict[str, Any]]) -> None:
+    """Refuses files that lineage would name alike: rows are matched to their file by that name.
+
+    Raises:
+        RefreshError: Two input files share a lineage name (``source_file``); the message names both.
+    """
+    from sftforge.jobs.refresh.releases import RefreshError
+
+    seen: dict[str, dict[str, Any]] = {}
+    for item in files:
+        name = item.get("source") or item["path"]
+        other = seen.setdefault(name, item)
+        if other is not item:
+            raise RefreshError(
+                f"input files {other['path']} (input '{other.get('name')}') and {item['path']} (input "
+                f"'{item.get('name')}') are both named '{name}' in lineage (source_file, relative to each "
+                "input's folder): a refresh tells files apart by that name. Configure one input over their "
+                "common folder, or give the files distinct names.")
+
+
 def fresh_specs(specs: Sequence[InputSpec], plan: RefreshPlan) -> list[InputSpec]:
-    """The inputs narrowed to the files this run processes (inputs with none left are dropped)."""
+    """The inputs narrowed to the files this run processes (inputs with none left are dropped).
+
+    Each file keeps the lineage name it has in the full input (see ``narrowed_path``).
+    """
     fresh = set(plan.fresh)
     narrowed = []
     for index, spec in enumerate(specs):
-        paths = [f["path"] for f in plan.files if f["input"] == index and f["path"] in fresh]
+        paths = [narrowed_path(f["path"], f.get("source") or f["path"])
+                 for f in plan.files if f["input"] == index and f["path"] in fresh]
         if paths:
             narrowed.append(spec.model_copy(update={"path": paths, "name": spec.label}))
     return narrowed

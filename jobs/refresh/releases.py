@@ -27,6 +27,16 @@ def filesystem(url: str):
     return url_to_fs(url)
 
 
+def forget_listings(urls: list[str]) -> None:
+    """Drops what fsspec remembers of the stores of ``urls`` (listings, sizes, ETags).
+
+    A driver that lives through several nights (a test, a notebook, a long-lived submitter) would
+    otherwise plan tonight from last night's listing: a new file unseen, a changed one unchanged.
+    """
+    for url in urls:
+        filesystem(url)[0].invalidate_cache()
+
+
 def join(root: str, *parts: str) -> str:
     """``root`` joined with ``parts`` (URLs keep their scheme)."""
     return posixpath.join(root.rstrip("/"), *parts)

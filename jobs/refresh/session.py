@@ -16,8 +16,22 @@ from typing import Any
 
 from sftforge.jobs.refresh import carry, index
 from sftforge.jobs.refresh.lock import RefreshLock
-from sftforge.jobs.refresh.plan import RefreshPlan, fresh_specs, list_inputs, plan_refresh, processing_hash
-from sftforge.jobs.refresh.releases import Release, RefreshError, join, latest_release, open_release
+from sftforge.jobs.refresh.plan import (
+    RefreshPlan,
+    check_lineage_names,
+    fresh_specs,
+    list_inputs,
+    plan_refresh,
+    processing_hash,
+)
+from sftforge.jobs.refresh.releases import (
+    RefreshError,
+    Release,
+    forget_listings,
+    join,
+    latest_release,
+    open_release,
+)
 
 log = logging.getLogger("sftforge.refresh")
 _AGAINST_DIR = ".refresh-against"
@@ -46,14 +60,16 @@ class RefreshSession:
         """Takes the lock and plans the run (on the driver, before any data is read).
 
         Raises:
-            RefreshError: Another refresh of ``output.dir`` is running, or ``LATEST`` names a release
-                without ``_SUCCESS``.
+            RefreshError: Another refresh of ``output.dir`` is running, ``LATEST`` names a release
+                without ``_SUCCESS``, or two input files share a lineage name.
         """
         self._lock = RefreshLock(self.root, self.run_id).acquire()
         try:
+            forget_listings([self.root, *(path for spec in self.config.inputs for path in spec.paths)])
             self.previous = latest_release(self.root)
             self.since = self._since()
             files = list_inputs(self.config.inputs)
+            check_lineage_names(files)
             previous_files, reason = None, None
             if self.previous is not None:
                 recorded = self.previous.manifest.get("refresh")

@@ -78,7 +78,7 @@ class JudgeStep(Step):
         # LLM-bound stage loses nothing by not overlapping with the cheap stages before it.
         ds = ds.materialize()
         counts = ds.map_batches(_to_judge, batch_format="pyarrow", batch_size=8192)
-        # An empty input gives blocks without columns (the function never ran on them).
+        # An empty block skips the function and comes back as it was, without the "rows" column.
         planned = sum(sum(table.column("rows").to_pylist()) for table in ray.get(counts.to_arrow_refs())
                       if "rows" in table.column_names)
         if service.progress is not None:
@@ -91,7 +91,7 @@ class JudgeStep(Step):
         totals: dict[str, int] = {}
         counts = ds.map_batches(_overall_counts, batch_format="pyarrow", batch_size=8192)
         for table in ray.get(counts.to_arrow_refs()):
-            if "score" not in table.column_names:
+            if "score" not in table.column_names:  # an empty block, passed through as it was
                 continue
             for score, rows in zip(table.column("score").to_pylist(), table.column("rows").to_pylist()):
                 totals[score] = totals.get(score, 0) + rows

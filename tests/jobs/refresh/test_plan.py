@@ -8,7 +8,17 @@ from pathlib import Path
 import pytest
 from sftforge.jobs.config import ConfigError
 from sftforge.jobs.refresh.dates import release_for_date
-from sftforge.jobs.refresh.plan import fingerprint, plan_refresh, processing_hash
+from sftforge.jobs.refresh.plan import (
+    check_lineage_names,
+    fingerprint,
+    fresh_specs,
+    list_inputs,
+    plan_refresh,
+    processing_hash,
+)
+from sftforge.jobs.refresh.releases import RefreshError
+from sftforge.operators.read.files import expand_files
+from sftforge.operators.read.spec import InputSpec
 
 
 def _file(path: str, size: int, sha: str, input_: int = 0) -> dict:
@@ -53,3 +63,50 @@ def test_release_ids_are_dates():
     for bad in ("2026-13-01", "yesterday"):
         with pytest.raises(ConfigError):
             release_for_date(bad)
+
+
+def _spec(path, name: str | None = None) -> InputSpec:
+    return InputSpec(path=path, kind="instruction", name=name)
+
+
+def _touch(path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text('{"instruction": "q", "output": "a"}\n')
+
+
+def test_narrowed_inputs_keep_the_lineage_names_of_nested_files(tmp_path: Path):
+    for relative in ("d1/part-0.jsonl", "d2/part-0.jsonl", "d2/[x]*odd?.jsonl", "top.jsonl"):
+        _touch(tmp_path / "drops" / relative)
+    for configured in (str(tmp_path / "drops"), str(tmp_path / "drops" / "**" / "*.jsonl")):
+        spec = _spec(configured, "drops")
+        files = list_inputs([spec])
+        if "**" not in configured:
+            assert sorted(f["source"] for f in files) == [
+                "d1/part-0.jsonl", "d2/[x]*odd?.jsonl", "d2/part-0.jsonl", "top.jsonl"]
+        for item in files:
+            plan = plan_refresh(files, [f for f in files if f is not item])
+            assert plan.new == [item["path"]]
+            (narrowed,) = fresh_specs([spec], plan)
+            assert [(f.path, f.source) for f in expand_files(narrowed)] == [(item["path"], item["source"])]
+
+
+def test_two_inputs_with_the_same_file_names_get_distinct_lineage_names(tmp_path: Path):
+    for folder in ("a", "b"):
+        _touch(tmp_path / "data" / folder / "part-0.jsonl")
+    specs = [_spec(str(tmp_path / "data" / "a"), "a"), _spec(str(tmp_path / "data" / "b"), "b")]
+    assert [f.source for spec in specs for f in expand_files(spec)] == ["part-0.jsonl", "part-0.jsonl"]
+    files = list_inputs(specs)
+    assert [f["source"] for f in files] == ["a/part-0.jsonl", "b/part-0.jsonl"]
+    check_lineage_names(files)
+    for item in files:  # each file read alone (new or changed) keeps that name
+        plan = plan_refresh(files, [f for f in files if f is not item])
+        narrowed = fresh_specs(specs, plan)
+        assert [(f.path, f.source) for spec in narrowed for f in expand_files(spec)] == [
+            (item["path"], item["source"])]
+
+
+def test_files_named_alike_in_lineage_are_refused_before_anything_is_read():
+    files = [{"path": "/x/a/p.jsonl", "source": "p.jsonl", "name": "a"},
+             {"path": "/y/p.jsonl", "source": "p.jsonl", "name": "b"}]
+    with pytest.raises(RefreshError, match=r"input 'a'.*input 'b'.*'p.jsonl'"):
+        check_lineage_names(files)

@@ -100,3 +100,30 @@ def test_overlapping_refresh_is_refused(tmp_path):
     finally:
         lock.release()
     RefreshLock(str(tmp_path), "third").acquire().release()
+
+
+def test_two_inputs_with_the_same_file_names(ray_session, tmp_path):
+    for folder in ("a", "b"):
+        (tmp_path / "data" / folder).mkdir(parents=True)
+    _pairs(tmp_path / "data" / "a" / "part-0.jsonl", 0, 20)
+    _pairs(tmp_path / "data" / "b" / "part-0.jsonl", 100, 20)
+    config_path = tmp_path / "job.yaml"
+    config_path.write_text(json.dumps({
+        "inputs": [{"path": str(tmp_path / "data" / "a"), "kind": "instruction", "name": "a"},
+                   {"path": str(tmp_path / "data" / "b"), "kind": "instruction", "name": "b"}],
+        "output": {"dir": str(tmp_path / "releases"), "shard_rows": 50},
+        "dedup": {"against": "auto"},
+    }), encoding="utf-8")
+    config = load_config(config_path)
+    first = run_refresh(config, date="2026-12-01")
+    assert _manifest(first.release_dir)["refresh"]["rows_by_file"] == {
+        str(tmp_path / "data" / "a" / "part-0.jsonl"): 20, str(tmp_path / "data" / "b" / "part-0.jsonl"): 20}
+    _pairs(tmp_path / "data" / "b" / "part-0.jsonl", 100, 25, tag="b")  # b's file changes, a's does not
+    second = run_refresh(config, date="2026-12-02")
+    m2 = _manifest(second.release_dir)
+    assert m2["accounting"]["rows_carried"] == 20 and m2["accounting"]["rows_read"] == 25
+    assert m2["accounting"]["dropped"] == {"vanished_files": 0, "changed_files": 20}
+    assert m2["accounting"]["rows_written"] == 45
+    sources = {(r["source_file"]) for p in (second.release_dir / "carry").glob("*.parquet")
+               for r in pq.read_table(p, columns=["source_file"]).to_pylist()}
+    assert sources == {"a/part-0.jsonl", "b/part-0.jsonl"}
