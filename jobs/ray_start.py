@@ -12,6 +12,7 @@ import contextlib
 import logging
 import os
 import signal
+import socket
 import sys
 import tempfile
 import warnings
@@ -24,6 +25,9 @@ from sftforge.jobs.config import RayConfig
 from sftforge.jobs.progress import say
 
 log = logging.getLogger("sftforge")
+
+#: Seconds to wait for a configured Ray address to accept a connection.
+CONNECT_TIMEOUT_S = 10.0
 
 def silence_ray_warnings() -> None:
     """Ignores the Python warnings Ray raises about its own API for the rest of the process."""
@@ -56,6 +60,28 @@ def native_stderr_held() -> Iterator[None]:
         finally:
             os.dup2(saved, 2)
             os.close(saved)
+
+
+class RayUnreachable(ConnectionError):
+    """The configured Ray address does not accept connections (Ray itself would wait for minutes)."""
+
+
+def check_reachable(address: str, timeout_s: float = CONNECT_TIMEOUT_S) -> None:
+    """Fails in seconds when ``address`` (``host:port`` of a GCS) accepts no TCP connection.
+
+    ``auto``, ``local`` and ``ray://`` addresses are left to Ray.
+
+    Raises:
+        RayUnreachable: Nothing listens there, or it does not answer within ``timeout_s``.
+    """
+    host, sep, port = address.rpartition(":")
+    if not sep or "://" in address or not port.isdigit() or not host:
+        return
+    try:
+        socket.create_connection((host, int(port)), timeout=timeout_s).close()
+    except OSError as error:
+        raise RayUnreachable(f"no Ray cluster answers at {address} ({error}); check ray.address or "
+                             f"RAY_ADDRESS") from None
 
 
 def _stop_own_ray_processes() -> None:
@@ -94,6 +120,7 @@ def init_ray(config: RayConfig) -> None:
         return
     address = config.address or os.environ.get("RAY_ADDRESS")
     if address:
+        check_reachable(address)
         with native_stderr_held() if quiet_ray else contextlib.nullcontext():
             ray.init(address=address, log_to_driver=True)
         return

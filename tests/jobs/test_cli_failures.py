@@ -211,6 +211,17 @@ def test_ray_that_cannot_start_is_one_line(tmp_path, previous):
     _untouched(line, tmp_path / "out", before)
 
 
+def test_a_ray_address_where_nothing_listens_is_one_line_in_seconds(tmp_path, previous):
+    """Ray itself waits for minutes on a closed GCS port; the run checks the address first."""
+    before = _setup(tmp_path, previous)
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        address = f"127.0.0.1:{probe.getsockname()[1]}"  # closed once the probe is
+    line = _failure(_cli(tmp_path, "run", "job.yaml", "--set", f"ray.address={address}"))
+    assert line.startswith(f"sftforge: error: Ray did not start or connect: no Ray cluster answers at {address}")
+    _untouched(line, tmp_path / "out", before)
+
+
 def test_a_row_lost_inside_a_stage_fails_the_accounting_in_one_line(tmp_path, previous):
     """A test-only fault (``jobs.faults``) drops one row the clean stage kept, after it was counted."""
     before = _setup(tmp_path, previous)
