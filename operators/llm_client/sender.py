@@ -40,8 +40,8 @@ if TYPE_CHECKING:
 
 
 def _sdk():
-    """The OpenAI SDK and its HTTP library, imported at the first call: a run without LLM never pays
-    for loading them (seconds of the driver's start-up)."""
+    """The OpenAI SDK and its HTTP library, imported by the first sender: a run without LLM stages never
+    pays for loading them (seconds of the driver's start-up)."""
     import openai
 
     try:  # openai 3.x speaks httpx2; earlier releases httpx (same API for what is used here)
@@ -77,6 +77,7 @@ class Sender:
 
     def __init__(self, config: LLMConfig, coordinator: CoordinatorClient, api_key: str,
                  count: Callable[..., None]):
+        _sdk()  # loaded here, before any admission: its seconds of import never delay an admitted call
         self.config = config
         self.coordinator = coordinator
         self.api_key = api_key
