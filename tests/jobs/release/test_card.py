@@ -8,6 +8,7 @@ import os
 from pathlib import Path
 
 import datasets
+import pyarrow as pa
 import pytest
 import yaml
 from sftforge.jobs.release.card import CARD, DATASET_INFO, card_features, size_category, write_card
@@ -97,12 +98,23 @@ def test_datasets_loads_by_file_type(release):
 
 
 def test_jsonl_shards_have_the_same_keys_and_json_types(release):
+    """Same keys in the same order on every line; one JSON type per key. An empty string is "" and only a
+    number may be null (JSON has no typed null); the first shard opens with a value of every type."""
+    import pyarrow.parquet as pq
+
     _, path, _ = release
-    kinds = set()
+    keys, kinds = set(), {}
     for shard in split_files(path, "jsonl", "train"):
         for line in shard.read_text(encoding="utf-8").splitlines():
-            kinds.add(tuple((key, type(value).__name__) for key, value in json.loads(line).items()))
-    assert len(kinds) == 1, kinds
+            record = json.loads(line)
+            keys.add(tuple(record))
+            for key, value in record.items():
+                kinds.setdefault(key, set()).add(type(value).__name__)
+    assert len(keys) == 1, keys
+    arrow = pq.read_schema(split_files(path, "parquet", "train")[0])
+    for key, seen in kinds.items():
+        nullable = arrow.field(key).type in (pa.float64(), pa.int64())
+        assert len(seen - {"NoneType"}) == 1 and ("NoneType" not in seen or nullable), (key, seen)
 
 
 def test_card_features_match_what_datasets_reads_from_parquet(release):
