@@ -195,3 +195,9 @@ def test_jsonl_only_release_loads_typed_through_its_card(ray_session, tmp_path):
     assert sum(len(part) for part in sft.values()) == 42
     info = json.loads((path / DATASET_INFO).read_text())
     assert info["sftforge_train"]["file_name"] == "jsonl/train"
+    # Without the card, a loader that takes the files in name order types history from the first shard.
+    # (LLaMA-Factory lists a folder in directory order, hence Parquet in dataset_info when written.)
+    shards = str(path / "jsonl" / "train" / "*.jsonl")
+    bare = _load("json", data_files=shards, split="train", tmp_path=tmp_path)
+    assert bare.features["history"] == datasets.List(datasets.List(datasets.Value("string")))
+    assert bare.to_list() == sft["train"].to_list()
