@@ -12,8 +12,10 @@ JSON loader) needs to see there every type the output has, or a later file's sco
 cast to the ``null`` it inferred. So for every type check of an output (a column or nested value that
 is not null, a string that is not date-like: ``sftforge.operators.write.witness``) the row that passes
 it and comes first by (``ROW_HASH``, key) is a witness: witnesses go to the output's bucket 0 and are
-written first there, the other rows as above. ``survey`` finds each block's candidates while it counts the rows, so the
-rule costs no pass of its own, and the witnesses, like the buckets, depend only on the data.
+written first there, the other rows as above. ``survey`` finds each block's candidates while it counts
+the rows, so the rule costs no pass of its own, and the witnesses, like the buckets, depend only on the
+data. Readers that take the files in name order (``datasets``' globs, the card's configs) thus see every
+type in their first lines; a column with no value at all in an output stays untyped (null) in JSON.
 """
 
 from __future__ import annotations
@@ -59,7 +61,9 @@ class Bucket:
 
 
 def plan_buckets(
-    rows_by_target: dict[str, int], output: OutputConfig, witnesses: dict[str, dict[str, str]] | None = None
+    rows_by_target: dict[str, int],
+    output: OutputConfig,
+    witnesses: dict[str, dict[str, tuple[int, str]]] | None = None,
 ) -> list[Bucket]:
     """Buckets of every target, in a fixed order; the number per target follows from its row count.
 
