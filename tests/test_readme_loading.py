@@ -72,11 +72,17 @@ def test_xtuner_snippet_files_hold_openai_messages(release, tmp_path):
         assert body == ["user", "assistant"] * (len(body) // 2) and body
     assert any(len(record["messages"]) > 3 for record in records)  # multi-turn rows
     assert any(record["messages"][0]["role"] == "system" for record in records)
-    # The loader the snippet names reads every shard as one split.
+    # The loader the snippet names, with its glob and no features, reads every shard as one split,
+    # typed as the Parquet files (quality scores are null in whole shards).
     loaded = datasets.load_dataset(
-        "json", data_files={"train": files}, split="train", cache_dir=str(tmp_path / "cache")
+        "json", data_files={"train": pattern.replace(PLACEHOLDER, str(release))}, split="train",
+        cache_dir=str(tmp_path / "cache"),
     )
     assert len(loaded) == len(records)
+    parquet = datasets.load_dataset(
+        "parquet", data_dir=str(release / "parquet"), split="train", cache_dir=str(tmp_path / "cache")
+    )
+    assert loaded.features == parquet.features and loaded.to_list() == parquet.to_list()
 
 
 def test_llama_factory_snippet_names_described_datasets(release, tmp_path):

@@ -6,6 +6,16 @@ depend only on the data, never on the cluster or the block layout. A bucket is s
 line) and written by one Ray task as ``part-<bucket>.parquet`` / ``.jsonl``; the task reports every file
 with its size and sha256. Rows move worker to worker through the object store; the driver holds only
 object references and the small results.
+
+Type witnesses: a JSON reader that types columns from the first lines of the first file (``datasets``'
+JSON loader) needs to see there every type the output has, or a later file's scores or history cannot be
+cast to the ``null`` it inferred. So for every type check of an output (a column or nested value that
+is not null, a string that is not date-like: ``sftforge.operators.write.witness``) the row that passes
+it and comes first by (``ROW_HASH``, key) is a witness: witnesses go to the output's bucket 0 and are
+written first there, the other rows as above. ``survey`` finds each block's candidates while it counts
+the rows, so the rule costs no pass of its own, and the witnesses, like the buckets, depend only on the
+data. Readers that take the files in name order (``datasets``' globs, the card's configs) thus see every
+type in their first lines; a column with no value at all in an output stays untyped (null) in JSON.
 """
 
 from __future__ import annotations
@@ -21,31 +31,87 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.json as pj
 from sftforge.jobs.release.layout import record_dir
-from sftforge.jobs.release.stream import JSON, KEY, REJECTS, ROW_HASH, STREAM_SCHEMA, TARGET, ReleaseError
+from sftforge.jobs.release.stream import (
+    JSON,
+    KEY,
+    REJECTS,
+    ROW_HASH,
+    STREAM_SCHEMA,
+    TARGET,
+    WITNESS,
+    ReleaseError,
+)
 from sftforge.operators import schema
 from sftforge.operators.write.formats import DOCUMENTS, METADATA_SCHEMA, RECORD_SCHEMAS, OutputConfig
 from sftforge.operators.write.jsonl import jsonl_bytes
 from sftforge.operators.write.shards import ShardWriter
 
 _ONE_FILE = 1 << 62
+_LATER = "__release_later"  # false for a bucket's witnesses, which are written first
 
 
 @dataclass(frozen=True)
 class Bucket:
-    """One file (per format) of one target."""
+    """One file (per format) of one target; bucket 0 also holds the target's witnesses (their keys)."""
 
     target: str
     index: int
     of: int
+    witnesses: tuple[str, ...] = ()
 
 
-def plan_buckets(rows_by_target: dict[str, int], output: OutputConfig) -> list[Bucket]:
-    """Buckets of every target, in a fixed order; the number per target follows from its row count."""
+def plan_buckets(
+    rows_by_target: dict[str, int],
+    output: OutputConfig,
+    witnesses: dict[str, dict[str, tuple[int, str]]] | None = None,
+) -> list[Bucket]:
+    """Buckets of every target, in a fixed order; the number per target follows from its row count.
+
+    Args:
+        rows_by_target: Rows per target.
+        output: The output config (``shard_rows`` or ``shards``).
+        witnesses: Per target and type check, the (hash, key) of the witness (``merge_surveys``).
+    """
     plan = []
     for target in sorted(rows_by_target):
         count = output.shards or max(1, math.ceil(rows_by_target[target] / output.shard_rows))
-        plan.extend(Bucket(target, index, count) for index in range(count))
+        keys = tuple(sorted({key for _, key in (witnesses or {}).get(target, {}).values()}))
+        plan.extend(Bucket(target, index, count, keys if index == 0 else ()) for index in range(count))
     return plan
+
+
+def survey(block: pa.Table) -> dict[str, Any]:
+    """Rows per target of one block, and per target and type check the block's witness candidate.
+
+    Returns:
+        ``{"counts": {target: rows}, "witnesses": {target: {check: (hash, key)}}}``.
+    """
+    counts = count_targets(block)
+    found: dict[str, dict[str, tuple[int, str]]] = {}
+    if counts and WITNESS in block.column_names:
+        marked = block.select([TARGET, KEY, ROW_HASH, WITNESS]).filter(pc.is_valid(block.column(WITNESS)))
+        for row in marked.to_pylist():
+            checks = found.setdefault(row[TARGET], {})
+            order = (row[ROW_HASH], row[KEY])
+            for check in row[WITNESS]:
+                if check not in checks or order < checks[check]:
+                    checks[check] = order
+    return {"counts": counts, "witnesses": found}
+
+
+def merge_surveys(surveys: list[dict[str, Any]]) -> tuple[dict[str, int], dict[str, dict[str, tuple]]]:
+    """Rows per target and the witnesses (per target and check, the first by hash and key) of all blocks."""
+    rows: dict[str, int] = {}
+    witnesses: dict[str, dict[str, tuple]] = {}
+    for part in surveys:
+        for target, count in part["counts"].items():
+            rows[target] = rows.get(target, 0) + count
+        for target, checks in part["witnesses"].items():
+            best = witnesses.setdefault(target, {})
+            for check, key in checks.items():
+                if check not in best or key < best[check]:
+                    best[check] = key
+    return rows, witnesses
 
 
 def count_targets(block: pa.Table) -> dict[str, int]:
@@ -72,6 +138,12 @@ def partition(block: pa.Table, plan: list[Bucket]) -> list[pa.Table]:
         if target not in first:
             raise ReleaseError(f"rows for {target} were not counted before partitioning; refusing to write")
         ids[mask] = first[target] + hashes[mask] % plan[first[target]].of
+    witnesses = [key for bucket in plan for key in bucket.witnesses]
+    if witnesses:
+        # A witness's key names its target, so it goes to bucket 0 of that target.
+        chosen = pc.is_in(block.column(KEY), value_set=pa.array(witnesses, pa.large_string()))
+        for row in np.flatnonzero(np.asarray(chosen.to_numpy(zero_copy_only=False), dtype=bool)):
+            ids[row] = first[targets[row]]
     order = np.argsort(ids, kind="stable")
     ordered = block.take(pa.array(order))
     bounds = np.searchsorted(ids[order], np.arange(len(plan) + 1))
@@ -88,7 +160,13 @@ def write_bucket(bucket: Bucket, staging_url: str, output: OutputConfig, *pieces
     if not tables:
         return {"files": [], "counts": {}}
     rows = pa.concat_tables(tables)
-    rows = rows.sort_by([(KEY, "ascending"), (JSON, "ascending")])
+    if bucket.witnesses:
+        witnesses = pa.array(bucket.witnesses, pa.large_string())
+        later = pc.invert(pc.is_in(rows.column(KEY), value_set=witnesses))
+        rows = rows.append_column(_LATER, later)
+        rows = rows.sort_by([(_LATER, "ascending"), (KEY, "ascending"), (JSON, "ascending")])
+    else:
+        rows = rows.sort_by([(KEY, "ascending"), (JSON, "ascending")])
     lines = rows.column(JSON).combine_chunks()
     group = bucket.target.partition("/")[0]
     if group == REJECTS:

@@ -3,6 +3,11 @@
 A target is the output a row goes to: ``sft/<split>``, ``documents/<split>`` or ``rejects``. Rows are
 written in a total order per target (the key, then the JSON line), and spread over buckets by a hash of
 their ``doc_id`` (``ROW_HASH``), so which rows share a file depends only on the rows themselves.
+
+``WITNESS`` names, on a few rows of each batch, the type checks (``sftforge.operators.write.witness``)
+for which the row comes first of its target in the batch, by hash then key; the writer keeps the first
+over all batches and writes those rows first in the target's first file, so that a JSON reader typing
+columns from the first lines sees every type the output has.
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ import pyarrow.compute as pc
 from sftforge.operators import schema
 from sftforge.operators.write.formats import DOCUMENTS, OutputConfig, SFTFormatter, document_mask
 from sftforge.operators.write.jsonl import encode_jsonl
+from sftforge.operators.write.witness import first_passing, type_checks
 
 REJECTS = "rejects"
 #: ``reject_stage`` of rows the writer itself cannot write (a conversation that is not valid SFT).
@@ -29,12 +35,14 @@ KEY = "__release_key"
 TARGET = "__release_target"
 JSON = "__release_json"
 ROW_HASH = "__release_hash"
+WITNESS = "__release_witness"
 STREAM_SCHEMA = pa.schema(
     [
         pa.field(KEY, pa.large_string()),
         pa.field(TARGET, pa.string()),
         pa.field(JSON, pa.large_string()),
         pa.field(ROW_HASH, pa.uint32()),
+        pa.field(WITNESS, pa.list_(pa.string())),
     ]
 )
 _GROUP_RANK = {"sft": "0", DOCUMENTS: "1", REJECTS: "2"}
@@ -143,8 +151,11 @@ def _record_part(group: str, records: pa.Table, rows: pa.Table) -> pa.Table:
     splits = rows.column(schema.SPLIT).cast(pa.string())
     doc_ids = rows.column(schema.DOC_ID)
     keys = _sort_keys(group, splits, doc_ids)
-    targets = pc.binary_join_element_wise(f"{group}/", splits, "")
-    return pa.Table.from_arrays([keys, targets, lines, _row_hashes(doc_ids)], schema=STREAM_SCHEMA)
+    targets = pc.binary_join_element_wise(f"{group}/", splits, "").combine_chunks()
+    hashes = _row_hashes(doc_ids)
+    witnesses = first_passing(keys, hashes, targets, type_checks(records))
+    columns = [keys, targets, lines, hashes, witnesses]
+    return pa.Table.from_arrays(columns, schema=STREAM_SCHEMA)
 
 
 def _reject_part(rows: pa.Table) -> pa.Table:
@@ -154,7 +165,9 @@ def _reject_part(rows: pa.Table) -> pa.Table:
     doc_ids = records.column(schema.DOC_ID)
     keys = _sort_keys(REJECTS, records.column(schema.REJECT_STAGE), doc_ids)
     targets = pa.array([REJECTS] * records.num_rows, pa.string())
-    return pa.Table.from_arrays([keys, targets, lines, _row_hashes(doc_ids)], schema=STREAM_SCHEMA)
+    witnesses = pa.nulls(records.num_rows, pa.list_(pa.string()))  # rejects are Parquet only
+    columns = [keys, targets, lines, _row_hashes(doc_ids), witnesses]
+    return pa.Table.from_arrays(columns, schema=STREAM_SCHEMA)
 
 
 def _sort_keys(group: str, sections: pa.ChunkedArray, doc_ids: pa.ChunkedArray) -> pa.Array:

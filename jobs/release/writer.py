@@ -278,12 +278,9 @@ def _write_buckets(prepared, output: OutputConfig, staging_url: str) -> list[dic
     import ray
 
     blocks = prepared.to_arrow_refs()
-    count = ray.remote(buckets.count_targets)
-    rows_by_target: dict[str, int] = {}
-    for counted in ray.get([count.remote(block) for block in blocks]):
-        for target, rows in counted.items():
-            rows_by_target[target] = rows_by_target.get(target, 0) + rows
-    plan = buckets.plan_buckets(rows_by_target, output)
+    survey = ray.remote(buckets.survey)
+    rows_by_target, witnesses = buckets.merge_surveys(ray.get([survey.remote(block) for block in blocks]))
+    plan = buckets.plan_buckets(rows_by_target, output, witnesses)
     if not plan:
         return []
     # SPREAD: a bucket's write is as costly as any other, so the cluster's nodes share them evenly.

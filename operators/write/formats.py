@@ -8,7 +8,9 @@ kept source field (``source_fields``).
 
 Types are the same in every batch, so every shard of an output has the same keys with the same JSON types:
 an empty string value (an alpaca row without a system prompt, an original row's ``parent_id``) is ``""``,
-never ``null``, because a JSON reader types a column that is null in a whole shard as ``null``.
+never ``null``, because a JSON reader types a column that is null in a whole shard as ``null``. Numbers
+and lists have no such empty form (a missing score is ``null``, no history is ``[]``): for those the
+release writer opens each output's first shard with rows that show every type (``witness.py``).
 
 A row that cannot form a valid conversation (no instruction, an empty answer, turns that do not
 alternate) is not written and not dropped either: the formatter returns it with a reason, and the

@@ -14,8 +14,9 @@ SPLITS = ("train", "train", "validation", "test")
 def final_rows(count: int = 48) -> pa.Table:
     """``count`` live rows; every 8th a document, every 5th multi-turn, every 7th with a system prompt.
 
-    The optional values come in runs, so that with ``shard_rows=3`` some shards hold none of them (a
-    column all-empty in a shard) and others do.
+    The optional values (system prompt, multi-turn messages, quality score, parent, kept source fields)
+    come in runs, so that with ``shard_rows=3`` some shards hold none of them (a column all-empty in a
+    shard) and others do.
     """
     rows = []
     for i in range(count):
@@ -40,7 +41,7 @@ def final_rows(count: int = 48) -> pa.Table:
                 if multi and run
                 else None,
                 schema.LANG: "en" if i % 2 else "zh",
-                schema.QUALITY_SCORE: (i % 10) / 10,
+                schema.QUALITY_SCORE: (i % 10) / 10 if run else None,
                 schema.ORIGIN: schema.ORIGIN_SOURCE,
                 schema.PARENT_ID: f"p{i}" if run else None,
                 schema.SOURCE_FIELDS: json.dumps({"id": f"src-{i}", "domain": "geo", "n": i})

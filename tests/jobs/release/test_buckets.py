@@ -1,8 +1,18 @@
 from __future__ import annotations
 
+import json
+
 import pyarrow as pa
-from sftforge.jobs.release.buckets import Bucket, partition, plan_buckets, write_bucket
+from sftforge.jobs.release.buckets import (
+    Bucket,
+    merge_surveys,
+    partition,
+    plan_buckets,
+    survey,
+    write_bucket,
+)
 from sftforge.jobs.release.stream import JSON, KEY, ROW_HASH, TARGET, prepare_batch
+from sftforge.operators import schema
 from sftforge.operators.write.formats import OutputConfig
 
 from tests.jobs.release.test_writer import _final_rows
@@ -47,3 +57,31 @@ def test_a_bucket_orders_equal_keys_by_their_lines(tmp_path):
     assert result["counts"] == {"documents/train": 2}
     assert [f["path"] for f in result["files"]] == ["documents/jsonl/train/part-00003.jsonl"]
     assert (tmp_path / "s" / "documents" / "jsonl" / "train" / "part-00003.jsonl").read_text() == lines[1] + lines[0]
+
+
+def _survey_cut(stream: pa.Table, size: int):
+    return merge_surveys([survey(stream.slice(start, size)) for start in range(0, stream.num_rows, size)])
+
+
+def test_witnesses_depend_only_on_the_rows_and_head_the_first_file(tmp_path):
+    output = OutputConfig(dir=str(tmp_path), shard_rows=5)
+    table = _final_rows(200)
+    rare = pa.array([0.5 if i % 41 == 17 else None for i in range(200)], pa.float64())
+    table = table.set_column(table.schema.get_field_index(schema.QUALITY_SCORE), schema.QUALITY_SCORE, rare)
+    stream = prepare_batch(table, output)
+    counts, witnesses = merge_surveys([survey(stream)])
+    backwards = stream.take(list(range(199, -1, -1)))
+    assert (counts, witnesses) == _survey_cut(stream, 37) == _survey_cut(backwards, 64)
+    plan = plan_buckets(counts, output, witnesses)
+    train = [bucket for bucket in plan if bucket.target == "sft/train"]
+    assert len(train) > 5 and train[0].witnesses and not any(b.witnesses for b in train[1:])
+    assert set(train[0].witnesses) == {key for _, key in witnesses["sft/train"].values()}
+    pieces = [partition(stream.slice(start, 37), plan) for start in range(0, 200, 37)]
+    index = plan.index(train[0])
+    result = write_bucket(train[0], str(tmp_path / "s"), output, *[part[index] for part in pieces])
+    assert result["counts"]["sft/train"] >= len(train[0].witnesses)
+    lines = (tmp_path / "s" / "jsonl" / "train" / "part-00000.jsonl").read_text().splitlines()
+    head = [json.loads(line) for line in lines[: len(train[0].witnesses)]]
+    assert any(record[schema.QUALITY_SCORE] is not None for record in head)
+    scored = sum(value is not None for value in rare.to_pylist())
+    assert scored < len(train)  # so that some of train's files hold no score at all

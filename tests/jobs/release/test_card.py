@@ -8,6 +8,7 @@ import os
 from pathlib import Path
 
 import datasets
+import pyarrow as pa
 import pytest
 import yaml
 from sftforge.jobs.release.card import CARD, DATASET_INFO, card_features, size_category, write_card
@@ -82,27 +83,38 @@ def test_datasets_loads_the_release_folder_per_config(release):
     assert sum(len(part) for part in documents.values()) == 6
     assert documents["train"].column_names[0] == "text"
     # Kept source fields: one string column each, "" where the row had none.
-    row = sft["train"].to_list()[0]
-    assert {row["id"], row["domain"], row["n"]} == {"src-1", "geo", "1"}
+    row = next(row for row in sft["train"].to_list() if row["id"] == "src-1")
+    assert (row["domain"], row["n"]) == ("geo", "1")
     assert all(isinstance(r["id"], str) for r in sft["train"].to_list())
 
 
 def test_datasets_loads_by_file_type(release):
-    fmt, path, folder = release
+    _fmt, path, folder = release
     by_type = _load("parquet", data_dir=str(path / "parquet"), tmp_path=folder)
     assert set(by_type) == {"train", "validation", "test"}
-    if fmt != "alpaca":  # alpaca's history is [] in whole shards: JSON needs the card's features
-        plain = _load("json", data_files=str(path / "jsonl" / "train" / "*.jsonl"), tmp_path=folder)
-        assert plain["train"].features == by_type["train"].features
+    # Bare, without the card: alpaca's history is [] in whole shards, yet the first shard types it.
+    plain = _load("json", data_files=str(path / "jsonl" / "train" / "*.jsonl"), tmp_path=folder)
+    assert plain["train"].features == by_type["train"].features
 
 
 def test_jsonl_shards_have_the_same_keys_and_json_types(release):
+    """Same keys in the same order on every line; one JSON type per key. An empty string is "" and only a
+    number may be null (JSON has no typed null); the first shard opens with a value of every type."""
+    import pyarrow.parquet as pq
+
     _, path, _ = release
-    kinds = set()
+    keys, kinds = set(), {}
     for shard in split_files(path, "jsonl", "train"):
         for line in shard.read_text(encoding="utf-8").splitlines():
-            kinds.add(tuple((key, type(value).__name__) for key, value in json.loads(line).items()))
-    assert len(kinds) == 1, kinds
+            record = json.loads(line)
+            keys.add(tuple(record))
+            for key, value in record.items():
+                kinds.setdefault(key, set()).add(type(value).__name__)
+    assert len(keys) == 1, keys
+    arrow = pq.read_schema(split_files(path, "parquet", "train")[0])
+    for key, seen in kinds.items():
+        nullable = arrow.field(key).type in (pa.float64(), pa.int64())
+        assert len(seen - {"NoneType"}) == 1 and ("NoneType" not in seen or nullable), (key, seen)
 
 
 def test_card_features_match_what_datasets_reads_from_parquet(release):
@@ -183,3 +195,9 @@ def test_jsonl_only_release_loads_typed_through_its_card(ray_session, tmp_path):
     assert sum(len(part) for part in sft.values()) == 42
     info = json.loads((path / DATASET_INFO).read_text())
     assert info["sftforge_train"]["file_name"] == "jsonl/train"
+    # Without the card, a loader that takes the files in name order types history from the first shard.
+    # (LLaMA-Factory lists a folder in directory order, hence Parquet in dataset_info when written.)
+    shards = str(path / "jsonl" / "train" / "*.jsonl")
+    bare = _load("json", data_files=shards, split="train", tmp_path=tmp_path)
+    assert bare.features["history"] == datasets.List(datasets.List(datasets.Value("string")))
+    assert bare.to_list() == sft["train"].to_list()

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import subprocess
 import sys
 import textwrap
 from pathlib import Path
 
+import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from sftforge.operators import schema
 
 from tests.jobs.release.test_writer import _final_rows
 from tests.support.ray_cluster import LocalRayCluster
@@ -58,7 +61,7 @@ def _run(rows: Path, out: Path, cpus: int, blocks: int, env: dict[str, str]) -> 
 @pytest.mark.slow
 def test_identical_files_on_one_cpu_two_cpus_and_two_nodes(tmp_path):
     rows = tmp_path / "rows.parquet"
-    pq.write_table(_final_rows(900), rows)
+    pq.write_table(_sparse(_final_rows(900)), rows)
     env = {k: v for k, v in os.environ.items() if k != "RAY_ADDRESS"}
     assert '"cpus": 1.0' in _run(rows, tmp_path / "one", 1, 3, env)
     assert '"cpus": 2.0' in _run(rows, tmp_path / "two", 2, 8, env)
@@ -67,3 +70,19 @@ def test_identical_files_on_one_cpu_two_cpus_and_two_nodes(tmp_path):
     one = _tree(tmp_path / "one" / "r1")
     assert len(one) > 20
     assert one == _tree(tmp_path / "two" / "r1") == _tree(tmp_path / "nodes" / "r1")
+    # The rare values' witnesses head the first shard; most other shards hold none of them.
+    shards = sorted((tmp_path / "one" / "r1" / "jsonl" / "train").glob("*.jsonl"))
+    records = [[json.loads(line) for line in shard.read_text().splitlines()] for shard in shards]
+    head = records[0][:3]
+    assert any(r[schema.QUALITY_SCORE] is not None for r in head)
+    assert any(r[schema.GEN_JUDGE_SCORE] is not None for r in head)
+    assert sum(all(r[schema.GEN_JUDGE_SCORE] is None for r in shard) for shard in records) > 1
+
+
+def _sparse(table: pa.Table) -> pa.Table:
+    """Quality scores on one row in 37 and judge scores on one in 53: most shards hold none."""
+    rows = range(table.num_rows)
+    quality = pa.array([i / 900 if i % 37 == 5 else None for i in rows], pa.float64())
+    table = table.set_column(table.column_names.index(schema.QUALITY_SCORE), schema.QUALITY_SCORE, quality)
+    judge = pa.array([4.5 if i % 53 == 7 else None for i in rows], pa.float64())
+    return table.append_column(schema.GEN_JUDGE_SCORE, judge)

@@ -161,3 +161,20 @@ def test_report_html_renders_in_headless_chromium(tmp_path):
     text = re.sub(r"<[^>]+>", " ", dom.decode("utf-8"))
     for number in ("12345", "9876", "2469", "4321", "5555", "4281"):
         assert number in text, number
+
+
+def test_every_section_of_the_issue_has_content(tmp_path):
+    folder = _release(tmp_path / "r1")
+    write_report(folder, "r1", ACCOUNTING, SECTIONS, {"train": 34, "validation": 6}, {"all stages": 2.0})
+    html = (folder / "report.html").read_text(encoding="utf-8")
+    sections = {part.split("</h2>")[0]: part.split("</h2>", 1)[1] for part in html.split("<h2>")[1:]}
+    for title in (
+        "Funnel", "Rejection reasons", "Language mix", "Record lengths per split", "Quality scores",
+        "Judge scores", "Dedup clusters", "LLM usage", "Throughput",
+    ):
+        body = sections[title]
+        assert ("<svg" in body or "<table" in body) and 'class="empty"' not in body, title
+    assert "zh" in sections["Language mix"] and "en" in sections["Language mix"]
+    assert all(split in sections["Record lengths per split"] for split in ("train", "validation"))
+    assert "rows/s" in sections["Throughput"] and "Ein deutscher Satz." in sections["Rejection reasons"]
+    assert "黄河是中国第二长河" in sections["Dedup clusters"] and "25.0%" in sections["LLM usage"]
