@@ -17,6 +17,7 @@ import pyarrow as pa
 from sftforge.jobs import stats
 from sftforge.jobs.runner import task_retry_args
 from sftforge.operators import schema
+from sftforge.operators.base import TASK_NUM_CPUS
 from sftforge.operators.read.errors import InputError
 from sftforge.operators.read.files import InputFile, expand_files
 from sftforge.operators.read.planning import ReadUnit, units_for_files
@@ -26,8 +27,8 @@ from sftforge.operators.read.spec import InputSpec
 
 #: Counter scope with one entry per input file: rows read from it.
 READ_FILES_SCOPE = "read_files"
-#: CPUs per read task: a fraction, so that reading never starves the stages after it on small machines.
-READ_NUM_CPUS = 0.5
+#: CPUs per read task: the task stages' share, so that the stages after the read fuse with it.
+READ_NUM_CPUS = TASK_NUM_CPUS
 _HASH_CHUNK = 4 * 1024 * 1024
 
 
@@ -84,7 +85,7 @@ def read_inputs(specs: Sequence[InputSpec], stats_actor: str | None = None, num_
         batch_size=1,
         batch_format="pyarrow",
         num_cpus=num_cpus,
-        ray_remote_args_fn=task_retry_args,
+        **task_retry_args(),
     )
     return ds, file_infos
 

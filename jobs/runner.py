@@ -11,7 +11,7 @@ import pyarrow.compute as pc
 from sftforge.jobs.faults import maybe_lose_row
 from sftforge.jobs.stats import record, work_key
 from sftforge.operators import schema
-from sftforge.operators.base import Resources, Stage
+from sftforge.operators.base import ACTOR_BATCH_ROWS, Resources, Stage
 
 
 def run_stage_on_batch(stage: Stage, batch: pa.Table, stats_actor: str | None = None) -> pa.Table:
@@ -83,7 +83,12 @@ ACTOR_RESTARTS = 4
 
 
 def task_retry_args() -> dict:
-    """Ray options of every map task (``ray_remote_args_fn``: the named-argument form is deprecated)."""
+    """Ray options of every map task.
+
+    Passed as plain remote arguments: Ray Data never fuses an operator that has a ``ray_remote_args_fn``,
+    and fusing consecutive stages into one task is most of a plain run's speed. (Ray 2.60 marks both
+    forms deprecated; it has no other way to set them, and its warning is hidden without ``-v``.)
+    """
     return {"max_retries": TASK_RETRIES, "retry_exceptions": False}
 
 
@@ -155,13 +160,15 @@ def apply_stage(
     ``operators.base.Resources``); others run as plain tasks. With ``stats_actor`` (the name of the run's
     ``jobs.stats`` actor), every batch reports its rows in, kept and rejected. With ``budget`` (one per
     job, shared by its stages), a pool the cluster has room for starts at full size; without, at one
-    actor. ``batch_size`` overrides the stage's ``resources.batch_rows``.
+    actor. ``batch_size`` overrides the stage's ``resources.batch_rows`` (actor stages) or the block
+    (task stages, which otherwise take whole blocks).
     """
     import ray.data
 
     resources = stage.resources
     batch_size = batch_size or resources.batch_rows
     if resources.actors:
+        batch_size = batch_size or ACTOR_BATCH_ROWS
         size = max(1, resources.max_actors)
         initial = budget.initial_actors(resources) if budget is not None else 1
         return ds.map_batches(
@@ -171,13 +178,15 @@ def apply_stage(
             batch_size=batch_size,
             compute=ray.data.ActorPoolStrategy(min_size=1, max_size=size, initial_size=initial),
             num_cpus=resources.num_cpus,
-            ray_remote_args_fn=actor_retry_args,
+            **actor_retry_args(),
         )
+    # A task stage takes whole blocks unless it asks otherwise: a batch size makes Ray Data bundle the
+    # blocks of the fused read (one read unit each) into one task, which would serialise the whole read.
     return ds.map_batches(
         _run_task,
         fn_kwargs={"stage": stage, "stats_actor": stats_actor},
         batch_format="pyarrow",
         batch_size=batch_size,
         num_cpus=resources.num_cpus,
-        ray_remote_args_fn=task_retry_args,
+        **task_retry_args(),
     )

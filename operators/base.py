@@ -24,6 +24,16 @@ class StageConfig(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
 
+#: CPUs per task of a task-based stage (reading, cleaning, splitting, formatting included). One shared
+#: value is what lets Ray Data fuse consecutive stages into one task per block (no object-store hop, no
+#: extra worker process between them); a fraction, so that actor pools never starve the readers.
+TASK_NUM_CPUS = 0.5
+
+
+#: Rows per call of an actor stage that does not say.
+ACTOR_BATCH_ROWS = 1024
+
+
 @dataclass(frozen=True)
 class Resources:
     """What one worker of a stage needs.
@@ -31,17 +41,20 @@ class Resources:
     Attributes:
         num_cpus: CPUs reserved per task or actor. Fractional values keep actor pools from taking
             every core, which deadlocks Ray Data on small machines (the read task never gets a CPU).
+            Task stages keep the default (``TASK_NUM_CPUS``) so that Ray Data fuses them.
         actors: Whether the stage runs in an actor pool (it loads a model or a client once per worker).
         max_actors: Upper bound on the actor pool size.
         batch_rows: Rows per call. Ray Data costs a fixed few tens of milliseconds per batch on a busy
             small cluster, so a stage that spends microseconds per row wants large batches; one that
             spends seconds per row (an LLM call) wants batches small enough to spread over its workers.
+            None: a task stage takes whole blocks (so it fuses with the read without bundling its
+            blocks into one task), an actor stage ``ACTOR_BATCH_ROWS``.
     """
 
-    num_cpus: float = 1.0
+    num_cpus: float = TASK_NUM_CPUS
     actors: bool = False
     max_actors: int = 1
-    batch_rows: int = 1024
+    batch_rows: int | None = None
 
 
 class StageError(Exception):

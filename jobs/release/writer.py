@@ -49,6 +49,8 @@ from sftforge.jobs.release.staging import (
     write_durably,
 )
 from sftforge.jobs.release.stream import WRITE_STAGE, ReleaseError, WriteCounts, prepare_batch
+from sftforge.jobs.runner import task_retry_args
+from sftforge.operators.base import TASK_NUM_CPUS
 from sftforge.operators.write.formats import OutputConfig, file_sha256
 
 __all__ = ["LATEST", "MANIFEST", "REJECTS", "SUCCESS", "WRITE_STAGE", "ReleaseError", "ReleaseWriter",
@@ -143,7 +145,7 @@ class ReleaseWriter:
         self._state = "writing"
         prepared = ds.map_batches(
             prepare_batch, fn_kwargs={"output": self.output, "kept_columns": self.kept_columns},
-            batch_format="pyarrow", batch_size=None
+            batch_format="pyarrow", batch_size=None, num_cpus=TASK_NUM_CPUS, **task_retry_args(),
         )
         results = _write_buckets(prepared, self.output, self.staging_url)
         instructions, documents, rejected, files = buckets.merge_results(results)

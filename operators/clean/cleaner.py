@@ -159,7 +159,7 @@ class TextCleaner(Stage[CleanConfig]):
 
     name = "clean"
     requires = (schema.DOC_ID, schema.KIND)
-    resources = Resources(num_cpus=0.5)
+    resources = Resources()
 
     def __init__(self, config: CleanConfig | None = None):
         super().__init__(config or CleanConfig())
