@@ -1,14 +1,21 @@
-"""ROUGE-L and the novelty index: exact LCS, tokenisation of English and Chinese, agreement with a full scan."""
+"""ROUGE-L and the novelty index: exact LCS, tokenisation of English and Chinese, agreement with a full scan,
+rounds, and a pool split into partitions."""
 
 from __future__ import annotations
 
 import random
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from sftforge.operators.augment.novelty import (
     NoveltyIndex,
+    NoveltyVerdict,
+    filter_round,
     lcs_length,
+    merge_verdicts,
     naive_scan,
+    resolve_round,
     rouge_l,
     rouge_l_text,
     rouge_tokens,
@@ -127,3 +134,86 @@ def test_index_decisions_equal_the_full_scan_on_templated_instructions():
         if verdict.novel:
             pool_tokens.append(rouge_tokens(candidate))
     assert 50 < len(pool_tokens) < 800
+
+
+# --- batches, rounds and partitions -----------------------------------------------------------------
+
+WORDS = ["write", "a", "poem", "about", "the", "sea", "explain", "how", "tides", "work", "写", "诗", "海"]
+texts = st.lists(st.sampled_from(WORDS), min_size=0, max_size=12).map(" ".join)
+
+
+def naive_round(candidates, pool_tokens, threshold=0.7):
+    """The reference: each candidate in turn against the pool and the earlier accepted ones."""
+    pool_tokens = list(pool_tokens)
+    decisions = []
+    for candidate in candidates:
+        novel = naive_scan(candidate, pool_tokens, threshold).novel
+        decisions.append(novel)
+        if novel and rouge_tokens(candidate):
+            pool_tokens.append(rouge_tokens(candidate))
+    return decisions
+
+
+@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(pool=st.lists(texts, max_size=60), rounds=st.lists(st.lists(texts, max_size=25), min_size=1, max_size=3),
+       tail_size=st.sampled_from([1, 4, 256]), partitions=st.integers(1, 3))
+def test_rounds_equal_the_naive_sequential_scan(pool, rounds, tail_size, partitions):
+    index = NoveltyIndex(0.7, tail_size=tail_size)
+    index.extend(pool)
+    shards = [NoveltyIndex(0.7, tail_size=tail_size) for _ in range(partitions)]
+    for k, text in enumerate(pool):
+        shards[k % partitions].add(text)
+    pool_tokens = [rouge_tokens(text) for text in pool if rouge_tokens(text)]
+    for number, candidates in enumerate(rounds):
+        expected = naive_round(candidates, pool_tokens)
+        split = filter_round(candidates, shards)
+        assert [v.novel for v in index.filter_round(candidates)] == expected
+        assert [v.novel for v in split] == expected
+        for k, (text, verdict) in enumerate(zip(candidates, split)):
+            if verdict.novel:
+                shards[(number + k) % partitions].add(text)  # any placement gives the same decisions
+                if rouge_tokens(text):
+                    pool_tokens.append(rouge_tokens(text))
+
+
+def test_within_round_duplicates_keep_only_the_first():
+    index = NoveltyIndex(0.7)
+    index.add("explain how tides work on the moon")
+    verdicts = index.filter_round([
+        "write a poem about the sea at night",
+        "Write a poem about the SEA at night!",  # the same as the first: rejected
+        "write a poem about the sea at noon",  # near copy of the first: rejected
+        "explain how tides work on the moon today",  # near copy of the pool: rejected
+        "list three famous bridges in europe",
+    ])
+    assert [v.novel for v in verdicts] == [True, False, False, False, True]
+    assert verdicts[1].match == "write a poem about the sea at night" and verdicts[1].score == 1.0
+    assert verdicts[3].match == "explain how tides work on the moon"
+    assert len(index) == 3
+
+
+def test_a_candidate_rejected_by_the_pool_does_not_reject_later_ones():
+    # B copies the pool and is rejected; C copies B but not the pool: C is accepted.
+    pool = "a b c d e f g h i j"
+    b = "a b c d e f g x y z"  # 0.7 with the pool
+    c = "q r s d e f g x y z"  # 0.7 with b, 0.4 with the pool
+    index = NoveltyIndex(0.7)
+    index.add(pool)
+    assert [v.novel for v in index.filter_round([b, c])] == [False, True]
+    assert naive_round([b, c], [rouge_tokens(pool)]) == [False, True]
+
+
+def test_merge_verdicts_is_novel_only_when_every_partition_says_so():
+    novel, copy = NoveltyVerdict(True, 0.2, None, 3), NoveltyVerdict(False, 0.8, "x", 1)
+    merged = merge_verdicts([[novel, novel], [novel, copy]])
+    assert [v.novel for v in merged] == [True, False]
+    assert merged[1].match == "x" and merged[1].compared == 4 and merged[0].score == 0.2
+    assert resolve_round(["p", "q"], merged) == merged  # fewer than two novel: nothing to resolve
+
+
+def test_a_pool_grown_one_by_one_stays_in_few_segments():
+    index = NoveltyIndex(0.7, keep_texts=False, tail_size=8)
+    for k in range(1000):
+        index.add(f"item {k} of the list number {k * 7}")
+    assert len(index) == 1000 and index.segments <= 8
+    assert not index.check("item 500 of the list number 3500").novel
