@@ -121,7 +121,7 @@ class NoveltyIndex:
                 self._append_tail(text, ids)
             return
         self._flush()
-        self._push(NoveltySegment(sequences, self.threshold), kept if self._keep_texts else [])
+        self._push(NoveltySegment.of(sequences, self.threshold), kept if self._keep_texts else [])
 
     def _add_tokens(self, text: str, tokens: list[str]) -> None:
         if tokens:
@@ -136,7 +136,7 @@ class NoveltyIndex:
 
     def _flush(self) -> None:
         if self._tail:
-            self._push(NoveltySegment(self._tail, self.threshold), self._tail_texts)
+            self._push(NoveltySegment.of(self._tail, self.threshold), self._tail_texts)
             self._tail, self._tail_texts = [], []
 
     def _push(self, segment: NoveltySegment, texts: list[str]) -> None:
@@ -147,8 +147,7 @@ class NoveltyIndex:
         while len(self._segments) >= 2 and 2 * len(self._segments[-1]) >= len(self._segments[-2]):
             newer, older = self._segments.pop(), self._segments.pop()
             newer_texts, older_texts = self._segment_texts.pop(), self._segment_texts.pop()
-            sequences = [older.sequence(i) for i in range(len(older))] + [newer.sequence(i) for i in range(len(newer))]
-            self._segments.append(NoveltySegment(sequences, self.threshold))
+            self._segments.append(NoveltySegment.merged(older, newer))
             self._segment_texts.append(older_texts + newer_texts)
 
     # --- checking -----------------------------------------------------------------------------------
@@ -257,7 +256,7 @@ def resolve_round(
         return list(pool)
     vocab: dict[str, int] = {}
     sequences = [[vocab.setdefault(token, len(vocab)) for token in tokens[i]] for i in open_]
-    found, _, _ = NoveltySegment(sequences, threshold).matches(sequences, first_only=False)
+    found, _, _ = NoveltySegment.of(sequences, threshold).matches(sequences, first_only=False)
     verdicts = list(pool)
     accepted = [False] * len(open_)
     for k, i in enumerate(open_):

@@ -111,7 +111,8 @@ class NoveltySegment:
     """Instructions (as token ids) with their prefix index; never changes once built.
 
     Args:
-        sequences: Token ids of each instruction (non-negative; none empty).
+        tokens: Token ids of all instructions, one after the other (non-negative).
+        offsets: Where each instruction starts in ``tokens``, and the end (none empty).
         threshold: ROUGE-L F1 at or above which two instructions are near copies.
     """
 
@@ -119,9 +120,9 @@ class NoveltySegment:
     # arrays of index hits stay in cache.
     chunk = 64
 
-    def __init__(self, sequences: Sequence[Sequence[int]], threshold: float):
+    def __init__(self, tokens: np.ndarray, offsets: np.ndarray, threshold: float):
         self.threshold = threshold
-        self.tokens, self.offsets = _flatten(sequences)
+        self.tokens, self.offsets = tokens.astype(np.int64), offsets.astype(np.int64)
         self.sizes = np.diff(self.offsets)
         if len(self.sizes) and self.sizes.min() < 1:
             raise ValueError("a segment holds no empty sequence")
@@ -149,6 +150,17 @@ class NoveltySegment:
         record_bitmaps = bitmaps(elements, self.offsets)
         self.post_bitmap_low = record_bitmaps[self.post_records, 0]
         self.post_bitmap_high = record_bitmaps[self.post_records, 1]
+
+    @classmethod
+    def of(cls, sequences: Sequence[Sequence[int]], threshold: float) -> NoveltySegment:
+        """A segment of the given token-id sequences."""
+        return cls(*_flatten(sequences), threshold)
+
+    @classmethod
+    def merged(cls, older: NoveltySegment, newer: NoveltySegment) -> NoveltySegment:
+        """One segment of both (records of ``older`` first), with an order and index of its own."""
+        offsets = np.concatenate([older.offsets, newer.offsets[1:] + older.offsets[-1]])
+        return cls(np.concatenate([older.tokens, newer.tokens]), offsets, older.threshold)
 
     def __len__(self) -> int:
         return len(self.sizes)
@@ -252,13 +264,12 @@ class NoveltySegment:
             best[query] = max(best[query], score)
 
     def _overlaps(self, ranks: np.ndarray, offsets: np.ndarray, pq: np.ndarray, pr: np.ndarray) -> np.ndarray:
-        """Multiset overlap of each (query, record) pair, from their element ranks."""
-        q_idx, q_pair = _gather(offsets[pq], np.diff(offsets)[pq])
-        r_idx, r_pair = _gather(self.offsets[pr], self.sizes[pr])
-        q_ranks = ranks[q_idx]
-        known = q_ranks >= 0
+        """Multiset overlap of each (query, record) pair: the record's elements found among the query's
+        (``ranks`` is each query's ascending ranks, so ``query * width + rank`` is sorted)."""
         width = len(self.elements) + 1
-        keys = np.concatenate([q_pair[known] * width + q_ranks[known], r_pair * width + self.ranks[r_idx]])
-        keys.sort()
-        same = keys[1:] == keys[:-1]  # elements are distinct within a sequence: a repeat is a shared one
-        return np.bincount(keys[1:][same] // width, minlength=len(pq))
+        owner = np.repeat(np.arange(len(offsets) - 1), np.diff(offsets))
+        query_keys = owner * width + ranks  # unknown elements (-1) never equal a record's rank
+        r_idx, r_pair = _gather(self.offsets[pr], self.sizes[pr])
+        wanted = pq[r_pair] * width + self.ranks[r_idx]
+        at = np.minimum(np.searchsorted(query_keys, wanted), len(query_keys) - 1)
+        return np.bincount(r_pair[query_keys[at] == wanted], minlength=len(pq))

@@ -42,7 +42,15 @@ def test_bit_parallel_lcs_equals_the_dynamic_programme():
 
 def test_tokens_are_words_in_english_and_characters_in_chinese():
     assert rouge_tokens("Write a POEM about the sea, don't rhyme!") == [
-        "write", "a", "poem", "about", "the", "sea", "don", "t", "rhyme"
+        "write",
+        "a",
+        "poem",
+        "about",
+        "the",
+        "sea",
+        "don",
+        "t",
+        "rhyme",
     ]
     assert rouge_tokens("写一首关于大海的诗") == list("写一首关于大海的诗")
     assert rouge_tokens("用Python写一个函数。") == ["用", "python", "写", "一", "个", "函", "数"]
@@ -65,10 +73,26 @@ def test_threshold_is_inclusive():
     assert index.check("a b c d e f x y z w").novel
 
 
-@pytest.mark.parametrize("alphabet", [
-    ["alpha", "beta", "gamma", "delta", "epsilon", "zeta", "eta", "theta", "iota", "kappa", "lambda", "mu"],
-    list("天地人和春夏秋冬山水花鸟"),
-])
+@pytest.mark.parametrize(
+    "alphabet",
+    [
+        [
+            "alpha",
+            "beta",
+            "gamma",
+            "delta",
+            "epsilon",
+            "zeta",
+            "eta",
+            "theta",
+            "iota",
+            "kappa",
+            "lambda",
+            "mu",
+        ],
+        list("天地人和春夏秋冬山水花鸟"),
+    ],
+)
 def test_index_decisions_equal_the_full_scan(alphabet):
     rng = random.Random(11)
     joiner = "" if len(alphabet[0]) == 1 else " "
@@ -116,13 +140,18 @@ def test_index_decisions_equal_the_full_scan_on_templated_instructions():
     # Shared template words are what make prefix, positional and count filters work hard.
     rng = random.Random(5)
     words = [f"w{i}" for i in range(60)]
-    templates = ["Explain how {} relate to each other.", "Write a short poem about {} for children.",
-                 "用一句话总结{}的关系。"]
+    templates = [
+        "Explain how {} relate to each other.",
+        "Write a short poem about {} for children.",
+        "用一句话总结{}的关系。",
+    ]
 
     def text() -> str:
         template = rng.choice(templates)
         if template.startswith("用"):
-            return template.format("".join(rng.choice("山水花鸟风月雨雪") for _ in range(rng.randrange(3, 12))))
+            return template.format(
+                "".join(rng.choice("山水花鸟风月雨雪") for _ in range(rng.randrange(3, 12)))
+            )
         return template.format(" ".join(rng.sample(words, rng.randrange(3, 10))))
 
     index = NoveltyIndex(0.7)
@@ -155,8 +184,12 @@ def naive_round(candidates, pool_tokens, threshold=0.7):
 
 
 @settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(pool=st.lists(texts, max_size=60), rounds=st.lists(st.lists(texts, max_size=25), min_size=1, max_size=3),
-       tail_size=st.sampled_from([1, 4, 256]), partitions=st.integers(1, 3))
+@given(
+    pool=st.lists(texts, max_size=60),
+    rounds=st.lists(st.lists(texts, max_size=25), min_size=1, max_size=3),
+    tail_size=st.sampled_from([1, 4, 256]),
+    partitions=st.integers(1, 3),
+)
 def test_rounds_equal_the_naive_sequential_scan(pool, rounds, tail_size, partitions):
     index = NoveltyIndex(0.7, tail_size=tail_size)
     index.extend(pool)
@@ -179,13 +212,15 @@ def test_rounds_equal_the_naive_sequential_scan(pool, rounds, tail_size, partiti
 def test_within_round_duplicates_keep_only_the_first():
     index = NoveltyIndex(0.7)
     index.add("explain how tides work on the moon")
-    verdicts = index.filter_round([
-        "write a poem about the sea at night",
-        "Write a poem about the SEA at night!",  # the same as the first: rejected
-        "write a poem about the sea at noon",  # near copy of the first: rejected
-        "explain how tides work on the moon today",  # near copy of the pool: rejected
-        "list three famous bridges in europe",
-    ])
+    verdicts = index.filter_round(
+        [
+            "write a poem about the sea at night",
+            "Write a poem about the SEA at night!",  # the same as the first: rejected
+            "write a poem about the sea at noon",  # near copy of the first: rejected
+            "explain how tides work on the moon today",  # near copy of the pool: rejected
+            "list three famous bridges in europe",
+        ]
+    )
     assert [v.novel for v in verdicts] == [True, False, False, False, True]
     assert verdicts[1].match == "write a poem about the sea at night" and verdicts[1].score == 1.0
     assert verdicts[3].match == "explain how tides work on the moon"

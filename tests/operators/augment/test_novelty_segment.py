@@ -33,7 +33,7 @@ sequences = st.lists(st.lists(st.integers(0, 7), min_size=1, max_size=24), min_s
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(records=sequences, queries=sequences, threshold=st.sampled_from([0.7, 0.5, 0.35, 0.9, 1.0]))
 def test_every_pair_at_or_above_the_threshold_is_found(records, queries, threshold):
-    segment = NoveltySegment(records, threshold)
+    segment = NoveltySegment.of(records, threshold)
     assert found_pairs(segment, queries) == all_pairs(queries, records, threshold)
 
 
@@ -56,13 +56,13 @@ def test_near_copies_of_records_are_found(records, data):
             elif action == "swap" and len(query) > 1:
                 query[at], query[at - 1] = query[at - 1], query[at]
         queries.append(query)
-    segment = NoveltySegment(records, 0.7)
+    segment = NoveltySegment.of(records, 0.7)
     assert found_pairs(segment, queries) == all_pairs(queries, records, 0.7)
 
 
 def test_scores_exactly_at_the_threshold_are_matches():
     record = list(range(10))
-    segment = NoveltySegment([record], 0.7)
+    segment = NoveltySegment.of([record], 0.7)
     at_threshold = [0, 1, 2, 3, 4, 5, 6, 90, 91, 92]  # LCS 7 of 10 + 10: F1 = 0.7
     below = [0, 1, 2, 3, 4, 5, 90, 91, 92, 93]
     found, _, _ = segment.matches([at_threshold, below])
@@ -73,13 +73,13 @@ def test_scores_exactly_at_the_threshold_are_matches():
 def test_order_matters_not_only_the_shared_tokens():
     # Same multiset, reversed: the count filter passes, the LCS decides.
     record = list(range(12))
-    segment = NoveltySegment([record], 0.7)
+    segment = NoveltySegment.of([record], 0.7)
     found, best, compared = segment.matches([record[::-1]])
     assert found == [[]] and compared[0] == 1 and best[0] == pytest.approx(2 / 24)
 
 
 def test_unknown_tokens_never_match_and_repeated_tokens_count_per_occurrence():
-    segment = NoveltySegment([[1, 1, 1, 2], [3, 4, 5]], 0.7)
+    segment = NoveltySegment.of([[1, 1, 1, 2], [3, 4, 5]], 0.7)
     found, _, _ = segment.matches([[1, 1, 1, -1], [-1, -2, -3], [1, 2]])
     assert [[r for r, _ in f] for f in found] == [[0], [], []]  # 2*3/8 = 0.75; 2*2/6 = 0.67
 
@@ -92,7 +92,7 @@ def test_a_frame_shared_by_many_records_does_not_hide_the_copy():
     for query in queries:
         query[-1] = 9999
     queries.append(frame + [9000, 9001, 9002, 9003, 9004, 9005])  # shares only the frame: 16/28 < 0.7
-    segment = NoveltySegment(records, 0.7)
+    segment = NoveltySegment.of(records, 0.7)
     assert found_pairs(segment, queries) == all_pairs(queries, records, 0.7)
 
 
@@ -112,10 +112,10 @@ def test_bitmap_xor_never_exceeds_the_symmetric_difference():
         b = rng.sample(range(500), rng.randrange(1, 40))
         elements = np.array(a + b, dtype=np.int64)
         words = bitmaps(elements, np.array([0, len(a), len(a) + len(b)]))
-        differ = sum(bin(int(x) ^ int(y)).count("1") for x, y in zip(words[0], words[1]))
+        differ = sum((int(x) ^ int(y)).bit_count() for x, y in zip(words[0], words[1]))
         assert differ <= len(set(a) ^ set(b))
 
 
 def test_empty_sequences_are_refused():
     with pytest.raises(ValueError):
-        NoveltySegment([[1], []], 0.7)
+        NoveltySegment.of([[1], []], 0.7)
