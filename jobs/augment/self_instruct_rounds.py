@@ -190,8 +190,8 @@ class SelfInstructGenerator:
                                        raw=text, template=result.template, model=result.model))
                 continue
             output.counters["candidates"] += len(candidates)
-            for candidate in candidates:
-                reason, detail = si.candidate_reason(candidate, lang, config.filters, self.indexes[lang])
+            reasons = si.candidate_reasons(candidates, lang, config.filters, self.indexes[lang])
+            for candidate, (reason, detail) in zip(candidates, reasons, strict=True):
                 if reason is not None:
                     output.drop(DeadLetter(method, None, "filter", reason, detail, candidate=candidate,
                                            template=result.template, model=result.model))
