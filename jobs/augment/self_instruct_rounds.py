@@ -9,6 +9,7 @@ from collections import Counter
 from pathlib import Path
 
 import pyarrow as pa
+from sftforge.jobs.augment.novelty_actors import LanguagePool, novelty_pools
 from sftforge.operators.augment import filters
 from sftforge.operators.augment import self_instruct as si
 from sftforge.operators.augment.novelty import NoveltyIndex
@@ -47,13 +48,14 @@ class SelfInstructGenerator:
         self.llm = llm
         self.seeds = si.load_seed_tasks(config.seed_tasks)
         self.languages = list(config.languages or sorted({seed.language for seed in self.seeds}))
-        folder = work_dir / f"{self.method}-{fingerprint(self.method, config.model_dump(mode='json'), llm, file_digest(config.seed_tasks))}"
+        settings = config.model_dump(mode="json", exclude={"novelty_partitions"})  # decisions do not depend on it
+        folder = work_dir / f"{self.method}-{fingerprint(self.method, settings, llm, file_digest(config.seed_tasks))}"
         self.checkpoints = Checkpoints(folder)
         self.outcome = MethodOutcome(self.method, folder, config.target_rows)
         share, extra = divmod(config.target_rows, len(self.languages))
         self.targets = {lang: share + (1 if i < extra else 0) for i, lang in enumerate(self.languages)}
         self.rows_by_language: Counter = Counter()
-        self.indexes: dict[str, NoveltyIndex] = {}
+        self.indexes: dict[str, NoveltyIndex | LanguagePool] = {}
         self.seed_instructions: dict[str, list[str]] = {}
         self.machine: dict[str, list[str]] = {lang: [] for lang in self.languages}
         self.classify_examples: dict[str, str] = {}
@@ -67,11 +69,12 @@ class SelfInstructGenerator:
                 ("output_first", si.INSTANCES_OUTPUT_FIRST),
             )
         }
+        pools = novelty_pools(self.languages, config.similarity_threshold, config.novelty_partitions)
         for lang in self.languages:
             seeds = [seed for seed in self.seeds if seed.language == lang]
             if not seeds:
                 raise si.SeedError(f"{config.seed_tasks}: no seed task in language '{lang}'")
-            index = NoveltyIndex(config.similarity_threshold)
+            index = pools[lang]
             index.extend(seed.instruction for seed in seeds)
             self.indexes[lang] = index
             self.seed_instructions[lang] = [seed.instruction for seed in seeds]

@@ -109,6 +109,8 @@ class SelfInstructConfig(StageConfig):
         machine_per_prompt: Machine-generated tasks shown once there are some (2 in the paper).
         instances_per_task: Most instances asked for, and kept, per instruction.
         similarity_threshold: ROUGE-L at or above which a new instruction is a near copy (0.7).
+        novelty_partitions: Ray actors the novelty pool is split across (1: held by the driver). The
+            decisions do not depend on it, so it is not part of the checkpoints' fingerprint.
         classify_examples: Seed tasks shown in the classification prompt.
         instance_examples: Seed tasks with instances shown in the instance prompt.
         temperature: Sampling temperature of instruction generation (None: the LLM config's).
@@ -128,6 +130,7 @@ class SelfInstructConfig(StageConfig):
     machine_per_prompt: int = Field(default=2, ge=0)
     instances_per_task: int = Field(default=3, ge=1, le=32)
     similarity_threshold: float = Field(default=0.7, gt=0, le=1)
+    novelty_partitions: int = Field(default=1, ge=1, le=1024)
     classify_examples: int = Field(default=8, ge=0)
     instance_examples: int = Field(default=2, ge=0)
     temperature: float | None = Field(default=0.7, ge=0, le=2)
