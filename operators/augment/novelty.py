@@ -183,7 +183,12 @@ class NoveltyIndex:
         verdicts: list[NoveltyVerdict | None] = [NOVEL if not q else None for q in queries]
         best = [0.0] * len(queries)
         compared = [0] * len(queries)
-        for segment, texts in zip(self._segments, self._segment_texts):
+        blocks = list(zip(self._segments, self._segment_texts))
+        # Many queries: the tail as a throwaway segment (one build, then batched); few: a plain scan.
+        tail_as_segment = self._tail and len(queries) * len(self._tail) >= 4096
+        if tail_as_segment:
+            blocks.append((NoveltySegment.of(self._tail, self.threshold), self._tail_texts))
+        for segment, texts in blocks:
             open_ = [i for i, verdict in enumerate(verdicts) if verdict is None]
             if not open_:
                 break
@@ -197,7 +202,10 @@ class NoveltyIndex:
                     best[i] = max(best[i], float(scores[k]))
         for i, verdict in enumerate(verdicts):
             if verdict is None:
-                verdicts[i] = self._tail_verdict(queries[i], best[i], compared[i])
+                if tail_as_segment:
+                    verdicts[i] = NoveltyVerdict(True, best[i], None, compared[i])
+                else:
+                    verdicts[i] = self._tail_verdict(queries[i], best[i], compared[i])
         return verdicts  # type: ignore[return-value]
 
     def _tail_verdict(self, query: list[int], best: float, compared: int) -> NoveltyVerdict:

@@ -122,12 +122,12 @@ class NoveltySegment:
 
     def __init__(self, tokens: np.ndarray, offsets: np.ndarray, threshold: float):
         self.threshold = threshold
-        self.tokens, self.offsets = tokens.astype(np.int64), offsets.astype(np.int64)
+        tokens, self.offsets = tokens.astype(np.int64), offsets.astype(np.int64)
         self.sizes = np.diff(self.offsets)
         if len(self.sizes) and self.sizes.min() < 1:
             raise ValueError("a segment holds no empty sequence")
         owner = np.repeat(np.arange(len(self.sizes)), self.sizes)
-        elements = occurrence_elements(self.tokens, owner)
+        elements = occurrence_elements(tokens, owner)
         self.elements, inverse, counts = np.unique(elements, return_inverse=True, return_counts=True)
         rank_of = np.empty(len(self.elements), dtype=np.int64)
         rank_of[np.lexsort((self.elements, counts))] = np.arange(len(self.elements))  # rarest first
@@ -135,12 +135,12 @@ class NoveltySegment:
         width = len(self.elements) + 1
         keys = owner * width + rank_of[inverse.reshape(-1)]
         keys.sort()
-        self.ranks = keys - owner * width  # each record's element ranks, ascending
-        position = np.arange(len(self.tokens)) - self.offsets[owner]
+        ranks = keys - owner * width  # each record's element ranks, ascending
+        position = np.arange(len(tokens)) - self.offsets[owner]
         in_prefix = position < prefix_lengths(self.sizes, threshold)[owner]
         self._size_span = int(self.sizes.max(initial=0)) + 2
         post_owner = owner[in_prefix]
-        post_keys = self.ranks[in_prefix] * self._size_span + self.sizes[post_owner]
+        post_keys = ranks[in_prefix] * self._size_span + self.sizes[post_owner]
         order = np.argsort(post_keys, kind="stable")  # by rank, then length, then record
         self.post_keys = post_keys[order]
         self.post_records = post_owner[order].astype(np.int32)
@@ -150,6 +150,8 @@ class NoveltySegment:
         record_bitmaps = bitmaps(elements, self.offsets)
         self.post_bitmap_low = record_bitmaps[self.post_records, 0]
         self.post_bitmap_high = record_bitmaps[self.post_records, 1]
+        # Kept as int32 (half the memory of a big pool); vocabularies and orders stay below 2**31.
+        self.tokens, self.ranks = tokens.astype(np.int32), ranks.astype(np.int32)
 
     @classmethod
     def of(cls, sequences: Sequence[Sequence[int]], threshold: float) -> NoveltySegment:
@@ -270,6 +272,6 @@ class NoveltySegment:
         owner = np.repeat(np.arange(len(offsets) - 1), np.diff(offsets))
         query_keys = owner * width + ranks  # unknown elements (-1) never equal a record's rank
         r_idx, r_pair = _gather(self.offsets[pr], self.sizes[pr])
-        wanted = pq[r_pair] * width + self.ranks[r_idx]
+        wanted = pq[r_pair] * width + self.ranks[r_idx].astype(np.int64)
         at = np.minimum(np.searchsorted(query_keys, wanted), len(query_keys) - 1)
         return np.bincount(r_pair[query_keys[at] == wanted], minlength=len(pq))

@@ -252,3 +252,20 @@ def test_a_pool_grown_one_by_one_stays_in_few_segments():
         index.add(f"item {k} of the list number {k * 7}")
     assert len(index) == 1000 and index.segments <= 8
     assert not index.check("item 500 of the list number 3500").novel
+
+
+def test_a_big_round_against_a_big_tail_decides_as_the_naive_scan():
+    # 150 candidates x 300 tail entries: the tail is queried as a throwaway segment.
+    rng = random.Random(9)
+
+    def text() -> str:
+        return " ".join(rng.choice(WORDS) for _ in range(rng.randrange(1, 10)))
+
+    pool = [text() for _ in range(300)]
+    index = NoveltyIndex(0.7, tail_size=1000)
+    index.extend(pool)
+    assert index.segments == 0
+    candidates = [text() for _ in range(150)]
+    expected = naive_round(candidates, [rouge_tokens(t) for t in pool if rouge_tokens(t)])
+    assert [v.novel for v in index.filter_round(candidates)] == expected
+    assert 0 < sum(expected) < len(expected)
