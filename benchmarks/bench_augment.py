@@ -83,7 +83,9 @@ def bench_novelty(
         split_rate = len(candidates) / partitioned.cpu_seconds
         partitioned.close()
         old_rate, old_n, old_same = float("nan"), min(old_count.get(size, 0), count), 0
-        if Old and old_n and size <= old_max:
+        if not (Old and old_n and size <= old_max):
+            old_n = 0
+        else:
             old = Old(0.7, keep_texts=False)
             old.extend(pool)
             old_rate, old_verdicts = _rate(
@@ -223,7 +225,7 @@ def main() -> None:
         sizes = args.sizes or ([10_000, 100_000] if args.quick else [10_000, 100_000, 1_000_000])
         # The full scan and the old filter slow down with the pool: smaller samples at larger pools.
         agree = {size: max(args.agree * 10_000 // max(size, 10_000), 1) for size in sizes}
-        old_count = {size: max(args.candidates * 10_000 // max(size, 10_000) // 2, 1) for size in sizes}
+        old_count = {size: max(args.candidates * 10_000 // max(size, 10_000) // 2, 200) for size in sizes}
         bench_novelty(sizes, args.data, args.candidates, agree, old_count, args.old_max_pool)
     if not args.skip_generation:
         if args.quick:
