@@ -36,6 +36,8 @@ _OCCURRENCE_BITS = 20
 _HASH = np.uint64(0x9E3779B97F4A7C15)  # Fibonacci hashing: the top 7 bits of element * _HASH pick the bit
 # Float slack: every bound below is loosened by it, so rounding can only keep a pair, never drop one.
 _EPS = 1e-9
+# The same for the bitmap test, done in float32 (far above float32's error on numbers below 10**4).
+_SLACK32 = 1e-3
 
 
 def alpha(threshold: float) -> float:
@@ -87,7 +89,7 @@ def bitmaps(elements: np.ndarray, offsets: np.ndarray) -> np.ndarray:
 
 def _popcount(words: np.ndarray) -> np.ndarray:
     if hasattr(np, "bitwise_count"):
-        return np.bitwise_count(words).astype(np.int32)
+        return np.bitwise_count(words)
     return np.unpackbits(words.view(np.uint8).reshape(*words.shape, 8), axis=-1).sum(axis=-1, dtype=np.int32)
 
 
@@ -99,12 +101,10 @@ def _flatten(sequences: Sequence[Sequence[int]]) -> tuple[np.ndarray, np.ndarray
     return flat, offsets
 
 
-def _gather(starts: np.ndarray, counts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Indexes ``starts[g] + 0 .. counts[g] - 1`` for every group ``g``, and each one's group."""
-    total = int(counts.sum())
-    group = np.repeat(np.arange(len(counts)), counts)
+def _gather(starts: np.ndarray, counts: np.ndarray) -> np.ndarray:
+    """Indexes ``starts[g] + 0 .. counts[g] - 1`` for every group ``g``, one group after the other."""
     firsts = np.cumsum(counts) - counts
-    return starts[group] + np.arange(total) - firsts[group], group
+    return np.repeat(starts - firsts, counts) + np.arange(int(counts.sum()))
 
 
 class NoveltySegment:
@@ -146,6 +146,7 @@ class NoveltySegment:
         self.post_records = post_owner[order].astype(np.int32)
         self.post_positions = position[in_prefix][order].astype(np.int32)
         self.post_sizes = self.sizes[self.post_records].astype(np.int32)
+        self.post_slack = ((1.0 - threshold) * self.post_sizes).astype(np.float32)
         # Each posting carries its record's bitmap, so the bitmap test reads the postings in order.
         record_bitmaps = bitmaps(elements, self.offsets)
         self.post_bitmap_low = record_bitmaps[self.post_records, 0]
@@ -218,21 +219,22 @@ class NoveltySegment:
         lo = np.searchsorted(self.post_keys, probe_rank * self._size_span + shortest, "left")
         hi = np.searchsorted(self.post_keys, probe_rank * self._size_span + longest, "right")
         counts = np.maximum(hi - lo, 0)
-        hits, _ = _gather(lo, counts)
+        hits = _gather(lo, counts)
         if not len(hits):
             return empty, empty, empty
-        # Bitmap first (the strongest cheap test), on values repeated per probe rather than gathered.
-        m = np.repeat(m, counts)
-        n = self.post_sizes[hits]
+        # Bitmap first, on every hit (few passes: values repeated per probe, the record's part stored in
+        # the posting): popcount(xor) <= m + n - 2 * overlap and overlap >= t * (m + n) / 2, so
+        # popcount(xor) - (1 - t) * n <= (1 - t) * m.
         probe_bitmaps = qbitmaps[probe_query]
         differ = _popcount(np.repeat(probe_bitmaps[:, 0], counts) ^ self.post_bitmap_low[hits])
         differ += _popcount(np.repeat(probe_bitmaps[:, 1], counts) ^ self.post_bitmap_high[hits])
-        # popcount(xor) <= m + n - 2 * overlap, and overlap >= t * (m + n) / 2.
-        keep = differ <= (1.0 - t) * (m + n) + 2 * _EPS
-        hits, m, n = hits[keep], m[keep], n[keep]
-        hit_query = np.repeat(probe_query, counts)[keep]
+        allowed = ((1.0 - t) * m + _SLACK32).astype(np.float32)
+        keep = differ - self.post_slack[hits] <= np.repeat(allowed, counts)
+        hit_probe = np.repeat(np.arange(len(counts)), counts)[keep]
+        hits = hits[keep]
+        m, n, hit_query = m[hit_probe], self.post_sizes[hits], probe_query[hit_probe]
         # Position: the shared elements up to this one number at most min(i, j) + 1.
-        i, j = np.repeat(probe_position, counts)[keep], self.post_positions[hits]
+        i, j = probe_position[hit_probe], self.post_positions[hits]
         room = np.minimum(i, j) + 1 + np.minimum(m - i - 1, n - j - 1)
         keep = room >= t * (m + n) / 2.0 - _EPS
         pairs = np.unique(hit_query[keep].astype(np.int64) * len(self) + self.post_records[hits[keep]])
@@ -271,7 +273,8 @@ class NoveltySegment:
         width = len(self.elements) + 1
         owner = np.repeat(np.arange(len(offsets) - 1), np.diff(offsets))
         query_keys = owner * width + ranks  # unknown elements (-1) never equal a record's rank
-        r_idx, r_pair = _gather(self.offsets[pr], self.sizes[pr])
+        r_idx = _gather(self.offsets[pr], self.sizes[pr])
+        r_pair = np.repeat(np.arange(len(pr)), self.sizes[pr])
         wanted = pq[r_pair] * width + self.ranks[r_idx].astype(np.int64)
         at = np.minimum(np.searchsorted(query_keys, wanted), len(query_keys) - 1)
         return np.bincount(r_pair[query_keys[at] == wanted], minlength=len(pq))
