@@ -20,6 +20,7 @@ from sftforge.jobs.augment.checkpoints import (
     fingerprint,
     load_finished,
 )
+from sftforge.jobs.augment.novelty_actors import LanguagePool, novelty_pools
 from sftforge.operators.augment import filters
 from sftforge.operators.augment import self_instruct as si
 from sftforge.operators.augment.novelty import NoveltyIndex
@@ -61,13 +62,14 @@ class SelfInstructGenerator:
         self.llm = llm
         self.seeds = si.load_seed_tasks(config.seed_tasks)
         self.languages = list(config.languages or sorted({seed.language for seed in self.seeds}))
-        folder = work_dir / f"{self.method}-{fingerprint(self.method, config.model_dump(mode='json'), llm, file_digest(config.seed_tasks))}"
+        settings = config.model_dump(mode="json", exclude={"novelty_partitions"})  # decisions do not depend on it
+        folder = work_dir / f"{self.method}-{fingerprint(self.method, settings, llm, file_digest(config.seed_tasks))}"
         self.checkpoints = Checkpoints(folder)
         self.outcome = MethodOutcome(self.method, folder, config.target_rows)
         share, extra = divmod(config.target_rows, len(self.languages))
         self.targets = {lang: share + (1 if i < extra else 0) for i, lang in enumerate(self.languages)}
         self.rows_by_language: Counter = Counter()
-        self.indexes: dict[str, NoveltyIndex] = {}
+        self.indexes: dict[str, NoveltyIndex | LanguagePool] = {}
         self.seed_instructions: dict[str, list[str]] = {}
         self.machine: dict[str, list[str]] = {lang: [] for lang in self.languages}
         self.classify_examples: dict[str, str] = {}
@@ -81,11 +83,12 @@ class SelfInstructGenerator:
                 ("output_first", si.INSTANCES_OUTPUT_FIRST),
             )
         }
+        pools = novelty_pools(self.languages, config.similarity_threshold, config.novelty_partitions)
         for lang in self.languages:
             seeds = [seed for seed in self.seeds if seed.language == lang]
             if not seeds:
                 raise si.SeedError(f"{config.seed_tasks}: no seed task in language '{lang}'")
-            index = NoveltyIndex(config.similarity_threshold)
+            index = pools[lang]
             index.extend(seed.instruction for seed in seeds)
             self.indexes[lang] = index
             self.seed_instructions[lang] = [seed.instruction for seed in seeds]
@@ -231,8 +234,8 @@ class SelfInstructGenerator:
                                        raw=text, template=result.template, model=result.model))
                 continue
             output.counters["candidates"] += len(candidates)
-            for candidate in candidates:
-                reason, detail = si.candidate_reason(candidate, lang, config.filters, self.indexes[lang])
+            reasons = si.candidate_reasons(candidates, lang, config.filters, self.indexes[lang])
+            for candidate, (reason, detail) in zip(candidates, reasons, strict=True):
                 if reason is not None:
                     output.drop(DeadLetter(method, None, "filter", reason, detail, candidate=candidate,
                                            template=result.template, model=result.model))

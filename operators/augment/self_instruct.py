@@ -16,22 +16,20 @@ One round, as in the paper:
 5. **Filter instances**: empty outputs, input equal to output, exact duplicates, and inputs that got
    different outputs are dropped.
 
-The module is pure: it builds ``LLMRequest`` s and parses replies. ``sftforge.jobs.augment.driver`` runs the rounds.
+The module is pure: it builds ``LLMRequest`` s and parses replies; its templates, seed-task file and
+filters are in ``self_instruct_templates``, ``self_instruct_seeds`` and ``self_instruct_filters`` (and
+re-exported here). ``sftforge.jobs.augment.self_instruct_rounds`` runs the rounds.
 """
 
 from __future__ import annotations
 
-import json
 import random
 import re
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
-from pathlib import Path
+from collections.abc import Sequence
 
 from pydantic import Field, model_validator
 from sftforge.operators.augment import filters
 from sftforge.operators.augment.filters import InstructionFilterConfig, Language
-from sftforge.operators.augment.novelty import NoveltyIndex, rouge_l_text
 from sftforge.operators.augment.prompts import TemplateOverride, check_overrides, one_line
 from sftforge.operators.augment.replies import (
     empty_if_placeholder,
@@ -39,159 +37,50 @@ from sftforge.operators.augment.replies import (
     numbered_items,
     strip_wrappers,
 )
+from sftforge.operators.augment.self_instruct_filters import (
+    candidate_reason,
+    candidate_reasons,
+    select_instances,
+)
+from sftforge.operators.augment.self_instruct_seeds import Instance, SeedError, SeedTask, load_seed_tasks
+from sftforge.operators.augment.self_instruct_templates import (
+    CLASSIFY,
+    GENERATE,
+    INSTANCES_INPUT_FIRST,
+    INSTANCES_OUTPUT_FIRST,
+    TEMPLATES,
+)
 from sftforge.operators.base import StageConfig
 from sftforge.operators.llm_client import LLMRequest, PromptTemplate
 
 METHOD = "self_instruct"
 
-# --- Templates --------------------------------------------------------------------------------------
-
-GENERATE = {
-    "en": PromptTemplate(
-        name="self_instruct.generate.en",
-        version="1",
-        messages=(
-            (
-                "user",
-                (
-                    "Here is a numbered list of tasks that people give to an AI assistant. Continue the list "
-                    "with {count} new tasks, numbered from {first} to {last}.\n\n"
-                    "Every new task must:\n"
-                    "- be one self-contained instruction written in English;\n"
-                    "- differ from the tasks above and from each other, in topic and in type (open "
-                    "questions, rewriting, classification, brainstorming, explanation, reasoning, maths, "
-                    "coding, advice ...);\n"
-                    "- be doable with text alone: no pictures, drawings, audio, files or web browsing.\n\n"
-                    'Write only the tasks, one per line, each starting with "Task N:". Do not answer them.\n\n'
-                    "{tasks}"
-                ),
-            ),
-        ),
-    ),
-    "zh": PromptTemplate(
-        name="self_instruct.generate.zh",
-        version="1",
-        messages=(
-            (
-                "user",
-                (
-                    "下面是用户交给 AI 助手的任务清单，已经编号。请接着写出 {count} 个新任务，编号从 {first} 到 "
-                    "{last}。\n\n"
-                    "每个新任务必须：\n"
-                    "- 是一条用中文写成、独立完整的指令；\n"
-                    "- 在主题和类型上都与上面的任务以及彼此不同（开放问答、改写、分类、头脑风暴、解释、推理、"
-                    "数学、编程、建议等）；\n"
-                    "- 只靠文字就能完成：不涉及图片、绘画、音频、文件或上网。\n\n"
-                    "只写任务本身，每行一个，以“任务 N：”开头，不要回答。\n\n"
-                    "{tasks}"
-                ),
-            ),
-        ),
-    ),
-}
-
-CLASSIFY = {
-    "en": PromptTemplate(
-        name="self_instruct.classify.en",
-        version="1",
-        messages=(
-            (
-                "user",
-                (
-                    "Is the task below a classification task, that is, one whose answer is one of a small, "
-                    "fixed set of labels (such as yes/no, positive/negative, or a category)? Answer Yes or "
-                    "No only.\n\n{examples}Task: {instruction}\nClassification:"
-                ),
-            ),
-        ),
-    ),
-    "zh": PromptTemplate(
-        name="self_instruct.classify.zh",
-        version="1",
-        messages=(
-            (
-                "user",
-                (
-                    "判断下面的任务是不是分类任务，即答案只能从一小组固定标签中选一个（例如 是/否、正面/负面、"
-                    "某个类别）。只回答“是”或“否”。\n\n{examples}任务：{instruction}\n分类任务："
-                ),
-            ),
-        ),
-    ),
-}
-
-INSTANCES_INPUT_FIRST = {
-    "en": PromptTemplate(
-        name="self_instruct.instances_input_first.en",
-        version="1",
-        messages=(
-            (
-                "user",
-                (
-                    "Write up to {count} examples of the task below. Each example has an input and the "
-                    "correct output for that input. When the task needs no input, leave the input empty "
-                    "and just give the output.\n\n"
-                    "Use exactly this format:\nExample 1\nInput: <the input, or nothing>\nOutput: <the "
-                    "correct output>\n\n{examples}Task: {instruction}"
-                ),
-            ),
-        ),
-    ),
-    "zh": PromptTemplate(
-        name="self_instruct.instances_input_first.zh",
-        version="1",
-        messages=(
-            (
-                "user",
-                (
-                    "为下面的任务写最多 {count} 个示例。每个示例包含一个输入和该输入的正确输出。如果任务不需要"
-                    "输入，输入留空，只写输出。\n\n"
-                    "严格使用以下格式：\n示例 1\n输入：<输入，可为空>\n输出：<正确的输出>\n\n"
-                    "{examples}任务：{instruction}"
-                ),
-            ),
-        ),
-    ),
-}
-
-INSTANCES_OUTPUT_FIRST = {
-    "en": PromptTemplate(
-        name="self_instruct.instances_output_first.en",
-        version="1",
-        messages=(
-            (
-                "user",
-                (
-                    "The task below is a classification task. Go through its possible class labels and, "
-                    "for each label, write an input that belongs to it (at most {count} in all).\n\n"
-                    "Use exactly this format:\nClass label: <a label>\nInput: <an input with that label, "
-                    "or nothing if the task needs none>\n\n{examples}Task: {instruction}"
-                ),
-            ),
-        ),
-    ),
-    "zh": PromptTemplate(
-        name="self_instruct.instances_output_first.zh",
-        version="1",
-        messages=(
-            (
-                "user",
-                (
-                    "下面是一个分类任务。请逐一列出它可能的类别标签，并为每个标签写一个属于该类别的输入（总共最多 "
-                    "{count} 个）。\n\n"
-                    "严格使用以下格式：\n类别标签：<一个标签>\n输入：<属于该标签的输入；任务不需要输入时留空>\n\n"
-                    "{examples}任务：{instruction}"
-                ),
-            ),
-        ),
-    ),
-}
-
-TEMPLATES: tuple[PromptTemplate, ...] = tuple(
-    template
-    for family in (GENERATE, CLASSIFY, INSTANCES_INPUT_FIRST, INSTANCES_OUTPUT_FIRST)
-    for template in family.values()
-)
+__all__ = [
+    "CLASSIFY",
+    "GENERATE",
+    "INSTANCES_INPUT_FIRST",
+    "INSTANCES_OUTPUT_FIRST",
+    "METHOD",
+    "TEMPLATES",
+    "Instance",
+    "SeedError",
+    "SeedTask",
+    "SelfInstructConfig",
+    "candidate_reason",
+    "candidate_reasons",
+    "classification_request",
+    "generation_request",
+    "instances_request",
+    "load_seed_tasks",
+    "parse_generated_instructions",
+    "parse_instances",
+    "parse_is_classification",
+    "render_classification_examples",
+    "render_instance_examples",
+    "render_task_list",
+    "sample_prompt_tasks",
+    "select_instances",
+]
 
 _TASK_WORD = {"en": "Task", "zh": "任务"}
 _COLON = {"en": ": ", "zh": "："}
@@ -200,90 +89,6 @@ _OUTPUT_LABELS = ("Output", "输出")
 _LABEL_LABELS = ("Class label", "Class Label", "Label", "类别标签", "标签", "类别")
 _YES = ("是", "对")
 _NO = ("否", "不")
-
-
-# --- Seeds ------------------------------------------------------------------------------------------
-
-
-class SeedError(ValueError):
-    """The seed-task file cannot be used; the message names the file and the line."""
-
-
-@dataclass(frozen=True)
-class Instance:
-    """One input/output example of a task (``input`` is "" when the task takes none)."""
-
-    input: str
-    output: str
-
-
-@dataclass(frozen=True)
-class SeedTask:
-    """A task of the seed file (Self-Instruct format).
-
-    Attributes:
-        instruction: What to do.
-        instances: Example inputs and outputs.
-        is_classification: Whether the answer is one of a fixed set of labels.
-        language: ``en`` or ``zh``, detected from the instruction.
-    """
-
-    instruction: str
-    instances: tuple[Instance, ...]
-    is_classification: bool
-    language: Language
-
-
-def load_seed_tasks(path: str | Path) -> list[SeedTask]:
-    """Reads a Self-Instruct seed file: JSONL, one task per line with ``instruction``, ``instances``
-    (a list of ``{input, output}``) and ``is_classification``.
-
-    Raises:
-        SeedError: The file is missing, or a line is not valid JSON, lacks a field, or is in a language
-            other than English and Chinese; the message names the file and line.
-    """
-    path = Path(path)
-    try:
-        lines = path.read_text(encoding="utf-8").splitlines()
-    except OSError as error:
-        raise SeedError(f"cannot read seed tasks {path}: {error.strerror or error}") from None
-    except UnicodeDecodeError as error:
-        raise SeedError(f"seed tasks {path} are not UTF-8: {error}") from None
-    tasks = []
-    for number, line in enumerate(lines, start=1):
-        if not line.strip():
-            continue
-        where = f"{path}:{number}"
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError as error:
-            raise SeedError(f"{where}: invalid JSON: {error}") from None
-        if not isinstance(record, dict):
-            raise SeedError(f"{where}: expected a JSON object")
-        instruction = record.get("instruction")
-        if not isinstance(instruction, str) or not instruction.strip():
-            raise SeedError(f"{where}: 'instruction' must be a non-empty string")
-        raw_instances = record.get("instances")
-        if not isinstance(raw_instances, list) or not raw_instances:
-            raise SeedError(f"{where}: 'instances' must be a non-empty list of {{input, output}}")
-        instances = []
-        for item in raw_instances:
-            if not isinstance(item, dict) or not isinstance(item.get("output"), str):
-                raise SeedError(f"{where}: each instance needs a string 'output'")
-            input_ = item.get("input") or ""
-            if not isinstance(input_, str):
-                raise SeedError(f"{where}: an instance's 'input' must be a string")
-            instances.append(Instance(input_.strip(), item["output"].strip()))
-        is_classification = record.get("is_classification", False)
-        if not isinstance(is_classification, bool):
-            raise SeedError(f"{where}: 'is_classification' must be true or false")
-        language = filters.text_language(instruction)
-        if language is None:
-            raise SeedError(f"{where}: the instruction is neither English nor Chinese")
-        tasks.append(SeedTask(instruction.strip(), tuple(instances), is_classification, language))
-    if not tasks:
-        raise SeedError(f"seed tasks {path}: no tasks")
-    return tasks
 
 
 # --- Config -----------------------------------------------------------------------------------------
@@ -304,6 +109,8 @@ class SelfInstructConfig(StageConfig):
         machine_per_prompt: Machine-generated tasks shown once there are some (2 in the paper).
         instances_per_task: Most instances asked for, and kept, per instruction.
         similarity_threshold: ROUGE-L at or above which a new instruction is a near copy (0.7).
+        novelty_partitions: Ray actors the novelty pool is split across (1: held by the driver). The
+            decisions do not depend on it, so it is not part of the checkpoints' fingerprint.
         classify_examples: Seed tasks shown in the classification prompt.
         instance_examples: Seed tasks with instances shown in the instance prompt.
         temperature: Sampling temperature of instruction generation (None: the LLM config's).
@@ -323,6 +130,7 @@ class SelfInstructConfig(StageConfig):
     machine_per_prompt: int = Field(default=2, ge=0)
     instances_per_task: int = Field(default=3, ge=1, le=32)
     similarity_threshold: float = Field(default=0.7, gt=0, le=1)
+    novelty_partitions: int = Field(default=1, ge=1, le=1024)
     classify_examples: int = Field(default=8, ge=0)
     instance_examples: int = Field(default=2, ge=0)
     temperature: float | None = Field(default=0.7, ge=0, le=2)
@@ -424,7 +232,11 @@ def render_classification_examples(seeds: Sequence[SeedTask], language: Language
 
 
 def classification_request(
-    request_id: str, instruction: str, language: Language, examples: str, template: PromptTemplate | None = None
+    request_id: str,
+    instruction: str,
+    language: Language,
+    examples: str,
+    template: PromptTemplate | None = None,
 ) -> LLMRequest:
     """The Yes/No prompt that decides whether ``instruction`` is a classification task."""
     return LLMRequest(
@@ -514,61 +326,3 @@ def parse_instances(reply: str, classification: bool, *, truncated: bool = False
         if answer:
             instances.append(Instance("", answer))
     return instances
-
-
-# --- Filters ----------------------------------------------------------------------------------------
-
-
-def candidate_reason(
-    candidate: str, language: Language, config: InstructionFilterConfig, index: NoveltyIndex
-) -> tuple[str | None, str | None]:
-    """Checks a new instruction and, when it passes, adds it to the pool.
-
-    Returns:
-        ``(reason, detail)``: both None when accepted; otherwise a dead-letter reason and evidence.
-    """
-    reason = filters.instruction_reason(candidate, language, config)
-    if reason is not None:
-        return reason, None
-    verdict = index.add_if_novel(candidate)
-    if not verdict.novel:
-        return filters.TOO_SIMILAR, f"rouge_l={verdict.score:.3f} with: {verdict.match}"
-    return None, None
-
-
-def select_instances(
-    instruction: str, instances: Iterable[Instance], limit: int
-) -> tuple[list[Instance], list[tuple[Instance, str]]]:
-    """The paper's instance filters: keeps at most ``limit`` instances.
-
-    Drops empty outputs, inputs equal to their output, outputs that repeat the instruction (ROUGE-L
-    >= 0.7 with it), exact duplicates, and every instance whose input also appears with a different
-    output.
-
-    Returns:
-        ``(kept, dropped)`` where ``dropped`` pairs each dropped instance with its reason.
-    """
-    instances = list(instances)
-    outputs_by_input: dict[str, set[str]] = {}
-    for instance in instances:
-        outputs_by_input.setdefault(filters.normalized(instance.input), set()).add(filters.normalized(instance.output))
-    kept: list[Instance] = []
-    dropped: list[tuple[Instance, str]] = []
-    seen: set[tuple[str, str]] = set()
-    instruction_key = filters.normalized(instruction)
-    for instance in instances:
-        key = (filters.normalized(instance.input), filters.normalized(instance.output))
-        if not key[1]:
-            dropped.append((instance, "empty_output"))
-        elif key[0] == key[1] or key[1] == instruction_key or rouge_l_text(instance.output, instruction) >= 0.7:
-            dropped.append((instance, "output_copies_input"))
-        elif key in seen:
-            dropped.append((instance, filters.DUPLICATE))
-        elif key[0] and len(outputs_by_input[key[0]]) > 1:
-            dropped.append((instance, "conflicting_outputs"))
-        elif len(kept) >= limit:
-            dropped.append((instance, "over_limit"))
-        else:
-            kept.append(instance)
-        seen.add(key)
-    return kept, dropped

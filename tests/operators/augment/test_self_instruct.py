@@ -222,6 +222,27 @@ def test_candidate_filter_rejects_near_copies_and_grows_the_pool(language):
     assert si.candidate_reason(new, language, config, index)[0] == filters.TOO_SIMILAR
 
 
+def test_candidate_reasons_decide_a_round_as_candidate_reason_does_one_by_one():
+    config = InstructionFilterConfig()
+    seed = "Give three tips for staying healthy in winter."
+    round_ = [
+        "Give three tips for staying healthy during winter.",  # near copy of the pool
+        "Explain the difference between weather and climate.",
+        "Describe the picture in detail please.",  # unsupported task
+        "Explain the difference between weather and the climate.",  # near copy of an earlier candidate
+        "List four countries that border Germany.",
+    ]
+    one_by_one, batched = NoveltyIndex(0.7), NoveltyIndex(0.7)
+    one_by_one.add(seed)
+    batched.add(seed)
+    expected = [si.candidate_reason(candidate, "en", config, one_by_one) for candidate in round_]
+    assert si.candidate_reasons(round_, "en", config, batched) == expected
+    assert [reason for reason, _ in expected] == [
+        filters.TOO_SIMILAR, None, filters.UNSUPPORTED_TASK, filters.TOO_SIMILAR, None,
+    ]
+    assert len(batched) == len(one_by_one) == 3
+
+
 def test_config_rejects_unknown_template_override(tmp_path):
     with pytest.raises(ValueError, match="unknown template"):
         si.SelfInstructConfig(seed_tasks=str(DEMO_SEEDS), templates={"nope": {"version": "2", "messages": [["user", "x"]]}})
