@@ -39,6 +39,7 @@ from sftforge.operators.quality.classifier import (
     metadata_path,
     training_line,
 )
+from sftforge.operators.read.json_lines import json_objects
 
 GOOD_VALUES = frozenset({"good", "1", "true", "keep", "kept", "pos", "positive", "yes"})
 BAD_VALUES = frozenset({"bad", "0", "false", "reject", "rejected", "neg", "negative", "no"})
@@ -125,15 +126,7 @@ def _records(path: Path) -> Iterable[dict]:
         yield from table.to_pylist()
         return
     with path.open(encoding="utf-8") as handle:
-        for number, line in enumerate(handle, start=1):
-            if not line.strip():
-                continue
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise TrainingDataError(f"{path}:{number}: not JSON ({exc.msg})") from None
-            if not isinstance(record, dict):
-                raise TrainingDataError(f"{path}:{number}: expected a JSON object")
+        for _where, record in json_objects(handle, str(path), TrainingDataError):
             yield record
 
 

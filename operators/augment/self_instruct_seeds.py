@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
 from sftforge.operators.augment import filters
 from sftforge.operators.augment.filters import Language
+from sftforge.operators.read.json_lines import json_objects
 
 
 class SeedError(ValueError):
@@ -55,16 +55,7 @@ def load_seed_tasks(path: str | Path) -> list[SeedTask]:
     except UnicodeDecodeError as error:
         raise SeedError(f"seed tasks {path} are not UTF-8: {error}") from None
     tasks = []
-    for number, line in enumerate(lines, start=1):
-        if not line.strip():
-            continue
-        where = f"{path}:{number}"
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError as error:
-            raise SeedError(f"{where}: invalid JSON: {error}") from None
-        if not isinstance(record, dict):
-            raise SeedError(f"{where}: expected a JSON object")
+    for where, record in json_objects(lines, str(path), SeedError):
         instruction = record.get("instruction")
         if not isinstance(instruction, str) or not instruction.strip():
             raise SeedError(f"{where}: 'instruction' must be a non-empty string")
