@@ -29,6 +29,7 @@ log = logging.getLogger("sftforge")
 #: Seconds to wait for a configured Ray address to accept a connection.
 CONNECT_TIMEOUT_S = 10.0
 
+
 def silence_ray_warnings() -> None:
     """Ignores the Python warnings Ray raises about its own API for the rest of the process."""
     from ray.util.annotations import RayDeprecationWarning
@@ -78,7 +79,7 @@ def check_reachable(address: str, timeout_s: float = CONNECT_TIMEOUT_S) -> None:
     if not sep or "://" in address or not port.isdigit() or not host:
         return
     try:
-        socket.create_connection((host, int(port)), timeout=timeout_s).close()
+        socket.create_connection((host.strip("[]"), int(port)), timeout=timeout_s).close()
     except OSError as error:
         raise RayUnreachable(f"no Ray cluster answers at {address} ({error}); check ray.address or "
                              f"RAY_ADDRESS") from None
