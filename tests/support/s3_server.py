@@ -32,6 +32,16 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
+def _forget_filesystems() -> None:
+    """Drops s3fs's cached filesystems: one made for an earlier server (its endpoint came from the
+    environment, which is not part of the cache key) would be handed to the next test."""
+    try:
+        import s3fs
+    except ImportError:
+        return
+    s3fs.S3FileSystem.clear_instance_cache()
+
+
 class S3Server:
     """``moto_server`` on ``127.0.0.1:<free port>``; a context manager."""
 
@@ -42,6 +52,7 @@ class S3Server:
         self._process: subprocess.Popen | None = None
 
     def __enter__(self) -> Self:
+        _forget_filesystems()
         server = Path(sys.executable).parent / "moto_server"
         command = [str(server)] if server.exists() else [sys.executable, "-m", "moto.server"]
         self._process = subprocess.Popen(
@@ -63,6 +74,7 @@ class S3Server:
                 time.sleep(0.2)
 
     def __exit__(self, *exc_info) -> None:
+        _forget_filesystems()
         if self._process is None:
             return
         try:
