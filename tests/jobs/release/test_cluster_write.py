@@ -55,7 +55,8 @@ def _run(rows: Path, out: Path, cpus: int, blocks: int, env: dict[str, str]) -> 
         env=env, capture_output=True, text=True, timeout=600, check=False,
     )
     assert proc.returncode == 0, proc.stderr[-4000:]
-    return proc.stdout.strip().splitlines()[-1]
+    # Ray's raylet may print its own warnings to the driver's stdout: the script's line is the JSON one.
+    return next(line for line in reversed(proc.stdout.splitlines()) if line.startswith('{"nodes"'))
 
 
 @pytest.mark.slow
