@@ -13,6 +13,7 @@ Ray workers reach it like any endpoint; it is stopped, with its whole process gr
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
@@ -20,6 +21,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Self
 
@@ -86,6 +88,21 @@ class S3Server:
             except ProcessLookupError:
                 pass
         self._process = None
+
+    @contextlib.contextmanager
+    def exported(self, **extra: str) -> Iterator[None]:
+        """This process's environment points at the server (plus ``extra``) inside the block, then is restored."""
+        values = {**self.env(), **extra}
+        saved = {key: os.environ.get(key) for key in values}
+        os.environ.update(values)
+        try:
+            yield
+        finally:
+            for key, value in saved.items():
+                if value is None:
+                    os.environ.pop(key, None)
+                else:
+                    os.environ[key] = value
 
     def env(self) -> dict[str, str]:
         """Environment variables that send botocore (and so s3fs) to this server."""

@@ -33,27 +33,21 @@ def s3():
     with S3Server() as server:
         server.create_bucket("drops")
         server.create_bucket("releases")
-        saved = {key: os.environ.get(key) for key in [*server.env(), "SFTFORGE_REFRESH_KEY"]}
-        os.environ.update(server.env())
-        os.environ["SFTFORGE_REFRESH_KEY"] = "sk-test"
-        # Ray workers take the environment of the runtime's start: one started before the store knows nothing.
-        had_ray = ray.is_initialized()
-        ray.shutdown()
-        os.environ.setdefault("RAY_AUTH_MODE", "disabled")
-        os.environ.setdefault("RAY_ENABLE_UV_RUN_RUNTIME_ENV", "0")
-        ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False, configure_logging=False)
-        try:
-            yield server
-        finally:
+        with server.exported(SFTFORGE_REFRESH_KEY="sk-test"):
+            # Ray workers take the environment of the runtime's start: one started before the store knows nothing.
+            had_ray = ray.is_initialized()
             ray.shutdown()
-            for key, value in saved.items():
-                if value is None:
-                    os.environ.pop(key, None)
-                else:
-                    os.environ[key] = value
-            if had_ray:
-                ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False,
-                         configure_logging=False)
+            os.environ.setdefault("RAY_AUTH_MODE", "disabled")
+            os.environ.setdefault("RAY_ENABLE_UV_RUN_RUNTIME_ENV", "0")
+            ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False,
+                     configure_logging=False)
+            try:
+                yield server
+            finally:
+                ray.shutdown()
+        if had_ray:
+            ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False,
+                     configure_logging=False)
 
 
 def _drop(fs, name: str, start: int, count: int, extra: str = "") -> None:

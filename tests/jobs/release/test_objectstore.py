@@ -44,16 +44,8 @@ def s3():
         sink = pa.BufferOutputStream()
         pq.write_table(pa.table({"text": [f"段落 {i}：长江是中国最长的河流，流经许多省份。" for i in range(15)]}), sink)
         fs.pipe_file("data/in/docs.parquet", sink.getvalue().to_pybytes())
-        saved = {key: os.environ.get(key) for key in server.env()}
-        os.environ.update(server.env())  # verified_release in this process reads the store like a user
-        try:
+        with server.exported():  # verified_release in this process reads the store like a user
             yield server
-        finally:
-            for key, value in saved.items():
-                if value is None:
-                    os.environ.pop(key, None)
-                else:
-                    os.environ[key] = value
 
 
 def _config(tmp_path: Path, release: str) -> Path:
