@@ -140,7 +140,8 @@ def run_job(config: JobConfig, config_source: str | None = None, refresh=None, f
             ds = refresh.finish_rows(ds, writer.staging_dir, stats_name)
             refresh.after_steps(writer.staging_dir)
         started = time.monotonic()
-        counts = writer.write(ds)  # every stage runs here, streamed into the writer
+        # every stage runs here, streamed into the writer
+        counts = refresh.write(writer, ds) if refresh else writer.write(ds)
         timings = {"all stages, streamed, and the write": time.monotonic() - started}
         sections: dict[str, Any] = {}
         extra_manifest: dict[str, Any] = {}

@@ -118,8 +118,10 @@ def _count_final(batch: pa.Table, stats_actor: str | None) -> pa.Table:
     return batch
 
 
-def save_final_rows(ds, staging_dir: str, stats_actor: str | None):
+def save_final_rows(ds, staging_dir: str, stats_actor: str | None, prefix: str = "part-"):
     """Materializes the final rows, writes them as this release's carry store, and returns them.
+
+    Files are named ``<prefix>NNNNN.parquet``, numbered after those already there with that prefix.
 
     Rows per source file and per (file, split) are counted on the way, for the manifest. The driver
     writes the blocks into the writer's staging folder, which is local to the driver (and uploaded at
@@ -132,11 +134,11 @@ def save_final_rows(ds, staging_dir: str, stats_actor: str | None):
                            batch_size=None).materialize()
     folder = Path(str(staging_dir)) / CARRY_DIR
     folder.mkdir(parents=True, exist_ok=True)
-    number = 0
+    number = len(list(folder.glob(f"{prefix}*.parquet")))
     for ref in final.to_arrow_refs():
         table = ray.get(ref)
         if table.num_rows:
-            pq.write_table(table, folder / f"part-{number:05d}.parquet")
+            pq.write_table(table, folder / f"{prefix}{number:05d}.parquet")
             number += 1
     return final
 

@@ -14,7 +14,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
-from sftforge.jobs.refresh import carry, index
+from sftforge.jobs.refresh import carry, index, segments
 from sftforge.jobs.refresh.lock import RefreshLock
 from sftforge.jobs.refresh.plan import (
     RefreshPlan,
@@ -49,8 +49,11 @@ class RefreshSession:
     plan: RefreshPlan | None = None
     dropped_ids: list[str] = field(default_factory=list)
     carried_index: str | None = None
+    segments: segments.SegmentPlan | None = None
     _lock: RefreshLock | None = None
     _carried_counts: dict[str, int] = field(default_factory=dict)
+    _carried_rejects: dict[str, int] = field(default_factory=dict)
+    _night: dict[str, Any] = field(default_factory=dict)
 
     @property
     def root(self) -> str:
@@ -83,8 +86,10 @@ class RefreshSession:
             log.info("refresh %s: %s%s", self.release_id, self.plan.counts(),
                      f" (full run: {self.plan.full_reason})" if self.plan.full_reason else "")
             if self.carrying:
-                dropped = self.plan.changed + self.plan.vanished
-                self.dropped_ids = carry.dropped_doc_ids(carry.carry_files(self.previous), self.plan.source_names(dropped))
+                dropped = self.plan.source_names(self.plan.changed + self.plan.vanished)
+                self.segments = segments.plan_segments(self.previous.manifest.get("refresh"), set(dropped),
+                                                       self.release_id)
+                self.dropped_ids = carry.dropped_doc_ids(self._carry_files(self.segments.dissolved), dropped)
         except BaseException:
             self.close()
             raise
@@ -96,6 +101,17 @@ class RefreshSession:
         if self.previous.release_id != self.release_id:
             return self.previous.release_id
         return (self.previous.manifest.get("refresh") or {}).get("since")
+
+    def _carry_files(self, names: list[str] | None) -> list[str]:
+        """Carry files of the previous release's segments ``names`` (all of them for None)."""
+        if names is None:
+            return carry.carry_files(self.previous)
+        found = segments.segment_files(self.previous.manifest.get("files", []), set(names), carry.CARRY_DIR + "/")
+        return [self.previous.file_path(item["path"]) for item in found if item["path"].endswith(".parquet")]
+
+    def _copied(self) -> list[dict[str, Any]]:
+        """Records of the previous release's segments copied as they are."""
+        return list(self.segments.copied.values()) if self.carrying and self.segments else []
 
     @property
     def carrying(self) -> bool:
@@ -123,14 +139,47 @@ class RefreshSession:
         return job_config.model_copy(update={"dedup": dedup.model_copy(update={"against": against})})
 
     def finish_rows(self, ds, staging_dir: str, stats_actor: str | None):
-        """Adds the carried rows to the final Dataset and saves this release's carry store."""
-        self._staging = staging_dir
+        """Adds the rows of dissolved segments to the final Dataset and saves the night's carry store."""
+        self._staging, self._stats_actor = staging_dir, stats_actor
         if self.carrying:
-            carried = carry.read_carried(carry.carry_files(self.previous), self.plan.source_names(self.plan.unchanged),
-                                         self.dropped_ids, stats_actor)
+            carried = carry.read_carried(self._carry_files(self.segments.dissolved),
+                                         self.plan.source_names(self.plan.unchanged), self.dropped_ids, stats_actor)
             if carried is not None:
                 ds = ds.union(carried)
-        return carry.save_final_rows(ds, staging_dir, stats_actor)
+        return carry.save_final_rows(ds, staging_dir, stats_actor, segments.file_prefix(self.release_id))
+
+    def write(self, writer, ds):
+        """Writes the night's segment, then copies the copied segments' files; returns the release's counts."""
+        from sftforge.jobs.release.stream import WriteCounts
+
+        extend = self._extend if self._copied() else None
+        night = writer.write(ds, prefix=segments.file_prefix(self.release_id), extend=extend)
+        self._night = {"counts": night, "checks": writer.witness_checks}
+        copied = self._copied()
+        files = segments.segment_files(self.previous.manifest.get("files", []), set(self.segments.copied)) \
+            if copied else []
+        counts = WriteCounts(
+            instructions_by_split=dict(segments.summed(copied, "instructions_by_split")),
+            documents_by_split=dict(segments.summed(copied, "documents_by_split")),
+            rejected_by_stage=dict(segments.summed(copied, "rejected_by_stage")),
+        )
+        log.info("refresh %s: %d segment(s) copied (%d files), %s dissolved", self.release_id, len(copied),
+                 len(files), "all" if self.segments is None or self.segments.dissolved is None
+                 else len(self.segments.dissolved))
+        return writer.adopt(self.previous.path if copied else "", files, counts)
+
+    def _extend(self, checks: dict[str, list[str]]):
+        """The rows of every copied segment, when the first files would miss a type witness (see ``segments``)."""
+        if segments.covers(self.segments.copied, self.release_id, checks):
+            return None
+        names = self.segments.dissolve_all()
+        log.info("refresh %s: the night's rows have types the first files do not witness; segments %s are "
+                 "written again", self.release_id, names)
+        rows = carry.read_carried(self._carry_files(names), self.plan.source_names(self.plan.unchanged),
+                                  self.dropped_ids, self._stats_actor)
+        if rows is None:
+            return None
+        return carry.save_final_rows(rows, self._staging, self._stats_actor, segments.file_prefix(self.release_id))
 
     def after_steps(self, staging_dir: str) -> None:
         """Merges the carried dedup index into the release's own (the index accumulates)."""
@@ -139,9 +188,13 @@ class RefreshSession:
 
     def fresh_written(self, counters: dict, written: int, rejected_by_stage: dict[str, int]):
         """The written and rejected counts of the rows this run processed (carried rows taken out)."""
-        carried = counters.get(carry.CARRIED_SCOPE, {})
-        carried_rejects = counters.get(carry.CARRIED_REJECTS_SCOPE, {})
+        copied, copied_rejects = segments.carried_counts(self._copied())
+        carried = Counter(counters.get(carry.CARRIED_SCOPE, {}))
+        carried.update(copied)
+        carried_rejects = Counter(counters.get(carry.CARRIED_REJECTS_SCOPE, {}))
+        carried_rejects.update(copied_rejects)
         self._carried_counts = {key: int(carried.get(key, 0)) for key in ("rows", "live", "rejected")}
+        self._carried_rejects = {key: value for key, value in sorted(carried_rejects.items()) if value}
         fresh_rejects = Counter(rejected_by_stage)
         fresh_rejects.subtract(carried_rejects)
         if any(value < 0 for value in fresh_rejects.values()):
@@ -155,7 +208,7 @@ class RefreshSession:
         document["rows_carried"] = c.get("rows", 0)
         document["rows_written"] = fresh["rows_written"] + c.get("live", 0)
         document["rows_rejected"] = fresh["rows_rejected"] + c.get("rejected", 0)
-        document["carried_rejected_by_stage"] = dict(counters.get(carry.CARRIED_REJECTS_SCOPE, {}))
+        document["carried_rejected_by_stage"] = dict(self._carried_rejects)
         document["dropped"] = self.dropped_rows()
         return document
 
@@ -190,8 +243,16 @@ class RefreshSession:
 
     def manifest(self, counters: dict) -> dict[str, Any]:
         """The manifest's ``refresh`` section: what the next night plans from."""
-        self._final_files = dict(counters.get(carry.FINAL_FILES_SCOPE, {}))
+        copied = self._copied()
+        night_files = dict(counters.get(carry.FINAL_FILES_SCOPE, {}))
+        night_splits = dict(counters.get(carry.FINAL_SPLITS_SCOPE, {}))
+        self._final_files = dict(segments.summed(copied, "rows_by_source") + Counter(night_files))
+        splits = {carry.FINAL_SPLITS_SCOPE: dict(segments.summed(copied, "rows_by_source_split") + Counter(night_splits))}
         self.check_carried()
+        records = {name: record for name, record in (self.segments.copied.items() if copied else [])}
+        night = self._night.get("counts")
+        if night is not None and night.total_written + night.total_rejected:
+            records[self.release_id] = segments.segment_record(night_files, night_splits, night, self._night["checks"])
         return {
             "previous": self.previous.release_id if self.previous else None,
             "since": self.since,
@@ -201,7 +262,8 @@ class RefreshSession:
             "file_changes": {"new": self.plan.new, "changed": self.plan.changed, "vanished": self.plan.vanished,
                              "unchanged": len(self.plan.unchanged)},
             "rows_by_file": {f["path"]: self._final_files.get(f["source"], 0) for f in self.plan.files},
-            "rows_by_file_split": self._by_path(carry.split_counts(counters)),
+            "rows_by_file_split": self._by_path(carry.split_counts(splits)),
+            segments.SEGMENTS: dict(sorted(records.items())),
             "carry_dir": carry.CARRY_DIR,
         }
 

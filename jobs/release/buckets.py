@@ -58,12 +58,14 @@ class Bucket:
     index: int
     of: int
     witnesses: tuple[str, ...] = ()
+    prefix: str = "part-"
 
 
 def plan_buckets(
     rows_by_target: dict[str, int],
     output: OutputConfig,
     witnesses: dict[str, dict[str, tuple[int, str]]] | None = None,
+    prefix: str = "part-",
 ) -> list[Bucket]:
     """Buckets of every target, in a fixed order; the number per target follows from its row count.
 
@@ -71,12 +73,13 @@ def plan_buckets(
         rows_by_target: Rows per target.
         output: The output config (``shard_rows`` or ``shards``).
         witnesses: Per target and type check, the (hash, key) of the witness (``merge_surveys``).
+        prefix: Start of the files' names.
     """
     plan = []
     for target in sorted(rows_by_target):
         count = output.shards or max(1, math.ceil(rows_by_target[target] / output.shard_rows))
         keys = tuple(sorted({key for _, key in (witnesses or {}).get(target, {}).values()}))
-        plan.extend(Bucket(target, index, count, keys if index == 0 else ()) for index in range(count))
+        plan.extend(Bucket(target, index, count, keys if index == 0 else (), prefix) for index in range(count))
     return plan
 
 
@@ -187,7 +190,7 @@ def write_bucket(bucket: Bucket, staging_url: str, output: OutputConfig, *pieces
     dirs = {fmt: f"{base}/{record_dir(bucket.target, fmt)}" for fmt in formats}
     writer = ShardWriter(
         base, formats, _ONE_FILE, row_group_rows=min(output.shard_rows, 16_384),
-        format_dirs=dirs, first_index=bucket.index, filesystem=None if local else fs,
+        format_dirs=dirs, first_index=bucket.index, name_prefix=bucket.prefix, filesystem=None if local else fs,
     )
     try:
         writer.write(records, None if group == REJECTS else lines)

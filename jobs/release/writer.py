@@ -30,6 +30,7 @@ import re
 import shutil
 import tempfile
 import uuid
+from collections import Counter
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Self
@@ -87,6 +88,7 @@ class ReleaseWriter:
         self.kept_columns = kept_columns
         self.release_id = release_id
         self.counts: WriteCounts | None = None
+        self.witness_checks: dict[str, list[str]] = {}
         self._lock_fd: int | None = None
         self._lease: ReleaseLease | None = None
         url = output.dir if "://" in output.dir else str(Path(output.dir).expanduser().resolve())
@@ -131,11 +133,14 @@ class ReleaseWriter:
         if self._state != "published":
             self.abort()
 
-    def write(self, ds) -> WriteCounts:
+    def write(self, ds, prefix: str = "part-", extend=None) -> WriteCounts:
         """Consumes the final Dataset once; workers write every row into the staging area.
 
         Args:
             ds: Live rows (``split`` set) and rejected rows (``reject_stage`` and ``reject_reason`` set).
+            prefix: Start of the data files' names (a refresh names its night's files ``part-<night>-``).
+            extend: Called with the type checks the rows' witnesses pass per target (``witness_checks``)
+                once they are known; may return a Dataset of more rows to write with them.
 
         Returns:
             Rows per split and output kind, rejected rows per stage, and the files written.
@@ -143,11 +148,8 @@ class ReleaseWriter:
         if self._state != "staging":
             raise ReleaseError(f"release {self.release_id}: write() is called once, before publish()")
         self._state = "writing"
-        prepared = ds.map_batches(
-            prepare_batch, fn_kwargs={"output": self.output, "kept_columns": self.kept_columns},
-            batch_format="pyarrow", batch_size=None, num_cpus=TASK_NUM_CPUS, **task_retry_args(),
-        )
-        results = _write_buckets(prepared, self.output, self.staging_url)
+        more = None if extend is None else (lambda checks: _maybe(self._prepare, extend(checks)))
+        results, self.witness_checks = _write_buckets(self._prepare(ds), self.output, self.staging_url, prefix, more)
         instructions, documents, rejected, files = buckets.merge_results(results)
         self.counts = WriteCounts(
             instructions_by_split=dict(sorted(instructions.items())),
@@ -159,6 +161,52 @@ class ReleaseWriter:
         log.info("release %s: wrote %d rows, rejected %d", self.release_id, self.counts.total_written,
                  self.counts.total_rejected)
         return self.counts
+
+    def _prepare(self, ds):
+        return ds.map_batches(
+            prepare_batch, fn_kwargs={"output": self.output, "kept_columns": self.kept_columns},
+            batch_format="pyarrow", batch_size=None, num_cpus=TASK_NUM_CPUS, **task_retry_args(),
+        )
+
+    def adopt(self, release_dir: str, files: list[dict[str, Any]], counts: WriteCounts) -> WriteCounts:
+        """Copies data files of a published release into this one as they are, after ``write``.
+
+        A refresh keeps the files of the nights whose rows all carry over this way: no row is read.
+        Locally the files are hard-linked (releases never change a file in place), on an object store
+        copied by the store.
+
+        Args:
+            release_dir: The published release (folder or URL) the files come from.
+            files: Their manifest entries (paths relative to both releases, sizes and sha256).
+            counts: The rows those files hold.
+
+        Returns:
+            This release's counts, the adopted files' included.
+        """
+        if self._state != "written":
+            raise ReleaseError(f"release {self.release_id}: adopt() comes after write()")
+        if files:
+            if self.local:
+                for item in files:
+                    _link_or_copy(Path(release_dir) / item["path"], self.staging_dir / item["path"])
+            else:
+                from fsspec.core import url_to_fs
+
+                source = url_to_fs(release_dir)[1].rstrip("/")
+                staging = objectstore.join(self.root, STAGING_PREFIX + self._token)
+                self.fs.copy([objectstore.join(source, item["path"]) for item in files],
+                             [objectstore.join(staging, item["path"]) for item in files])
+        merged = WriteCounts(
+            instructions_by_split=_add(self.counts.instructions_by_split, counts.instructions_by_split),
+            documents_by_split=_add(self.counts.documents_by_split, counts.documents_by_split),
+            rejected_by_stage=_add(self.counts.rejected_by_stage, counts.rejected_by_stage),
+            files=sorted(self.counts.files + [dict(item) for item in files], key=lambda item: item["path"]),
+        )
+        paths = [item["path"] for item in merged.files]
+        if len(set(paths)) != len(paths):
+            raise ReleaseError(f"release {self.release_id}: adopted files clash with the files written")
+        self.counts = merged
+        return merged
 
     def publish(self, manifest: dict[str, Any]) -> Path | str:
         """Writes ``manifest.json`` and ``_SUCCESS``, puts the release in place, then moves ``LATEST``.
@@ -275,16 +323,45 @@ def _describe(relative: str, path: Path) -> dict[str, Any]:
             "bytes": path.stat().st_size, "sha256": file_sha256(path)}
 
 
-def _write_buckets(prepared, output: OutputConfig, staging_url: str) -> list[dict[str, Any]]:
-    """Runs the bucket plan on the cluster; returns what each bucket's task wrote."""
+def _maybe(function, value):
+    return None if value is None else function(value)
+
+
+def _add(first: dict[str, int], second: dict[str, int]) -> dict[str, int]:
+    total = Counter(first)
+    total.update(second)
+    return dict(sorted((key, value) for key, value in total.items() if value))
+
+
+def _link_or_copy(source: Path, target: Path) -> None:
+    target.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        os.link(source, target)
+    except OSError:
+        shutil.copyfile(source, target)
+
+
+def _write_buckets(
+    prepared, output: OutputConfig, staging_url: str, prefix: str = "part-", extend=None,
+) -> tuple[list[dict[str, Any]], dict[str, list[str]]]:
+    """Runs the bucket plan on the cluster; returns what each bucket's task wrote and the witnesses'
+    type checks per target."""
     import ray
 
     blocks = prepared.to_arrow_refs()
     survey = ray.remote(buckets.survey)
-    rows_by_target, witnesses = buckets.merge_surveys(ray.get([survey.remote(block) for block in blocks]))
-    plan = buckets.plan_buckets(rows_by_target, output, witnesses)
+    surveys = ray.get([survey.remote(block) for block in blocks])
+    if extend is not None:
+        more = extend(_checks(buckets.merge_surveys(surveys)[1]))
+        if more is not None:
+            extra = more.to_arrow_refs()
+            blocks += extra
+            surveys += ray.get([survey.remote(block) for block in extra])
+    rows_by_target, witnesses = buckets.merge_surveys(surveys)
+    checks = _checks(witnesses)
+    plan = buckets.plan_buckets(rows_by_target, output, witnesses, prefix)
     if not plan:
-        return []
+        return [], checks
     # SPREAD: a bucket's write is as costly as any other, so the cluster's nodes share them evenly.
     split = ray.remote(buckets.partition).options(num_returns=len(plan), scheduling_strategy="SPREAD")
     pieces = [split.remote(block, plan) for block in blocks]
@@ -295,4 +372,8 @@ def _write_buckets(prepared, output: OutputConfig, staging_url: str) -> list[dic
     return ray.get([
         write.remote(bucket, staging_url, output, *[block_pieces[index] for block_pieces in pieces])
         for index, bucket in enumerate(plan)
-    ])
+    ]), checks
+
+
+def _checks(witnesses: dict[str, dict[str, Any]]) -> dict[str, list[str]]:
+    return {target: sorted(found) for target, found in sorted(witnesses.items())}

@@ -54,7 +54,7 @@ class ShardWriter:
     """Writes a stream of record tables, already in their final order, as numbered shards.
 
     Shard ``i`` holds rows ``[i * shard_rows, (i + 1) * shard_rows)`` of the stream and is written as
-    ``part-<first_index + i>.parquet`` and/or ``.jsonl`` (five digits). Parquet row groups start every ``row_group_rows``
+    ``<name_prefix><first_index + i>.parquet`` and/or ``.jsonl`` (five digits; the prefix is ``part-``). Parquet row groups start every ``row_group_rows``
     rows of a shard and each is written from one contiguous array, so the bytes depend only on the rows,
     never on how the stream was cut into tables. Nothing is created until the first row arrives.
 
@@ -66,6 +66,7 @@ class ShardWriter:
         compression: Parquet codec.
         format_dirs: A folder per file format, instead of ``directory`` for all of them.
         first_index: Number of the first shard.
+        name_prefix: Start of every file name (a refresh names its night's files ``part-<night>-``).
         filesystem: An fsspec filesystem to write to (an object store); local files when ``None``.
     """
 
@@ -79,6 +80,7 @@ class ShardWriter:
         *,
         format_dirs: Mapping[str, str | os.PathLike] | None = None,
         first_index: int = 0,
+        name_prefix: str = "part-",
         filesystem=None,
     ):
         if shard_rows <= 0:
@@ -98,6 +100,7 @@ class ShardWriter:
         self.rows_written = 0
         self._files: list[ShardFile] = []
         self._shard_index = first_index
+        self.name_prefix = name_prefix
         self._shard_rows_written = 0
         self._parquet: pq.ParquetWriter | None = None
         self._parquet_file: _HashingFile | None = None
@@ -186,7 +189,7 @@ class ShardWriter:
             ) from None
 
     def _path(self, fmt: str) -> Path | str:
-        name = f"part-{self._shard_index:05d}{FILE_SUFFIXES[fmt]}"
+        name = f"{self.name_prefix}{self._shard_index:05d}{FILE_SUFFIXES[fmt]}"
         if self.filesystem is None:
             return Path(self.format_dirs[fmt]) / name
         return f"{str(self.format_dirs[fmt]).rstrip('/')}/{name}"
