@@ -146,7 +146,7 @@ def run_augment(
                 outcome.methods[name] = generator.outcome
                 board.add(name, method_config.target_rows, generator.outcome.rows)
                 if not generator.done():
-                    generator.run(engine_for(name), board)
+                    generator.run(board)  # its workers have their own engines
                 continue
             if name == "round_trip":
                 method = RoundTripMethod(method_config, llm, work)
