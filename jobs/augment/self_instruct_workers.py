@@ -4,7 +4,8 @@ With Ray running, a round's prompts (and then its accepted instructions) are dea
 actors by number (the k-th to worker k mod W), each with its own engine; the results come back in the
 round's order, so what a round asks and decides does not depend on W. The actors share the run's
 coordinator (the cluster-wide rate limits, budget and ledger): the one of ``LLMService`` when the config
-names a Ray actor, else one started here for the run. An actor that dies is restarted by Ray and its
+names a Ray actor, else one started here for the run. The actors spread over the nodes, or stay on
+the driver's node when an endpoint listens on loopback. An actor that dies is restarted by Ray and its
 call retried; the calls it had answered come from the response cache. Without Ray, or when the
 coordinator lives only in this process, one worker runs in the driver's process: same requests, same
 decisions.
@@ -46,6 +47,20 @@ def distributed(llm: LLMConfig) -> bool:
     return not (llm.coordinator and llm.coordinator in coordination._LOCAL)
 
 
+def placement(llm: LLMConfig):
+    """Spread over the nodes; on this node when an endpoint listens on loopback (the embedded llama.cpp
+    server, a test server), which no other node reaches."""
+    from urllib.parse import urlsplit
+
+    import ray
+    from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
+
+    hosts = {urlsplit(url).hostname for url in llm.endpoints}
+    if hosts & {"127.0.0.1", "localhost", "::1"}:
+        return NodeAffinitySchedulingStrategy(ray.get_runtime_context().get_node_id(), soft=False)
+    return "SPREAD"
+
+
 class WorkerPool:
     """``workers`` Self-Instruct workers; ``generate`` and ``instances`` run a round's share on each.
 
@@ -73,7 +88,7 @@ class WorkerPool:
             llm = llm.model_copy(update={"coordinator": name})
         actor = ray.remote(num_cpus=config.worker_cpus, max_restarts=MAX_RESTARTS,
                            max_task_retries=MAX_RESTARTS)(worker_class)
-        self.actors = [actor.options(scheduling_strategy="SPREAD").remote(config, llm, prompts)
+        self.actors = [actor.options(scheduling_strategy=placement(llm)).remote(config, llm, prompts)
                        for _ in range(config.workers)]
         self.size = len(self.actors)
 
