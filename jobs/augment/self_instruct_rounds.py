@@ -13,6 +13,8 @@ the driver; a round's rows pass through it once, to its checkpoint.
 from __future__ import annotations
 
 import random
+import sys
+import time
 from collections import Counter
 from pathlib import Path
 
@@ -48,6 +50,9 @@ from sftforge.operators.augment.provenance import DeadLetter, dead_letter_table,
 from sftforge.operators.llm_client import LLMConfig
 
 __all__ = ["SelfInstructGenerator", "usable_reply"]
+
+#: Seconds between two progress lines.
+PROGRESS_EVERY_S = 5.0
 
 #: Settings that change how a round is computed, not what it asks or decides: not in the fingerprint.
 NOT_FINGERPRINTED = {"novelty_partitions", "workers", "worker_cpus"}
@@ -117,37 +122,51 @@ class SelfInstructGenerator:
     def run(self, board: ProgressSink) -> None:
         """Runs rounds until the target, a stall, an endpoint failure or the end of the budget."""
         workers = WorkerPool(self.config, self.llm, self.prompts, self.worker_class)
+        started, rows_before = time.monotonic(), self.outcome.rows
+        last_line = started
         try:
-            self._run(workers, board)
+            while self._round(workers, board):
+                if time.monotonic() - last_line >= PROGRESS_EVERY_S:
+                    last_line = time.monotonic()
+                    self._progress(workers, last_line - started, rows_before)
         finally:
+            self._progress(workers, time.monotonic() - started, rows_before)
             workers.close()
 
-    def _run(self, workers: WorkerPool, board: ProgressSink) -> None:
-        config = self.config
-        while not self.done():
-            if self.stalled >= config.max_stalled_batches:
-                self.outcome.stopped = f"stalled: {self.stalled} batches in a row added no row"
-                break
-            batch = self.next_batch
-            output, by_language = self.run_batch(batch, workers)
-            if output.endpoint_failures:
-                # A round is all or nothing (the next one builds on its pool): it is not checkpointed, and a
-                # re-run asks it again (its answered calls come from the response cache).
-                self.gate.add(max(output.counters["prompts"], 1), output)
-                self.outcome.counters["calls_failed_endpoint"] += output.endpoint_failures
-                self.outcome.stopped = (f"endpoint failures ({output.last_failure}) in round {batch}: "
-                                        "not checkpointed, a re-run asks again")
-                break
-            self.gate.add(output.counters["prompts"], output)
-            rows = len(output.rows)
-            self.stalled = 0 if rows else self.stalled + 1
-            self.rows_by_language.update(by_language)
-            self._finish(batch, output, by_language)
-            board.advance(self.method, len(output.rows))
-            self.next_batch = batch + 1
-            if output.budget_exhausted:
-                self.outcome.stopped = "llm budget exhausted"
-                break
+    def _progress(self, workers: WorkerPool, elapsed: float, rows_before: int) -> None:
+        """One plain line on stderr (it reaches ``ray job logs``): rows/target, candidates, acceptance,
+        requests/s, tokens/s, cost so far and ETA."""
+        print(progress_line(self.outcome, workers.usage, elapsed, self.outcome.rows - rows_before),
+              file=sys.stderr, flush=True)
+
+    def _round(self, workers: WorkerPool, board: ProgressSink) -> bool:
+        """Runs the next round; False when the method is done or stopped."""
+        if self.done():
+            return False
+        if self.stalled >= self.config.max_stalled_batches:
+            self.outcome.stopped = f"stalled: {self.stalled} batches in a row added no row"
+            return False
+        batch = self.next_batch
+        output, by_language = self.run_batch(batch, workers)
+        if output.endpoint_failures:
+            # A round is all or nothing (the next one builds on its pool): it is not checkpointed, and a
+            # re-run asks it again (its answered calls come from the response cache).
+            self.gate.add(max(output.counters["prompts"], 1), output)
+            self.outcome.counters["calls_failed_endpoint"] += output.endpoint_failures
+            self.outcome.stopped = (f"endpoint failures ({output.last_failure}) in round {batch}: "
+                                    "not checkpointed, a re-run asks again")
+            return False
+        self.gate.add(output.counters["prompts"], output)
+        rows = len(output.rows)
+        self.stalled = 0 if rows else self.stalled + 1
+        self.rows_by_language.update(by_language)
+        self._finish(batch, output, by_language)
+        board.advance(self.method, len(output.rows))
+        self.next_batch = batch + 1
+        if output.budget_exhausted:
+            self.outcome.stopped = "llm budget exhausted"
+            return False
+        return True
 
     def _finish(self, batch: int, output: BatchOutput, by_language: Counter) -> None:
         rows = dedup_rows(output)
@@ -261,3 +280,19 @@ def si_dead_letter(candidate: str, reason: str, detail: str | None, result: Gene
     """A generated candidate dropped by a filter."""
     return DeadLetter(si.METHOD, None, "filter", reason, detail, candidate=candidate,
                       template=result.template, model=result.model)
+
+
+def progress_line(outcome: MethodOutcome, usage: Counter, elapsed: float, rows_now: int) -> str:
+    """rows/target, candidates and their acceptance, requests/s, tokens/s, cost and ETA (from this run's
+    rate)."""
+    elapsed = max(elapsed, 1e-6)
+    counters = outcome.counters
+    candidates, accepted = counters.get("candidates", 0), counters.get("instructions_accepted", 0)
+    acceptance = f"{accepted / candidates:.0%}" if candidates else "-"
+    left = outcome.target - outcome.rows
+    rate = rows_now / elapsed
+    eta = "done" if left <= 0 else (f"{left / rate:,.0f}s" if rate > 0 else "?")
+    tokens = usage.get("prompt_tokens", 0) + usage.get("completion_tokens", 0)
+    return (f"augment {outcome.method}: {outcome.rows:,}/{outcome.target:,} rows, {candidates:,} candidates, "
+            f"{accepted:,} instructions accepted ({acceptance}), {usage.get('requests', 0) / elapsed:,.1f} req/s, "
+            f"{tokens / elapsed:,.0f} tok/s, cost {usage.get('cost', 0.0):.4f}, ETA {eta}")

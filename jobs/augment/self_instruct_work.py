@@ -38,6 +38,10 @@ def usable_reply(
     return (result.text if result.ok else result.raw), truncated
 
 
+#: What a worker reports of its calls, for the progress lines (never for decisions or the funnel).
+USAGE = ("requests", "cache_hits", "prompt_tokens", "completion_tokens", "cost")
+
+
 @dataclass(frozen=True)
 class RoundPrompts:
     """What every worker needs to render a round's prompts: templates and few-shot examples per language.
@@ -136,12 +140,18 @@ class SelfInstructWorker:
             self._engine = LLMEngine(self.llm, stage=f"augment.{si.METHOD}")
         return self._engine
 
-    def ready(self) -> bool:
-        return True
+    def _usage_since(self, before: dict) -> dict[str, float]:
+        after = self.engine.ledger()
+        return {name: after.get(name, 0) - before.get(name, 0) for name in USAGE}
 
-    def generate(self, specs: list[PromptSpec]) -> list[GenerationResult]:
-        """Asks each prompt for new tasks; parses and rule-filters the replies."""
+    def generate(self, specs: list[PromptSpec]) -> tuple[list[GenerationResult], dict[str, float]]:
+        """Asks each prompt for new tasks; parses and rule-filters the replies.
+
+        Returns:
+            Each prompt's result, and the calls' usage (requests, tokens, cost).
+        """
         config, templates = self.config, self.prompts.templates["generate"]
+        before = self.engine.ledger()
         requests = [
             si.generation_request(spec.request_id, spec.tasks, spec.language, config.new_per_prompt,
                                   sample=spec.sample, temperature=config.temperature,
@@ -165,11 +175,18 @@ class SelfInstructWorker:
             out.output.counters["candidates"] += len(candidates)
             out.candidates = [(candidate, filters.instruction_reason(candidate, spec.language, config.filters))
                               for candidate in candidates]
-        return results
+        return results, self._usage_since(before)
 
-    def instances(self, round_number: int, specs: list[InstructionSpec]) -> list[InstanceResult]:
-        """Classifies each instruction, then asks for its instances and keeps those the filters pass."""
+    def instances(
+        self, round_number: int, specs: list[InstructionSpec]
+    ) -> tuple[list[InstanceResult], dict[str, float]]:
+        """Classifies each instruction, then asks for its instances and keeps those the filters pass.
+
+        Returns:
+            Each instruction's result, and the calls' usage (requests, tokens, cost).
+        """
         config, prompts = self.config, self.prompts
+        before = self.engine.ledger()
         classify = [
             si.classification_request(f"classify:{round_number}:{spec.number}", spec.instruction, spec.language,
                                       prompts.classify_examples[spec.language],
@@ -197,7 +214,7 @@ class SelfInstructWorker:
             ))
         for spec, out, result in zip(specs, results, self.engine.run(requests), strict=True):
             self._keep_instances(spec, out, result)
-        return results
+        return results, self._usage_since(before)
 
     def _keep_instances(self, spec: InstructionSpec, out: InstanceResult, result: LLMResult) -> None:
         reply = usable_reply(out.output, result, "instances", "instance_replies_truncated")

@@ -14,6 +14,7 @@ decisions.
 from __future__ import annotations
 
 import uuid
+from collections import Counter
 from collections.abc import Sequence
 from typing import Any
 
@@ -74,6 +75,7 @@ class WorkerPool:
     def __init__(self, config: si.SelfInstructConfig, llm: LLMConfig, prompts: RoundPrompts,
                  worker_class: type[SelfInstructWorker] = SelfInstructWorker):
         self.actors: list[Any] = []
+        self.usage: Counter = Counter()  # the calls' requests, tokens and cost, summed over the workers
         self.local: SelfInstructWorker | None = None
         self._coordinator = None
         if not distributed(llm):
@@ -95,22 +97,27 @@ class WorkerPool:
     def generate(self, specs: Sequence[PromptSpec]) -> list[GenerationResult]:
         """Each prompt's result, in the prompts' order."""
         if self.local is not None:
-            return self.local.generate(list(specs))
+            return self._keep_usage([self.local.generate(list(specs))])
         return self._gather([actor.generate.remote(share)
                              for actor, share in zip(self.actors, deal(specs, self.size)) if share])
 
     def instances(self, round_number: int, specs: Sequence[InstructionSpec]) -> list[InstanceResult]:
         """Each instruction's classification and instances, in the instructions' order."""
         if self.local is not None:
-            return self.local.instances(round_number, list(specs))
+            return self._keep_usage([self.local.instances(round_number, list(specs))])
         return self._gather([actor.instances.remote(round_number, share)
                              for actor, share in zip(self.actors, deal(specs, self.size)) if share])
 
-    @staticmethod
-    def _gather(refs: list) -> list:
+    def _gather(self, refs: list) -> list:
         import ray
 
-        results = [result for part in ray.get(refs) for result in part]
+        return self._keep_usage(ray.get(refs))
+
+    def _keep_usage(self, replies: list[tuple[list, dict[str, float]]]) -> list:
+        results = []
+        for part, usage in replies:
+            results.extend(part)
+            self.usage.update(usage)
         return sorted(results, key=lambda result: result.number)
 
     def close(self) -> None:
