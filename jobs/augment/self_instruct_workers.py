@@ -13,6 +13,7 @@ decisions.
 
 from __future__ import annotations
 
+import contextlib
 import uuid
 from collections import Counter
 from collections.abc import Sequence
@@ -128,10 +129,10 @@ class WorkerPool:
         if self.actors or self._coordinator is not None:
             import ray
 
-            try:  # closes each engine's connections; its ledger is already flushed after every call
+            # Closes each engine's connections (its ledger is flushed after every call); a dead or stuck
+            # actor is killed below all the same.
+            with contextlib.suppress(Exception):
                 ray.get([actor.close.remote() for actor in self.actors], timeout=30)
-            except Exception:  # noqa: BLE001 - a dead or stuck actor is killed below all the same
-                pass
             for actor in self.actors:
                 ray.kill(actor)
             if self._coordinator is not None:
