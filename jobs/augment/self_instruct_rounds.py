@@ -123,14 +123,15 @@ class SelfInstructGenerator:
         """Runs rounds until the target, a stall, an endpoint failure or the end of the budget."""
         workers = WorkerPool(self.config, self.llm, self.prompts, self.worker_class)
         started, rows_before = time.monotonic(), self.outcome.rows
-        last_line = started
+        last_line, printed_round = started, None
         try:
             while self._round(workers, board):
                 if time.monotonic() - last_line >= PROGRESS_EVERY_S:
-                    last_line = time.monotonic()
+                    last_line, printed_round = time.monotonic(), self.next_batch
                     self._progress(workers, last_line - started, rows_before)
         finally:
-            self._progress(workers, time.monotonic() - started, rows_before)
+            if printed_round != self.next_batch:  # the last round's line, unless it is out already
+                self._progress(workers, time.monotonic() - started, rows_before)
             workers.close()
 
     def _progress(self, workers: WorkerPool, elapsed: float, rows_before: int) -> None:
