@@ -16,7 +16,8 @@ while a raised target continues.
 
 Self-Instruct is a loop over batches of generation prompts whose state (the instruction pool) is
 rebuilt from the ``state`` files on resume; batch ``k`` draws its prompts from a generator seeded with
-``k``, so a resumed batch asks exactly what the killed one asked. The per-row methods (round trip,
+``k``, so a resumed batch asks exactly what the killed one asked. Its LLM calls run on worker actors
+when Ray runs (``self_instruct_rounds``, ``self_instruct_workers``). The per-row methods (round trip,
 paraphrase, instruction back-translation, QA) stream the parent rows once, in bounded batches, and skip
 parents that a finished batch already used (their ``doc_id`` hashes are the ``state`` files).
 
@@ -146,7 +147,7 @@ def run_augment(
                 outcome.methods[name] = generator.outcome
                 board.add(name, method_config.target_rows, generator.outcome.rows)
                 if not generator.done():
-                    generator.run(engine_for(name), board)
+                    generator.run(board)  # its workers have their own engines
                 continue
             if name == "round_trip":
                 method = RoundTripMethod(method_config, llm, work)

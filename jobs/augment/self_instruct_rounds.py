@@ -1,9 +1,20 @@
-"""Self-Instruct as the driver runs it: rounds of generation prompts, the novelty filter, classification
-and instances, checkpointed per round."""
+"""Self-Instruct in rounds: the driver plans each round and commits it; workers make the calls.
+
+A round: the driver picks the tasks each generation prompt shows (from the pool, with a generator
+seeded by (seed, round, language), so a resumed round asks exactly the same things); the workers
+(``self_instruct_workers``: Ray actors with their own engines, or one in the driver without Ray) ask
+for new tasks and parse and rule-filter the replies; the driver checks the candidates' novelty against
+the pool and each other, in the round's order (exact ROUGE-L >= 0.7, the pool possibly split across
+actors), and the accepted ones join the pool; the workers classify them and make their instances; the
+driver trims to the per-language targets and checkpoints the round. Only the instruction pool grows in
+the driver; a round's rows pass through it once, to its checkpoint.
+"""
 
 from __future__ import annotations
 
 import random
+import sys
+import time
 from collections import Counter
 from pathlib import Path
 
@@ -21,48 +32,52 @@ from sftforge.jobs.augment.checkpoints import (
     load_finished,
 )
 from sftforge.jobs.augment.novelty_actors import LanguagePool, novelty_pools
+from sftforge.jobs.augment.self_instruct_work import (
+    GenerationResult,
+    InstanceResult,
+    InstructionSpec,
+    PromptSpec,
+    RoundPrompts,
+    SelfInstructWorker,
+    merge_output,
+    usable_reply,
+)
+from sftforge.jobs.augment.self_instruct_workers import WorkerPool
 from sftforge.operators.augment import filters
 from sftforge.operators.augment import self_instruct as si
 from sftforge.operators.augment.novelty import NoveltyIndex
-from sftforge.operators.augment.prompts import resolve
-from sftforge.operators.augment.provenance import (
-    DeadLetter,
-    GeneratedRow,
-    dead_letter_table,
-    generated_table,
-)
-from sftforge.operators.llm_client import BUDGET_EXHAUSTED, LLMConfig, LLMEngine, LLMRequest, LLMResult
-from sftforge.operators.llm_client.request import TRUNCATED, is_endpoint_failure
+from sftforge.operators.augment.provenance import DeadLetter, dead_letter_table, generated_table
+from sftforge.operators.llm_client import LLMConfig
 
+__all__ = ["SelfInstructGenerator", "usable_reply"]
 
-def usable_reply(
-    output: BatchOutput, result: LLMResult, step: str, truncated_counter: str
-) -> tuple[str, bool] | None:
-    """A reply's text and whether it was cut at the token limit, or None once its failed call is recorded.
+#: Seconds between two progress lines.
+PROGRESS_EVERY_S = 5.0
 
-    A reply cut at the token limit still counts (its complete items are kept); ``truncated_counter``
-    counts those.
-    """
-    truncated = result.reason == TRUNCATED and bool(result.raw)
-    if not result.ok and not truncated:
-        output.call_failed(si.METHOD, None, step, result)
-        return None
-    if truncated:
-        output.counters[truncated_counter] += 1
-    return (result.text if result.ok else result.raw), truncated
+#: Settings that change how a round is computed, not what it asks or decides: not in the fingerprint.
+NOT_FINGERPRINTED = {"novelty_partitions", "workers", "worker_cpus"}
 
 
 class SelfInstructGenerator:
-    """Runs Self-Instruct rounds until the target, resuming from finished batches."""
+    """Runs Self-Instruct rounds until the target, resuming from finished rounds.
+
+    Args:
+        config: The method's config.
+        llm: The resolved LLM config.
+        work_dir: The augmentation work folder (the method's checkpoints go in a sub-folder).
+        worker_class: The workers' class (a subclass in tests).
+    """
 
     method = si.METHOD
 
-    def __init__(self, config: si.SelfInstructConfig, llm: LLMConfig, work_dir: Path):
+    def __init__(self, config: si.SelfInstructConfig, llm: LLMConfig, work_dir: Path,
+                 worker_class: type[SelfInstructWorker] = SelfInstructWorker):
         self.config = config
         self.llm = llm
+        self.worker_class = worker_class
         self.seeds = si.load_seed_tasks(config.seed_tasks)
         self.languages = list(config.languages or sorted({seed.language for seed in self.seeds}))
-        settings = config.model_dump(mode="json", exclude={"novelty_partitions"})  # decisions do not depend on it
+        settings = config.model_dump(mode="json", exclude=NOT_FINGERPRINTED)  # decisions do not depend on them
         folder = work_dir / f"{self.method}-{fingerprint(self.method, settings, llm, file_digest(config.seed_tasks))}"
         self.checkpoints = Checkpoints(folder)
         self.outcome = MethodOutcome(self.method, folder, config.target_rows)
@@ -72,37 +87,22 @@ class SelfInstructGenerator:
         self.indexes: dict[str, NoveltyIndex | LanguagePool] = {}
         self.seed_instructions: dict[str, list[str]] = {}
         self.machine: dict[str, list[str]] = {lang: [] for lang in self.languages}
-        self.classify_examples: dict[str, str] = {}
-        self.instance_examples: dict[tuple[str, bool], str] = {}
-        self.templates = {
-            family: {lang: resolve(template, config.templates) for lang, template in templates.items()}
-            for family, templates in (
-                ("generate", si.GENERATE),
-                ("classify", si.CLASSIFY),
-                ("input_first", si.INSTANCES_INPUT_FIRST),
-                ("output_first", si.INSTANCES_OUTPUT_FIRST),
-            )
-        }
+        for lang in self.languages:
+            if not any(seed.language == lang for seed in self.seeds):
+                raise si.SeedError(f"{config.seed_tasks}: no seed task in language '{lang}'")
+        self.prompts = RoundPrompts.build(config, self.seeds, self.languages)
         pools = novelty_pools(self.languages, config.similarity_threshold, config.novelty_partitions)
         for lang in self.languages:
-            seeds = [seed for seed in self.seeds if seed.language == lang]
-            if not seeds:
-                raise si.SeedError(f"{config.seed_tasks}: no seed task in language '{lang}'")
-            index = pools[lang]
-            index.extend(seed.instruction for seed in seeds)
-            self.indexes[lang] = index
-            self.seed_instructions[lang] = [seed.instruction for seed in seeds]
-            self.classify_examples[lang] = si.render_classification_examples(seeds, lang, config.classify_examples)
-            for classification in (False, True):
-                self.instance_examples[(lang, classification)] = si.render_instance_examples(
-                    seeds, lang, classification, config.instance_examples
-                )
+            seeds = [seed.instruction for seed in self.seeds if seed.language == lang]
+            self.indexes[lang] = pools[lang]
+            self.indexes[lang].extend(seeds)
+            self.seed_instructions[lang] = seeds
         self.next_batch = 0
         self.stalled = 0
         self.gate = FailureGate(f"augment.{self.method}", llm)
 
     def resume(self) -> None:
-        """Rebuilds the pool and counts from the finished batches, in batch order."""
+        """Rebuilds the pool and counts from the finished rounds, in round order."""
         finished = load_finished(self.checkpoints, self.outcome)
         for batch in finished:
             state = self.checkpoints.state(batch)
@@ -119,32 +119,55 @@ class SelfInstructGenerator:
     def done(self) -> bool:
         return all(self.rows_by_language[lang] >= self.targets[lang] for lang in self.languages)
 
-    def run(self, engine: LLMEngine, board: ProgressSink) -> None:
-        config = self.config
-        while not self.done():
-            if self.stalled >= config.max_stalled_batches:
-                self.outcome.stopped = f"stalled: {self.stalled} batches in a row added no row"
-                break
-            batch = self.next_batch
-            output, by_language = self.run_batch(batch, engine)
-            if output.endpoint_failures:
-                # A round is all or nothing (the next one builds on its pool): it is not checkpointed, and a
-                # re-run asks it again (its answered calls come from the response cache).
-                self.gate.add(max(output.counters["prompts"], 1), output)
-                self.outcome.counters["calls_failed_endpoint"] += output.endpoint_failures
-                self.outcome.stopped = (f"endpoint failures ({output.last_failure}) in round {batch}: "
-                                        "not checkpointed, a re-run asks again")
-                break
-            self.gate.add(output.counters["prompts"], output)
-            rows = len(output.rows)
-            self.stalled = 0 if rows else self.stalled + 1
-            self.rows_by_language.update(by_language)
-            self._finish(batch, output, by_language)
-            board.advance(self.method, len(output.rows))
-            self.next_batch = batch + 1
-            if output.budget_exhausted:
-                self.outcome.stopped = "llm budget exhausted"
-                break
+    def run(self, board: ProgressSink) -> None:
+        """Runs rounds until the target, a stall, an endpoint failure or the end of the budget."""
+        workers = WorkerPool(self.config, self.llm, self.prompts, self.worker_class)
+        started, rows_before = time.monotonic(), self.outcome.rows
+        last_line, printed_round = started, None
+        try:
+            while self._round(workers, board):
+                if time.monotonic() - last_line >= PROGRESS_EVERY_S:
+                    last_line, printed_round = time.monotonic(), self.next_batch
+                    self._progress(workers, last_line - started, rows_before)
+        finally:
+            if printed_round != self.next_batch:  # the last round's line, unless it is out already
+                self._progress(workers, time.monotonic() - started, rows_before)
+            workers.close()
+
+    def _progress(self, workers: WorkerPool, elapsed: float, rows_before: int) -> None:
+        """One plain line on stderr (it reaches ``ray job logs``): rows/target, candidates, acceptance,
+        requests/s, tokens/s, cost so far and ETA."""
+        print(progress_line(self.outcome, workers.usage, elapsed, self.outcome.rows - rows_before),
+              file=sys.stderr, flush=True)
+
+    def _round(self, workers: WorkerPool, board: ProgressSink) -> bool:
+        """Runs the next round; False when the method is done or stopped."""
+        if self.done():
+            return False
+        if self.stalled >= self.config.max_stalled_batches:
+            self.outcome.stopped = f"stalled: {self.stalled} batches in a row added no row"
+            return False
+        batch = self.next_batch
+        output, by_language = self.run_batch(batch, workers)
+        if output.endpoint_failures:
+            # A round is all or nothing (the next one builds on its pool): it is not checkpointed, and a
+            # re-run asks it again (its answered calls come from the response cache).
+            self.gate.add(max(output.counters["prompts"], 1), output)
+            self.outcome.counters["calls_failed_endpoint"] += output.endpoint_failures
+            self.outcome.stopped = (f"endpoint failures ({output.last_failure}) in round {batch}: "
+                                    "not checkpointed, a re-run asks again")
+            return False
+        self.gate.add(output.counters["prompts"], output)
+        rows = len(output.rows)
+        self.stalled = 0 if rows else self.stalled + 1
+        self.rows_by_language.update(by_language)
+        self._finish(batch, output, by_language)
+        board.advance(self.method, len(output.rows))
+        self.next_batch = batch + 1
+        if output.budget_exhausted:
+            self.outcome.stopped = "llm budget exhausted"
+            return False
+        return True
 
     def _finish(self, batch: int, output: BatchOutput, by_language: Counter) -> None:
         rows = dedup_rows(output)
@@ -167,11 +190,13 @@ class SelfInstructGenerator:
         self.outcome.parts.append(str(self.checkpoints.part(batch)))
         self.outcome.dead_parts.append(str(self.checkpoints.dead(batch)))
 
-    def run_batch(self, batch: int, engine: LLMEngine) -> tuple[BatchOutput, Counter]:
-        """One round: generate, filter, classify, make instances. Pure apart from ``engine``."""
+    def run_batch(self, batch: int, workers: WorkerPool) -> tuple[BatchOutput, Counter]:
+        """One round: plan, generate (workers), filter (here), classify and make instances (workers)."""
         output = BatchOutput()
         active = [lang for lang in self.languages if self.rows_by_language[lang] < self.targets[lang]]
-        all_accepted = self._generate(batch, active, engine, output)
+        specs = self.plan(batch, active)
+        output.counters["prompts"] += len(specs)
+        all_accepted = self._accept(workers.generate(specs), output)
         output.counters["instructions_accepted"] += len(all_accepted)
         for lang, instruction in all_accepted:
             self.machine[lang].append(instruction)
@@ -181,13 +206,14 @@ class SelfInstructGenerator:
         accepted = []
         for lang, instruction in all_accepted:
             if room[lang] > 0:
-                accepted.append((lang, instruction))
+                accepted.append(InstructionSpec(len(accepted), lang, instruction))
                 room[lang] -= 1
         output.counters["instructions_unused_target_met"] += len(all_accepted) - len(accepted)
-        labels = self._classify(batch, accepted, engine, output)
-        by_language = self._instances(batch, accepted, labels, engine, output)
+        results = workers.instances(batch, accepted) if accepted else []
+        by_language = self._commit_instances(results, output)
         output.counters["instances"] += len(output.rows)
-        label_of = dict(zip(accepted, labels, strict=True))
+        label_of = {(spec.language, spec.instruction): result.classification
+                    for spec, result in zip(accepted, results, strict=True)}
         output.state = pa.table(
             {
                 "language": [lang for lang, _ in all_accepted],
@@ -198,116 +224,76 @@ class SelfInstructGenerator:
         )
         return output, by_language
 
-    def _generate(
-        self, batch: int, active: list[str], engine: LLMEngine, output: BatchOutput
-    ) -> list[tuple[str, str]]:
-        """New instructions for the languages short of their target: the novel ones, as (language, text)."""
-        config, method = self.config, self.method
-        share, extra = divmod(config.prompts_per_batch, len(active))
-        requests: list[LLMRequest] = []
-        shown: list[tuple[str, list[str]]] = []
+    def plan(self, batch: int, active: list[str]) -> list[PromptSpec]:
+        """The round's generation prompts, numbered in order: the tasks each shows, drawn from the pool."""
+        config = self.config
+        share, extra = divmod(config.prompts_per_batch, len(active)) if active else (0, 0)
+        specs: list[PromptSpec] = []
         for position, lang in enumerate(active):
             rng = random.Random(f"{config.seed}:{batch}:{lang}")
             for i in range(share + (1 if position < extra else 0)):
-                tasks = si.sample_prompt_tasks(
-                    rng, self.seed_instructions[lang], self.machine[lang], config.seed_per_prompt,
-                    config.machine_per_prompt,
-                )
-                requests.append(
-                    si.generation_request(
-                        f"generate:{batch}:{lang}:{i}", tasks, lang, config.new_per_prompt,
-                        sample=batch * config.prompts_per_batch + i, temperature=config.temperature,
-                        template=self.templates["generate"][lang],
-                    )
-                )
-                shown.append((lang, tasks))
-        output.counters["prompts"] += len(requests)
+                tasks = si.sample_prompt_tasks(rng, self.seed_instructions[lang], self.machine[lang],
+                                               config.seed_per_prompt, config.machine_per_prompt)
+                specs.append(PromptSpec(len(specs), lang, f"generate:{batch}:{lang}:{i}",
+                                        batch * config.prompts_per_batch + i, tasks))
+        return specs
+
+    def _accept(self, results: list[GenerationResult], output: BatchOutput) -> list[tuple[str, str]]:
+        """The round's novel candidates, as (language, text), in order; the others become dead letters.
+
+        Each language's candidates that pass the rule filters are checked at once, in the round's order,
+        against the pool and each other: the same decisions as one at a time.
+        """
+        passing: dict[str, list[str]] = {lang: [] for lang in self.languages}
+        for result in results:
+            passing[result.language].extend(text for text, reason in result.candidates if reason is None)
+        verdicts = {lang: iter(self.indexes[lang].filter_round(texts)) for lang, texts in passing.items() if texts}
         accepted: list[tuple[str, str]] = []
-        for result, (lang, tasks) in zip(engine.run(requests), shown, strict=True):
-            reply = usable_reply(output, result, "generate", "generate_replies_truncated")
-            if reply is None:
-                continue
-            text, truncated = reply
-            candidates = si.parse_generated_instructions(text, tasks, truncated=truncated)
-            if not candidates:
-                output.drop(DeadLetter(method, None, "generate", filters.UNPARSEABLE, "no new numbered task in the reply",
-                                       raw=text, template=result.template, model=result.model))
-                continue
-            output.counters["candidates"] += len(candidates)
-            reasons = si.candidate_reasons(candidates, lang, config.filters, self.indexes[lang])
-            for candidate, (reason, detail) in zip(candidates, reasons, strict=True):
-                if reason is not None:
-                    output.drop(DeadLetter(method, None, "filter", reason, detail, candidate=candidate,
-                                           template=result.template, model=result.model))
-                else:
-                    accepted.append((lang, candidate))
+        for result in results:
+            merge_output(output, result.output)
+            for candidate, reason in result.candidates:
+                detail = None
+                if reason is None:
+                    verdict = next(verdicts[result.language])
+                    if verdict.novel:
+                        accepted.append((result.language, candidate))
+                        continue
+                    reason, detail = filters.TOO_SIMILAR, f"rouge_l={verdict.score:.3f} with: {verdict.match}"
+                output.drop(si_dead_letter(candidate, reason, detail, result))
         return accepted
 
-    def _classify(
-        self, batch: int, accepted: list[tuple[str, str]], engine: LLMEngine, output: BatchOutput
-    ) -> list[bool]:
-        """Whether each instruction is a classification task (an unclear answer counts as not)."""
-        classify = [
-            si.classification_request(f"classify:{batch}:{i}", instruction, lang, self.classify_examples[lang],
-                                      template=self.templates["classify"][lang])
-            for i, (lang, instruction) in enumerate(accepted)
-        ]
-        labels: list[bool] = []
-        for result in engine.run(classify):
-            verdict = si.parse_is_classification(result.text) if result.ok else None
-            if verdict is None:
-                output.counters["classification_unclear"] += 1
-                output.budget_exhausted |= result.reason == BUDGET_EXHAUSTED
-                if is_endpoint_failure(result.reason):
-                    output.endpoint_failures += 1
-                    output.last_failure = result.reason
-            labels.append(bool(verdict))
-        output.counters["classification_tasks"] += sum(labels)
-        return labels
-
-    def _instances(
-        self, batch: int, accepted: list[tuple[str, str]], labels: list[bool], engine: LLMEngine,
-        output: BatchOutput,
-    ) -> Counter:
-        """Each instruction's instances as rows, within its language's target; returns rows per language."""
-        config, method = self.config, self.method
-        instance_requests = []
-        for i, ((lang, instruction), classification) in enumerate(zip(accepted, labels, strict=True)):
-            family = "output_first" if classification else "input_first"
-            instance_requests.append(
-                si.instances_request(
-                    f"instances:{batch}:{i}", instruction, lang, classification, config.instances_per_task,
-                    self.instance_examples[(lang, classification)], template=self.templates[family][lang],
-                )
-            )
+    def _commit_instances(self, results: list[InstanceResult], output: BatchOutput) -> Counter:
+        """Each instruction's rows, in order, within its language's target; returns rows per language."""
         by_language: Counter = Counter()
-        for (lang, instruction), classification, result in zip(
-            accepted, labels, engine.run(instance_requests), strict=True
-        ):
-            reply = usable_reply(output, result, "instances", "instance_replies_truncated")
-            if reply is None:
-                continue
-            text, truncated = reply
-            instances = si.parse_instances(text, classification, truncated=truncated)
-            kept, dropped = si.select_instances(instruction, instances, config.instances_per_task)
-            if not instances:
-                output.drop(DeadLetter(method, None, "instances", filters.UNPARSEABLE, "no complete instance in the reply",
-                                       candidate=instruction, raw=text, template=result.template,
-                                       model=result.model))
-            for instance, reason in dropped:
-                output.drop(DeadLetter(method, None, "instances", reason, None,
-                                       candidate=f"{instruction}\n{instance.input}\n{instance.output}",
-                                       template=result.template, model=result.model))
+        for result in results:
+            merge_output(output, result.output)
+            lang, kept = result.language, result.rows
             room = self.targets[lang] - self.rows_by_language[lang] - by_language[lang]
             if len(kept) > room:
                 output.counters["trimmed_over_target"] += len(kept) - max(room, 0)
                 kept = kept[: max(room, 0)]
-            family = "output_first" if classification else "input_first"
-            templates = (self.templates["generate"][lang], self.templates["classify"][lang],
-                         self.templates[family][lang])
-            for instance in kept:
-                output.rows.append(
-                    GeneratedRow(method, None, instruction, instance.input, instance.output, result.model, templates)
-                )
+            output.rows.extend(kept)
             by_language[lang] += len(kept)
         return by_language
+
+
+def si_dead_letter(candidate: str, reason: str, detail: str | None, result: GenerationResult) -> DeadLetter:
+    """A generated candidate dropped by a filter."""
+    return DeadLetter(si.METHOD, None, "filter", reason, detail, candidate=candidate,
+                      template=result.template, model=result.model)
+
+
+def progress_line(outcome: MethodOutcome, usage: Counter, elapsed: float, rows_now: int) -> str:
+    """rows/target, candidates and their acceptance, requests/s, tokens/s, cost and ETA (from this run's
+    rate)."""
+    elapsed = max(elapsed, 1e-6)
+    counters = outcome.counters
+    candidates, accepted = counters.get("candidates", 0), counters.get("instructions_accepted", 0)
+    acceptance = f"{accepted / candidates:.0%}" if candidates else "-"
+    left = outcome.target - outcome.rows
+    rate = rows_now / elapsed
+    eta = "done" if left <= 0 else (f"{left / rate:,.0f}s" if rate > 0 else "?")
+    tokens = usage.get("prompt_tokens", 0) + usage.get("completion_tokens", 0)
+    return (f"augment {outcome.method}: {outcome.rows:,}/{outcome.target:,} rows, {candidates:,} candidates, "
+            f"{accepted:,} instructions accepted ({acceptance}), {usage.get('requests', 0) / elapsed:,.1f} req/s, "
+            f"{tokens / elapsed:,.0f} tok/s, cost {usage.get('cost', 0.0):.4f}, ETA {eta}")

@@ -76,7 +76,8 @@ def demo_config(folder: Path) -> dict[str, Any]:
             "progress": False,
             "work_dir": "augment-work",
             "self_instruct": {"seed_tasks": "inputs/seed_tasks.jsonl", "target_rows": 6,
-                              "prompts_per_batch": 2, "max_stalled_batches": 2},
+                              "prompts_per_batch": 2, "max_stalled_batches": 2,
+                              "workers": 1},  # one actor: its max_in_flight already fills the local server
             "paraphrase": {"target_rows": 3, "sample_rate": 0.3, "paraphrases_per_instruction": 1,
                            "parents_per_batch": 4},
         },

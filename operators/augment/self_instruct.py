@@ -111,6 +111,11 @@ class SelfInstructConfig(StageConfig):
         similarity_threshold: ROUGE-L at or above which a new instruction is a near copy (0.7).
         novelty_partitions: Ray actors the novelty pool is split across (1: held by the driver). The
             decisions do not depend on it, so it is not part of the checkpoints' fingerprint.
+        workers: Ray actors that make a round's LLM calls and parse the replies, each with its own
+            engine (one worker in the driver's process when Ray is not running). The requests and
+            decisions do not depend on it, so it is not part of the fingerprint either.
+        worker_cpus: CPUs each worker actor reserves (its calls wait on the network; 0 lets the workers
+            start beside CPU-bound actors such as the novelty partitions on a small cluster).
         classify_examples: Seed tasks shown in the classification prompt.
         instance_examples: Seed tasks with instances shown in the instance prompt.
         temperature: Sampling temperature of instruction generation (None: the LLM config's).
@@ -131,6 +136,8 @@ class SelfInstructConfig(StageConfig):
     instances_per_task: int = Field(default=3, ge=1, le=32)
     similarity_threshold: float = Field(default=0.7, gt=0, le=1)
     novelty_partitions: int = Field(default=1, ge=1, le=1024)
+    workers: int = Field(default=2, ge=1, le=1024)
+    worker_cpus: float = Field(default=0.0, ge=0)
     classify_examples: int = Field(default=8, ge=0)
     instance_examples: int = Field(default=2, ge=0)
     temperature: float | None = Field(default=0.7, ge=0, le=2)
@@ -155,7 +162,9 @@ def sample_prompt_tasks(
     shuffled; seeds fill the machine slots while there are not enough machine-generated tasks."""
     machine_count = min(num_machine, len(machine))
     seed_count = min(len(seeds), num_seed + num_machine - machine_count)
-    tasks = rng.sample(list(seeds), seed_count) + rng.sample(list(machine), machine_count)
+    # Sampling positions picks exactly what sampling the lists would, without copying a large pool.
+    tasks = [seeds[i] for i in rng.sample(range(len(seeds)), seed_count)]
+    tasks += [machine[i] for i in rng.sample(range(len(machine)), machine_count)]
     rng.shuffle(tasks)
     return tasks
 
