@@ -38,7 +38,8 @@ class AugmentStep(Step):
     It runs after cleaning and before language, dedup and quality, so that generated rows are filtered
     like every other row and deduplicated against the originals too. The per-row methods run as an actor
     pool over the streaming Dataset (``jobs.augment.row_stage``), nothing materialised; Self-Instruct,
-    which needs no parents, runs its rounds from the driver and its rows are unioned in. Generated rows
+    which needs no parents, runs in rounds that the driver plans and commits while worker actors make
+    the calls (``jobs.augment.self_instruct_workers``), and its rows are unioned in. Generated rows
     are counted under ``augment`` in the run's counters (``rows`` in total and ``rows_<method>``) once the
     release is written, from the per-batch markers of this run (so a retried batch counts once); the
     funnel goes to the run report under ``augment``, the dead letters to ``dead_letter/augment/<method>/``.
