@@ -21,17 +21,8 @@ _TEXT = pa.large_string()
 _NULL = pa.scalar("null", _TEXT)
 _EMPTY = pa.scalar("", _TEXT)
 _QUOTE = pa.scalar('"', _TEXT)
-# The backslash goes first so that the escapes added after it are not escaped again.
-_SHORT_ESCAPES = [
-    ("\\", "\\\\"),
-    ('"', '\\"'),
-    ("\n", "\\n"),
-    ("\r", "\\r"),
-    ("\t", "\\t"),
-    ("\x08", "\\b"),
-    ("\x0c", "\\f"),
-]
-_OTHER_CONTROL = "[\\x00-\\x1f]"
+#: What JSON escapes in a string: the quote, the backslash and the control characters.
+_NEEDS_ESCAPE = r'[\\"\x00-\x1f]'
 
 
 def _text(value: str) -> pa.Scalar:
@@ -106,16 +97,13 @@ def _encode(array: pa.Array) -> pa.Array:
 
 def _escape_strings(strings: pa.Array) -> pa.Array:
     """JSON string literals (quotes included) of every string, as ``json`` writes them."""
-    escaped = strings
-    for char, escape in _SHORT_ESCAPES:
-        escaped = pc.replace_substring(escaped, char, escape)
-    # Other control characters are rare (the clean stage drops them): escape those rows in Python.
-    rare = pc.fill_null(pc.match_substring_regex(escaped, _OTHER_CONTROL), False)
-    if pc.any(rare).as_py():
-        originals = strings.filter(rare).to_pylist()
-        fixed = pa.array([_escape(value)[1:-1] for value in originals], _TEXT)
-        escaped = pc.replace_with_mask(escaped, rare, fixed)
-    return pc.binary_join_element_wise(_QUOTE, escaped, _QUOTE, _EMPTY)
+    quoted = pc.binary_join_element_wise(_QUOTE, strings, _QUOTE, _EMPTY)
+    # One scan finds the strings with anything to escape; only those go through json's own C escaper.
+    special = pc.fill_null(pc.match_substring_regex(strings, _NEEDS_ESCAPE), False)
+    if pc.any(special).as_py():
+        escaped = pa.array([_escape(value) for value in strings.filter(special).to_pylist()], _TEXT)
+        quoted = pc.replace_with_mask(quoted, special, escaped)
+    return quoted
 
 
 def _encode_list(array: pa.ListArray | pa.LargeListArray) -> pa.Array:
