@@ -83,13 +83,36 @@ ACTOR_RESTARTS = 4
 
 
 def task_retry_args() -> dict:
-    """Ray options of every map task.
+    """Ray options of every map task of the job's main chain (read, task stages, release formatting).
 
     Passed as plain remote arguments: Ray Data never fuses an operator that has a ``ray_remote_args_fn``,
     and fusing consecutive stages into one task is most of a plain run's speed. (Ray 2.60 marks both
     forms deprecated; it has no other way to set them, and its warning is hidden without ``-v``.)
+    On a Ray this process started, the chain also gets ``local_task_concurrency()``; every operator of
+    the chain gets the same value, which Ray Data needs to fuse them.
     """
-    return {"max_retries": TASK_RETRIES, "retry_exceptions": False}
+    args: dict = {"max_retries": TASK_RETRIES, "retry_exceptions": False}
+    concurrency = local_task_concurrency()
+    if concurrency:
+        args["concurrency"] = concurrency
+    return args
+
+
+def local_task_concurrency() -> int | None:
+    """At most one map task per CPU on a Ray this process started; None on a cluster it joined.
+
+    A task asks for ``TASK_NUM_CPUS`` (half a CPU, so that actor pools never starve the readers), so
+    Ray Data would otherwise run two tasks per CPU, each in a worker process of its own, and every
+    worker process pays Ray Data's import (about 3 CPU-seconds) before its first row: on 2 CPUs that
+    is 4 workers where 2 do the same work. Two tasks on one CPU gain nothing. A cluster the job joined
+    may grow (an autoscaler), so there the CPUs of the moment are no limit.
+    """
+    import ray
+
+    node = getattr(ray._private.worker, "_global_node", None)
+    if node is None or not getattr(node, "ray_init_cluster", False):
+        return None
+    return max(1, int(ray.cluster_resources().get("CPU", 1)))
 
 
 def actor_retry_args() -> dict:

@@ -34,6 +34,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 from sftforge.operators import schema
+from sftforge.operators.read.columnar import document_rows
 from sftforge.operators.read.columns import ColumnPlan, resolve_columns
 from sftforge.operators.read.errors import ROW_ERRORS, InputError, Rejected, describe_row_error
 from sftforge.operators.read.files import open_binary, open_parquet
@@ -269,6 +270,7 @@ def _read_parquet_file(unit: ReadUnit, parquet: pq.ParquetFile) -> Iterator[pa.T
     groups = list(unit.row_groups) or list(range(metadata.num_row_groups))
     builder = RowBuilder(unit, plan)
     row = unit.first_row
+    whole: list[pa.Table] = []  # batches converted column by column, not yet yielded
     try:
         for group in groups:
             meta = metadata.row_group(group)
@@ -278,6 +280,21 @@ def _read_parquet_file(unit: ReadUnit, parquet: pq.ParquetFile) -> Iterator[pa.T
             for batch in parquet.iter_batches(
                 batch_size=batch_rows, row_groups=[group], columns=read_columns, use_threads=False
             ):
+                table = None if unit.keep_columns else document_rows(
+                    batch, plan, unit.kind, builder.source, row, unit.max_row_bytes
+                )
+                if table is not None:
+                    if len(builder):
+                        yield builder.flush()
+                    row += table.num_rows
+                    whole.append(table)
+                    if _full(whole):
+                        yield pa.concat_tables(whole)
+                        whole = []
+                    continue
+                if whole:
+                    yield pa.concat_tables(whole)
+                    whole = []
                 for record, rejected in _parquet_records(batch, plan):
                     if rejected is not None:
                         builder.add_rejected(row, rejected.reason, rejected.text, rejected.fields)
@@ -288,8 +305,15 @@ def _read_parquet_file(unit: ReadUnit, parquet: pq.ParquetFile) -> Iterator[pa.T
                         yield builder.flush()
     except (OSError, pa.ArrowException) as exc:
         raise InputError(unit.path, f"cannot read row group data ({exc})") from exc
+    if whole:
+        yield pa.concat_tables(whole)
     if len(builder):
         yield builder.flush()
+
+
+def _full(tables: list[pa.Table]) -> bool:
+    rows = sum(table.num_rows for table in tables)
+    return rows >= BATCH_ROWS or sum(table.nbytes for table in tables) >= BATCH_BYTES
 
 
 def _parquet_records(

@@ -21,17 +21,8 @@ _TEXT = pa.large_string()
 _NULL = pa.scalar("null", _TEXT)
 _EMPTY = pa.scalar("", _TEXT)
 _QUOTE = pa.scalar('"', _TEXT)
-# The backslash goes first so that the escapes added after it are not escaped again.
-_SHORT_ESCAPES = [
-    ("\\", "\\\\"),
-    ('"', '\\"'),
-    ("\n", "\\n"),
-    ("\r", "\\r"),
-    ("\t", "\\t"),
-    ("\x08", "\\b"),
-    ("\x0c", "\\f"),
-]
-_OTHER_CONTROL = "[\\x00-\\x1f]"
+#: What JSON escapes in a string: the quote, the backslash and the control characters.
+_NEEDS_ESCAPE = r'[\\"\x00-\x1f]'
 
 
 def _text(value: str) -> pa.Scalar:
@@ -47,9 +38,8 @@ def encode_jsonl(table: pa.Table) -> pa.LargeStringArray:
     """
     if table.num_rows == 0:
         return pa.array([], _TEXT)
-    fields = [(name, _encode(table.column(name).combine_chunks())) for name in table.column_names]
-    objects = _join_object(fields, table.num_rows)
-    return pc.binary_join_element_wise(objects, _text("\n"), _EMPTY)
+    fields = [(name, table.column(name).combine_chunks()) for name in table.column_names]
+    return _join_object(fields, table.num_rows, close="}\n")
 
 
 def jsonl_bytes(lines: pa.LargeStringArray) -> memoryview:
@@ -66,15 +56,30 @@ def jsonl_bytes(lines: pa.LargeStringArray) -> memoryview:
     return memoryview(data)[start:end]
 
 
-def _join_object(fields: list[tuple[str, pa.Array]], length: int) -> pa.Array:
+def _join_object(fields: list[tuple[str, pa.Array]], length: int, close: str = "}") -> pa.Array:
+    """JSON objects of the columns ``fields`` (name, values), each followed by ``close``, in one join.
+
+    A string column without nulls has its quotes in the literal parts around it, so that its values are
+    copied once, not once more to quote them.
+    """
     if not fields:
-        return pa.array(["{}"] * length, _TEXT)
+        return pa.array(["{" + close] * length, _TEXT)
     parts = []
-    for index, (name, encoded) in enumerate(fields):
-        parts.append(_text(("{" if index == 0 else ",") + _escape(name) + ":"))
-        parts.append(encoded)
-    parts.append(_text("}"))
+    literal = "{"
+    for index, (name, values) in enumerate(fields):
+        literal += ("" if index == 0 else ",") + _escape(name) + ":"
+        if _is_string(values.type) and values.null_count == 0:
+            parts += [_text(literal + '"'), _escape_bodies(values.cast(_TEXT))]
+            literal = '"'
+        else:
+            parts += [_text(literal), _encode(values)]
+            literal = ""
+    parts.append(_text(literal + close))
     return pc.binary_join_element_wise(*parts, _EMPTY)
+
+
+def _is_string(type_: pa.DataType) -> bool:
+    return pa.types.is_string(type_) or pa.types.is_large_string(type_) or pa.types.is_string_view(type_)
 
 
 def _encode(array: pa.Array) -> pa.Array:
@@ -84,8 +89,9 @@ def _encode(array: pa.Array) -> pa.Array:
         return _encode(array.dictionary_decode())
     if pa.types.is_null(type_):
         return pa.array(["null"] * len(array), _TEXT)
-    if pa.types.is_string(type_) or pa.types.is_large_string(type_) or pa.types.is_string_view(type_):
-        return pc.fill_null(_escape_strings(array.cast(_TEXT)), _NULL)
+    if _is_string(type_):
+        quoted = pc.binary_join_element_wise(_QUOTE, _escape_bodies(array.cast(_TEXT)), _QUOTE, _EMPTY)
+        return pc.fill_null(quoted, _NULL)
     if pa.types.is_boolean(type_) or pa.types.is_integer(type_):
         return pc.fill_null(pc.cast(pc.cast(array, pa.string()), _TEXT), _NULL)
     if pa.types.is_floating(type_):
@@ -98,24 +104,20 @@ def _encode(array: pa.Array) -> pa.Array:
     if pa.types.is_list(type_) or pa.types.is_large_list(type_):
         return _encode_list(array)
     if pa.types.is_struct(type_):
-        fields = [(type_.field(i).name, _encode(array.field(i))) for i in range(type_.num_fields)]
+        fields = [(type_.field(i).name, array.field(i)) for i in range(type_.num_fields)]
         objects = _join_object(fields, len(array))
         return _with_nulls(objects, array)
     raise ValueError(f"no JSON form for Arrow type {type_}")
 
 
-def _escape_strings(strings: pa.Array) -> pa.Array:
-    """JSON string literals (quotes included) of every string, as ``json`` writes them."""
-    escaped = strings
-    for char, escape in _SHORT_ESCAPES:
-        escaped = pc.replace_substring(escaped, char, escape)
-    # Other control characters are rare (the clean stage drops them): escape those rows in Python.
-    rare = pc.fill_null(pc.match_substring_regex(escaped, _OTHER_CONTROL), False)
-    if pc.any(rare).as_py():
-        originals = strings.filter(rare).to_pylist()
-        fixed = pa.array([_escape(value)[1:-1] for value in originals], _TEXT)
-        escaped = pc.replace_with_mask(escaped, rare, fixed)
-    return pc.binary_join_element_wise(_QUOTE, escaped, _QUOTE, _EMPTY)
+def _escape_bodies(strings: pa.Array) -> pa.Array:
+    """What goes between the quotes of each string's JSON literal, as ``json`` writes it."""
+    # One scan finds the strings with anything to escape; only those go through json's own C escaper.
+    special = pc.fill_null(pc.match_substring_regex(strings, _NEEDS_ESCAPE), False)
+    if not pc.any(special).as_py():
+        return strings
+    escaped = pa.array([_escape(value)[1:-1] for value in strings.filter(special).to_pylist()], _TEXT)
+    return pc.replace_with_mask(strings, special, escaped)
 
 
 def _encode_list(array: pa.ListArray | pa.LargeListArray) -> pa.Array:

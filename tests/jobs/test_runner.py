@@ -6,7 +6,13 @@ from pathlib import Path
 
 import pyarrow as pa
 import pytest
-from sftforge.jobs.runner import ActorBudget, apply_stage, run_stage_on_batch
+from sftforge.jobs.runner import (
+    ActorBudget,
+    apply_stage,
+    local_task_concurrency,
+    run_stage_on_batch,
+    task_retry_args,
+)
 from sftforge.operators import schema
 from sftforge.operators.base import MissingColumnError, Resources, Stage, StageConfig, StageResult
 
@@ -173,3 +179,9 @@ def test_apply_stage_feeds_a_stage_batches_of_its_own_size(ray_session, tmp_path
     assert out.count() == 1000
     sizes = sorted(int(path.name.split("-")[0]) for path in tmp_path.iterdir())
     assert sum(sizes) == 1000 and max(sizes) == 120 and sizes.count(120) >= 6
+
+
+def test_map_tasks_run_one_per_cpu_on_a_ray_this_process_started(ray_session):
+    # Two half-CPU tasks per CPU would each need a worker process of their own, and gain nothing.
+    assert local_task_concurrency() == 2
+    assert task_retry_args()["concurrency"] == 2
