@@ -17,6 +17,7 @@ import pyarrow as pa
 import ray
 import ray.data
 from sftforge.jobs.dedup.index_files import (
+    STANDALONE,
     DedupIndexError,
     IndexListing,
     filesystem,
@@ -145,7 +146,8 @@ def _index_columns(batch: pa.Table, config: DedupConfig) -> pa.Table:
     return batch.select([NODE, schema.DOC_ID, EXACT_HASH] + ([SIGNATURE] if config.near.enabled else []))
 
 
-def save_index(keys, path: str, config: DedupConfig, append: bool = False) -> list[dict[str, Any]]:
+def save_index(keys, path: str, config: DedupConfig, append: bool = False,
+               standalone: bool = True) -> list[dict[str, Any]]:
     """Workers write key rows (new rows only) as an index at ``path``; the driver writes ``params.json``.
 
     Args:
@@ -153,6 +155,8 @@ def save_index(keys, path: str, config: DedupConfig, append: bool = False) -> li
         path: The index folder (local, shared or an object-store URL).
         append: Keep the index already at ``path`` (a refresh's carried files) and add the rows as its
             next generation; otherwise what was there is replaced.
+        standalone: Readers trust the index by its own listing; False for a release's index, which
+            readers trust only once its release is committed and its manifest lists the files.
 
     Returns:
         Listing entries (path relative to ``path``, bytes, sha256) of every file of the index,
@@ -169,6 +173,8 @@ def save_index(keys, path: str, config: DedupConfig, append: bool = False) -> li
     excluded = carried.excluded if carried else []
     params = dict(index_params(config), rows=sum(int(item.get("rows") or 0) for item in files),
                   generation=generation, files=files, excluded=excluded)
+    if standalone:
+        params[STANDALONE] = True
     data = json.dumps(params, indent=2, sort_keys=True).encode("utf-8")
     entry = put_file(join(path, INDEX_PARAMS), data)
     return files + excluded + [{"path": INDEX_PARAMS, "format": "json", "rows": None, **entry}]

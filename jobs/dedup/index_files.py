@@ -16,10 +16,12 @@ A nightly refresh carries the previous index's files over by copying them (serve
 stores) and writes only its new rows' parts, as the next generation; the rows of changed or vanished
 input files are struck out by an ``excluded`` file instead of rewriting the files that hold them.
 
-Readers (``open_index``) trust an index inside a release folder only when the release is committed
-(``_SUCCESS`` holds the sha256 of ``manifest.json``) and its manifest lists ``params.json`` with the
-same sha256 and every file that ``params.json`` lists; each file's size and sha256 are checked when a
-task reads it. Files that no listing names (a killed run's debris) are never read.
+Readers (``open_index``) trust a release's index only when the release is committed (``_SUCCESS``
+holds the sha256 of ``manifest.json``) and its manifest lists ``params.json`` with the same sha256 and
+every file that ``params.json`` lists; an index of a killed run is refused. A standalone index
+(``standalone`` in its ``params.json``: ``write_dedup_index``, or a refresh's carried index in its own
+staging area) is trusted by its listing. Each file's size and sha256 are checked when a task reads it.
+Files that no listing names (a killed run's debris) are never read.
 """
 
 from __future__ import annotations
@@ -45,6 +47,9 @@ from sftforge.operators.dedup.survivor import NODE
 #: Rows per index part (about 600 bytes each with 128 permutations): a part is one read task later.
 FILE_ROWS = 100_000
 EXCLUDED_DIR = "excluded"
+#: ``params.json`` key of an index that is not part of a release (``write_dedup_index``, a refresh's
+#: carried index inside its own staging area): its listing is trusted without a release manifest.
+STANDALONE = "standalone"
 _MANIFEST = "manifest.json"
 _SUCCESS = "_SUCCESS"
 
@@ -141,6 +146,9 @@ def open_index(path: str) -> IndexListing:
         if entry is None or entry.get("sha256") != _sha256(data):
             raise DedupIndexError(f"dedup index '{path}': {INDEX_PARAMS} is not the one its release's manifest lists")
     if "files" in params:
+        if listed is None and not params.get(STANDALONE):
+            raise DedupIndexError(f"dedup index '{path}' belongs to a release that is not committed "
+                                  f"(no {_SUCCESS} and {_MANIFEST} next to it)")
         files, excluded = list(params["files"]), list(params.get("excluded", []))
         for item in (files + excluded) if listed is not None else []:
             if listed.get(item["path"], {}).get("sha256") != item["sha256"]:

@@ -29,7 +29,7 @@ class DedupStep(Step):
         if run.keys is not None:
             # Workers write the parts straight into the release's staging location; a refresh's carried
             # index is already there (``sftforge.jobs.refresh.index``) and the new rows are added to it.
-            files = run.write_index(join(ctx.staging_location(), INDEX_DIR), append=True)
+            files = run.write_index(join(ctx.staging_location(), INDEX_DIR), append=True, standalone=False)
             ctx.release_files.extend(dict(item, path=f"{INDEX_DIR}/{item['path']}") for item in files)
             manifest["dedup_index"] = {"path": INDEX_DIR, "against": list(self.config.against)}
         self._outcome = StepOutcome(report=dedup_report_section(run.summary()), manifest=manifest)

@@ -80,12 +80,13 @@ class DedupRun:
             examples,
         )
 
-    def write_index(self, path: str, append: bool = False) -> list[dict[str, Any]]:
+    def write_index(self, path: str, append: bool = False, standalone: bool = True) -> list[dict[str, Any]]:
         """Workers save the kept rows' exact hashes and signatures as a dedup index at ``path``.
 
         Args:
             path: The index folder: local, shared by the cluster's nodes, or an object-store URL.
             append: Add the rows to the index already at ``path`` (a refresh's carried index).
+            standalone: False for a release's index (trusted only once the release is committed).
 
         Returns:
             Every file of the index with its size and sha256 (``save_index``).
@@ -97,6 +98,7 @@ class DedupRun:
             path,
             self.config,
             append=append,
+            standalone=standalone,
         )
 
 

@@ -17,6 +17,7 @@ import posixpath
 import pyarrow as pa
 from sftforge.jobs.dedup.index_files import (
     EXCLUDED_DIR,
+    STANDALONE,
     DedupIndexError,
     open_index,
     parquet_bytes,
@@ -71,7 +72,9 @@ def carry_index(release: Release, dropped_ids: list[str], target: str) -> str | 
         excluded.append({"path": path, "format": "parquet", "rows": table.num_rows, "generation": generation,
                          **entry})
     params = {key: value for key, value in previous.params.items() if key not in ("files", "excluded")}
-    params.update(generation=generation, files=previous.files, excluded=excluded, source=previous.path)
+    # Standalone: it lives in this run's staging area, where no manifest is committed yet.
+    params.update(generation=generation, files=previous.files, excluded=excluded, source=previous.path,
+                  **{STANDALONE: True})
     put_file(join(target, PARAMS), json.dumps(params, indent=2, sort_keys=True).encode("utf-8"))
     return target
 

@@ -69,7 +69,10 @@ def test_only_listed_files_are_read_and_their_bytes_are_checked(ray_session, key
 def test_an_index_inside_a_release_needs_the_release_committed(ray_session, keys, tmp_path):
     config, table = keys
     release = tmp_path / "r1"
-    entries = save_index(ray_session.data.from_arrow(table), str(release / "dedup_index"), config)
+    entries = save_index(ray_session.data.from_arrow(table), str(release / "dedup_index"), config,
+                         standalone=False)
+    with pytest.raises(DedupIndexError, match="not committed"):  # a killed run's release: no manifest
+        open_index(str(release / "dedup_index"))
     files = [dict(e, path=f"dedup_index/{e['path']}") for e in entries]
     manifest = (json.dumps({"release": "r1", "files": files}) + "\n").encode()
     (release / "manifest.json").write_bytes(manifest)
