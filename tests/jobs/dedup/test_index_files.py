@@ -30,7 +30,7 @@ def keys():
 
 
 def test_parts_do_not_depend_on_the_block_layout(ray_session, keys, tmp_path, monkeypatch):
-    import sftforge.jobs.dedup.index_files as index_files
+    from sftforge.jobs.dedup import index_files
 
     config, table = keys
     monkeypatch.setattr(index_files, "FILE_ROWS", 20)  # several parts from a small table

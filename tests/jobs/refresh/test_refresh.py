@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 from pathlib import Path
 
@@ -106,7 +107,7 @@ def _check_index_carried(*releases: Path) -> None:
         listed = {item["path"]: item for item in _manifest(release)["files"] if item["path"].startswith("dedup_index/")}
         assert set(files) == set(listed)
         assert all(hashlib.sha256(data).hexdigest() == listed[path]["sha256"] for path, data in files.items())
-    for before, after in zip(releases, releases[1:]):
+    for before, after in itertools.pairwise(releases):
         old, new = _index_files(before), _index_files(after)
         assert all(new[path] == data for path, data in old.items() if not path.endswith("params.json"))
     night2 = json.loads((releases[1] / "dedup_index" / "params.json").read_text())

@@ -7,6 +7,7 @@ is never judged again, and a re-run of the same night makes none.
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 import os
 
@@ -151,7 +152,7 @@ def _check_index(fs, releases: list[str]) -> None:
         listed = {e["path"]: e for e in _manifest(fs, release)["files"] if e["path"].startswith("dedup_index/")}
         assert set(files) == set(listed) and "dedup_index/params.json" in files
         assert all(hashlib.sha256(data).hexdigest() == listed[path]["sha256"] for path, data in files.items())
-    for before, after in zip(releases, releases[1:]):
+    for before, after in itertools.pairwise(releases):
         new = _index_files(fs, after)
         assert all(new[path] == data for path, data in _index_files(fs, before).items()
                    if not path.endswith("params.json"))
