@@ -137,8 +137,7 @@ def run_job(config: JobConfig, config_source: str | None = None, refresh=None, f
         ds = ctx.apply(ds, Splitter(config.split))
         say("running the pipeline and writing release %s", release_id)
         if refresh:
-            ds = refresh.finish_rows(ds, writer.staging_dir, stats_name, staging_url=writer.staging_url)
-            ctx.release_files.extend(refresh.release_files)  # the carry store, written by workers
+            ds = refresh.finish_rows(ds, writer.staging_dir, stats_name)
             refresh.after_steps(writer.staging_dir)
         started = time.monotonic()
         counts = writer.write(ds)  # every stage runs here, streamed into the writer

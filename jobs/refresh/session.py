@@ -48,8 +48,6 @@ class RefreshSession:
     plan: RefreshPlan | None = None
     dropped_ids: list[str] = field(default_factory=list)
     carried_index: str | None = None
-    #: Manifest entries of the files workers wrote into the staging location (the carry store).
-    release_files: list[dict[str, Any]] = field(default_factory=list)
     _lock: RefreshLock | None = None
     _carried_counts: dict[str, int] = field(default_factory=dict)
 
@@ -128,20 +126,15 @@ class RefreshSession:
         against = others + ([self.carried_index] if self.carried_index else [])
         return job_config.model_copy(update={"dedup": dedup.model_copy(update={"against": against})})
 
-    def finish_rows(self, ds, staging_dir: str, stats_actor: str | None, staging_url: str | None = None):
-        """Adds the carried rows to the final Dataset and has workers save this release's carry store.
-
-        The carry files go to ``staging_url`` (default ``staging_dir``); their manifest entries are in
-        ``release_files`` for the writer to list.
-        """
+    def finish_rows(self, ds, staging_dir: str, stats_actor: str | None):
+        """Adds the carried rows to the final Dataset and saves this release's carry store."""
         self._staging = staging_dir
         if self.carrying:
             carried = carry.read_carried(carry.carry_files(self.previous), self.plan.source_names(self.plan.unchanged),
                                          self.dropped_ids, stats_actor)
             if carried is not None:
                 ds = ds.union(carried)
-        final, self.release_files = carry.save_final_rows(ds, staging_url or str(staging_dir), stats_actor)
-        return final
+        return carry.save_final_rows(ds, staging_dir, stats_actor)
 
     def after_steps(self, staging_dir: str) -> None:
         """Nothing to merge: the dedup step lists the carried index files with this night's own."""
