@@ -89,9 +89,9 @@ class ReleaseWriter:
         self.kept_columns = kept_columns
         self.release_id = release_id
         self.counts: WriteCounts | None = None
-        self.added_files: list[dict[str, Any]] = []
         self._lock_fd: int | None = None
         self._lease: ReleaseLease | None = None
+        self.added_files: list[dict[str, Any]] = []
         url = output.dir if "://" in output.dir else str(Path(output.dir).expanduser().resolve())
         self.fs, root = url_to_fs(url)
         self.local = objectstore.is_local(self.fs)
@@ -163,25 +163,6 @@ class ReleaseWriter:
                  self.counts.total_rejected)
         return self.counts
 
-    def add_files(self, files: list[dict[str, Any]]) -> None:
-        """Lists files that workers wrote into ``staging_url`` themselves (a dedup index's parts).
-
-        Args:
-            files: Manifest entries (``path`` relative to the release, ``bytes``, ``sha256``, ...) as the
-                workers reported them. They are published like the shards: renamed with the staging
-                folder, or copied server side from the staging prefix of an object store.
-        """
-        if self._state in ("published", "aborted"):
-            raise ReleaseError(f"release {self.release_id}: add_files() after the release was closed")
-        self.added_files.extend(dict(item) for item in files)
-
-    def _worker_files(self) -> list[dict[str, Any]]:
-        files = self.counts.files + self.added_files
-        paths = [item["path"] for item in files]
-        if len(set(paths)) != len(paths):
-            raise ReleaseError(f"release {self.release_id}: a file is listed twice among {sorted(paths)[:5]}")
-        return files
-
     def publish(self, manifest: dict[str, Any]) -> Path | str:
         """Writes ``manifest.json`` and ``_SUCCESS``, puts the release in place, then moves ``LATEST``.
 
@@ -226,6 +207,25 @@ class ReleaseWriter:
         self._release_locks()
         log.info("release %s published at %s", self.release_id, self.release_dir)
         return self.release_dir
+
+    def add_files(self, files: list[dict[str, Any]]) -> None:
+        """Lists files that workers wrote into ``staging_url`` themselves (a dedup index's parts).
+
+        Args:
+            files: Manifest entries (``path`` relative to the release, ``bytes``, ``sha256``, ...) as the
+                workers reported them. They are published like the shards: renamed with the staging
+                folder, or copied server side from the staging prefix of an object store.
+        """
+        if self._state in ("published", "aborted"):
+            raise ReleaseError(f"release {self.release_id}: add_files() after the release was closed")
+        self.added_files.extend(dict(item) for item in files)
+
+    def _worker_files(self) -> list[dict[str, Any]]:
+        files = self.counts.files + self.added_files
+        paths = [item["path"] for item in files]
+        if len(set(paths)) != len(paths):
+            raise ReleaseError(f"release {self.release_id}: a file is listed twice among {sorted(paths)[:5]}")
+        return files
 
     def abort(self) -> None:
         """Removes the staging area; published releases and ``LATEST`` stay as they were."""
