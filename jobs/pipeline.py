@@ -122,14 +122,14 @@ def run_job(config: JobConfig, config_source: str | None = None, refresh=None, f
     llm = None
     try:
         if refresh:
-            config = refresh.resolve_against(config, writer.staging_dir)
+            config = refresh.resolve_against(config, writer.staging_url)
         else:
             config = resolve_auto_against(config)
         llm = start_llm(config, run_id)  # the local model, limits and ledger live until the release is written
         ds, input_files = read_inputs(refresh.inputs() if refresh else config.inputs, stats_actor=stats_name)
         ctx = RunContext(
             config, release_id, stats_name, Path(writer.staging_dir), llm=llm,
-            actor_budget=ActorBudget.for_cluster(),
+            actor_budget=ActorBudget.for_cluster(), staging_url=writer.staging_url,
         )
         steps = [step_class(config) for step_class in STEPS if step_class.enabled(config)]
         for step in steps:
@@ -183,6 +183,7 @@ def run_job(config: JobConfig, config_source: str | None = None, refresh=None, f
             "report": sections,
             **extra_manifest,
         }
+        writer.add_files(ctx.release_files)  # what workers wrote themselves (the dedup index)
         release_dir = writer.publish(manifest)
         say("published %s: %s written, %d rejected",
             release_dir, rate(counts.total_written, time.monotonic() - run_started), accounting.rows_rejected)

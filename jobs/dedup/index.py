@@ -1,24 +1,34 @@
 """Dedup indexes: the kept rows' exact hashes and MinHash signatures, saved next to a release.
 
-Layout of an index folder: ``rows/*.parquet`` (``doc_id``, ``exact_hash``, ``minhash_signature``) and
-``params.json`` (the normalisation and signature parameters a later run must share, and the row count).
-Band keys are derived from the signatures when a later run reads the index (``dedup.against``), so the
-index stays valid for any LSH threshold.
+Layout, listing and trust rules of an index folder are in ``index_files``: ``params.json`` (the
+normalisation and signature parameters a later run must share, the row count, and the list of the
+index's files with their sizes and sha256) and the Parquet parts (``doc_id``, ``exact_hash``,
+``minhash_signature``) that workers write. Band keys are derived from the signatures when a later run
+reads the index (``dedup.against``), so the index stays valid for any LSH threshold.
 """
 
 from __future__ import annotations
 
 import json
-import os
 from typing import Any
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.fs as pafs
 import ray
 import ray.data
+from sftforge.jobs.dedup.index_files import (
+    STANDALONE,
+    DedupIndexError,
+    IndexListing,
+    filesystem,
+    join,
+    open_index,
+    put_file,
+    read_rows,
+    write_parts,
+)
 from sftforge.operators import schema
-from sftforge.operators.dedup.config import INDEX_PARAMS, INDEX_ROWS, DedupConfig
+from sftforge.operators.dedup.config import INDEX_PARAMS, DedupConfig
 from sftforge.operators.dedup.hashing import digest128, digests_array
 from sftforge.operators.dedup.keys import (
     EXACT_HASH,
@@ -31,11 +41,9 @@ from sftforge.operators.dedup.keys import (
 from sftforge.operators.dedup.minhash import has_signature
 from sftforge.operators.dedup.survivor import INDEX_SOURCE, LENGTH, LOCATION, NODE, PINNED, QUALITY
 
+__all__ = ["DedupIndexError", "check_index", "index_params", "pinned_keys", "save_index", "write_dedup_index"]
+
 FORMAT = 1
-
-
-class DedupIndexError(Exception):
-    """A dedup index cannot be used with this run; the message names the index and the parameter."""
 
 
 def index_params(config: DedupConfig) -> dict[str, Any]:
@@ -47,22 +55,9 @@ def index_params(config: DedupConfig) -> dict[str, Any]:
     }
 
 
-def _absolute(path: str) -> str:
-    return path if "://" in path else os.path.abspath(path)
-
-
-def _filesystem(path: str):
-    return pafs.FileSystem.from_uri(_absolute(path))
-
-
 def read_params(path: str) -> dict[str, Any]:
-    """The index's ``params.json``."""
-    filesystem, root = _filesystem(path)
-    try:
-        with filesystem.open_input_stream(f"{root}/{INDEX_PARAMS}") as stream:
-            return json.loads(stream.read().decode("utf-8"))
-    except (OSError, ValueError) as error:
-        raise DedupIndexError(f"dedup index '{path}': cannot read {INDEX_PARAMS}: {error}") from error
+    """The index's ``params.json`` (its release's commit checked, see ``open_index``)."""
+    return open_index(path).params
 
 
 def check_index(path: str, config: DedupConfig) -> dict[str, Any]:
@@ -71,7 +66,7 @@ def check_index(path: str, config: DedupConfig) -> dict[str, Any]:
     Raises:
         DedupIndexError: Naming the index and the first parameter that differs.
     """
-    params = read_params(path)
+    params = open_index(path).params
     if params.get("format") != FORMAT:
         raise DedupIndexError(f"dedup index '{path}': format {params.get('format')!r}, expected {FORMAT}")
     wanted = index_params(config)
@@ -122,46 +117,67 @@ def _pinned_keys(batch: pa.Table, source: str, config: DedupConfig, probe: list 
     return pa.Table.from_pydict(columns, schema=keys_schema(config))
 
 
-def pinned_keys(path: str, config: DedupConfig, probe=None):
-    """The index's rows as key rows that rank before every new row (``None`` when it has no rows).
-
-    With ``probe`` (an object ref of a ``jobs.dedup.probe.Probe``), only the rows that share an exact hash
-    or a band bucket with a new row.
-    """
-    if not int(read_params(path).get("rows", 0)):
-        return None
+def _pinned_files(batch: pa.Table, listing: IndexListing, config: DedupConfig, probe: list | None) -> pa.Table:
     columns = [schema.DOC_ID, EXACT_HASH] + ([SIGNATURE] if config.near.enabled else [])
-    rows = ray.data.read_parquet(f"{_absolute(path).rstrip('/')}/{INDEX_ROWS}", columns=columns)
-    return rows.map_batches(
-        _pinned_keys, fn_kwargs={"source": path, "config": config, "probe": None if probe is None else [probe]},
-        batch_format="pyarrow",
+    tables = [_pinned_keys(read_rows(listing, json.loads(entry), columns), listing.source, config, probe)
+              for entry in batch.column("entry").to_pylist()]
+    return pa.concat_tables(tables) if tables else keys_schema(config).empty_table()
+
+
+def pinned_keys(path: str, config: DedupConfig, probe=None):
+    """The index's rows as key rows that rank before every new row (``None`` when it lists no rows).
+
+    Only the files the index lists are read, one task each, their sizes and sha256 checked. With
+    ``probe`` (an object ref of a ``jobs.dedup.probe.Probe``), only the rows that share an exact hash
+    or a band bucket with a new row are kept.
+    """
+    listing = open_index(path)
+    entries = [entry for entry in listing.files if entry.get("rows") is None or entry["rows"]]
+    if not entries:
+        return None
+    items = [{"entry": json.dumps(entry, sort_keys=True)} for entry in entries]
+    return ray.data.from_items(items, override_num_blocks=len(items)).map_batches(
+        _pinned_files, fn_kwargs={"listing": listing, "config": config, "probe": None if probe is None else [probe]},
+        batch_size=1, batch_format="pyarrow",
     )
 
 
 def _index_columns(batch: pa.Table, config: DedupConfig) -> pa.Table:
-    table = batch.select([schema.DOC_ID, EXACT_HASH] + ([SIGNATURE] if config.near.enabled else []))
-    return table
+    return batch.select([NODE, schema.DOC_ID, EXACT_HASH] + ([SIGNATURE] if config.near.enabled else []))
 
 
-def save_index(keys, path: str, config: DedupConfig) -> str:
-    """Writes key rows (new rows only) as an index at ``path``, replacing what was there."""
-    filesystem, root = _filesystem(path)
-    info = filesystem.get_file_info(root)
-    if info.type == pafs.FileType.Directory:
-        filesystem.delete_dir(root)
-    elif info.type != pafs.FileType.NotFound:
-        filesystem.delete_file(root)
-    rows = keys.map_batches(
-        _index_columns, fn_kwargs={"config": config}, batch_format="pyarrow"
-    ).materialize()
-    count = rows.count()
-    filesystem.create_dir(root, recursive=True)
-    if count:
-        rows.write_parquet(f"{_absolute(path).rstrip('/')}/{INDEX_ROWS}")
-    params = dict(index_params(config), rows=count)
-    with filesystem.open_output_stream(f"{root}/{INDEX_PARAMS}") as stream:
-        stream.write(json.dumps(params, indent=2, sort_keys=True).encode("utf-8"))
-    return path
+def save_index(keys, path: str, config: DedupConfig, append: bool = False,
+               standalone: bool = True) -> list[dict[str, Any]]:
+    """Workers write key rows (new rows only) as an index at ``path``; the driver writes ``params.json``.
+
+    Args:
+        keys: Key rows (``NODE``, ``doc_id``, exact hash, signature).
+        path: The index folder (local, shared or an object-store URL).
+        append: Keep the index already at ``path`` (a refresh's carried files) and add the rows as its
+            next generation; otherwise what was there is replaced.
+        standalone: Readers trust the index by its own listing; False for a release's index, which
+            readers trust only once its release is committed and its manifest lists the files.
+
+    Returns:
+        Listing entries (path relative to ``path``, bytes, sha256) of every file of the index,
+        ``params.json`` last.
+    """
+    fs, root = filesystem(path)
+    carried = open_index(path) if append and fs.exists(join(root, INDEX_PARAMS)) else None
+    if carried is None and fs.exists(root):
+        fs.rm(root, recursive=True)
+    generation = max(carried.generation, 1) if carried else 1
+    rows = keys.map_batches(_index_columns, fn_kwargs={"config": config}, batch_format="pyarrow")
+    parts = write_parts(rows, path, config, generation)
+    files = (carried.files if carried else []) + parts
+    excluded = carried.excluded if carried else []
+    params = dict(index_params(config), rows=sum(int(item.get("rows") or 0) for item in files),
+                  generation=generation, files=files, excluded=excluded)
+    if standalone:
+        params[STANDALONE] = True
+    data = json.dumps(params, indent=2, sort_keys=True).encode("utf-8")
+    entry = put_file(join(path, INDEX_PARAMS), data)
+    return files + excluded + [{"path": INDEX_PARAMS, "format": "json", "rows": None, **entry}]
 
 
 def write_dedup_index(ds, path: str, config: DedupConfig | None = None) -> str:
@@ -181,4 +197,5 @@ def write_dedup_index(ds, path: str, config: DedupConfig | None = None) -> str:
     """
     config = config or DedupConfig()
     keys = ds.map_batches(extract_keys, fn_kwargs={"config": config}, batch_format="pyarrow")
-    return save_index(keys, path, config)
+    save_index(keys, path, config)
+    return path

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from sftforge.jobs.dedup.index_files import join
 from sftforge.jobs.dedup.report import dedup_report_section
 from sftforge.jobs.dedup.workflow import run_dedup
 from sftforge.jobs.steps.base import RunContext, Step, StepOutcome
@@ -26,7 +27,10 @@ class DedupStep(Step):
         run = run_dedup(ds, self.config, stats_actor=ctx.stats_actor)
         manifest = {}
         if run.keys is not None:
-            run.write_index(str(ctx.staging_dir / INDEX_DIR))
+            # Workers write the parts straight into the release's staging location; a refresh's carried
+            # index is already there (``sftforge.jobs.refresh.index``) and the new rows are added to it.
+            files = run.write_index(join(ctx.staging_location(), INDEX_DIR), append=True, standalone=False)
+            ctx.release_files.extend(dict(item, path=f"{INDEX_DIR}/{item['path']}") for item in files)
             manifest["dedup_index"] = {"path": INDEX_DIR, "against": list(self.config.against)}
         self._outcome = StepOutcome(report=dedup_report_section(run.summary()), manifest=manifest)
         return run.dataset

@@ -80,14 +80,25 @@ class DedupRun:
             examples,
         )
 
-    def write_index(self, path: str) -> str:
-        """Saves the kept rows' exact hashes and signatures as a dedup index at ``path``."""
+    def write_index(self, path: str, append: bool = False, standalone: bool = True) -> list[dict[str, Any]]:
+        """Workers save the kept rows' exact hashes and signatures as a dedup index at ``path``.
+
+        Args:
+            path: The index folder: local, shared by the cluster's nodes, or an object-store URL.
+            append: Add the rows to the index already at ``path`` (a refresh's carried index).
+            standalone: False for a release's index (trusted only once the release is committed).
+
+        Returns:
+            Every file of the index with its size and sha256 (``save_index``).
+        """
         if self.keys is None:
             raise ValueError("exact and near dedup were both off: there is nothing to index")
         return save_index(
             _kept_keys(self.keys, self.decisions, self.num_decisions, self.config, self.partitions),
             path,
             self.config,
+            append=append,
+            standalone=standalone,
         )
 
 

@@ -1,81 +1,82 @@
 """``dedup.against: auto``: the previous release's dedup index, kept accumulating night after night.
 
-A refresh compares its new rows with the previous index minus the entries of rows whose file changed or
-vanished (those rows are not in the new release; a changed file must not lose its rows as duplicates of
-their own old copies). That filtered index is then merged into the release's own ``dedup_index``, so the
-next night finds every row of the release in one index.
+A refresh carries the previous index over file by file: its listed files are copied into the new
+release's staging index (server side on an object store, a plain file copy locally), and the doc_ids of
+rows whose input file changed or vanished go into one small ``excluded`` file of this night's generation
+(those rows are not in the new release, and a changed file must not lose its rows as duplicates of
+their own old copies). The new rows are compared with that carried index, and the dedup step then adds
+only their parts to it (``save_index(append=True)``). No carried row passes through Ray or the driver,
+so a night's index work grows with its new rows, not with the rows published so far.
 """
 
 from __future__ import annotations
 
 import json
+import posixpath
 
 import pyarrow as pa
-import pyarrow.compute as pc
-import pyarrow.parquet as pq
+from sftforge.jobs.dedup.index_files import (
+    EXCLUDED_DIR,
+    STANDALONE,
+    DedupIndexError,
+    open_index,
+    parquet_bytes,
+    put_file,
+)
 from sftforge.jobs.refresh.releases import Release, filesystem, join
 from sftforge.operators import schema
 
 AUTO = "auto"
 INDEX_DIR = "dedup_index"
 PARAMS = "params.json"
-ROWS = "rows"
-CARRIED_ROWS_FILE = "carried-00000.parquet"
 
 
-def previous_index_files(release: Release) -> list[str]:
-    return [release.file_path(item["path"]) for item in release.files(f"{INDEX_DIR}/{ROWS}/")
-            if item["path"].endswith(".parquet")]
+def has_index(release: Release) -> bool:
+    """Whether the release's manifest lists a dedup index."""
+    return any(item["path"] == f"{INDEX_DIR}/{PARAMS}" for item in release.files(f"{INDEX_DIR}/"))
 
 
-def write_filtered_index(release: Release, dropped_ids: list[str], target: str) -> str | None:
-    """Writes the previous index without ``dropped_ids`` as an index at ``target``; None if it has none."""
-    fs, params_path = filesystem(release.file_path(f"{INDEX_DIR}/{PARAMS}"))
-    if not fs.exists(params_path):
-        return None
-    with fs.open(params_path, "rb") as handle:
-        params = json.loads(handle.read().decode("utf-8"))
-    dropped = pa.array(dropped_ids, pa.string())
-    tables = []
-    for path in previous_index_files(release):
-        rfs, inner = filesystem(path)
-        with rfs.open(inner, "rb") as handle:
-            table = pq.read_table(handle)
-        tables.append(table.filter(pc.invert(pc.is_in(table.column(schema.DOC_ID), value_set=dropped))))
-    out_fs, out_root = filesystem(target)
-    out_fs.makedirs(join(out_root, ROWS), exist_ok=True)
-    rows = 0
-    if tables:
-        table = pa.concat_tables(tables, promote_options="default")
-        rows = table.num_rows
-        with out_fs.open(join(out_root, ROWS, CARRIED_ROWS_FILE), "wb") as handle:
-            pq.write_table(table, handle)
-    with out_fs.open(join(out_root, PARAMS), "wb") as handle:
-        handle.write(json.dumps(dict(params, rows=rows), indent=2, sort_keys=True).encode("utf-8"))
-    return target
+def copy_files(sources: list[str], targets: list[str]) -> None:
+    """Copies files within one store: server side on an object store, a plain copy locally."""
+    if not sources:
+        return
+    fs, _ = filesystem(sources[0])
+    inner_sources = [filesystem(path)[1] for path in sources]
+    inner_targets = [filesystem(path)[1] for path in targets]
+    for folder in sorted({posixpath.dirname(path) for path in inner_targets}):
+        fs.makedirs(folder, exist_ok=True)
+    fs.copy(inner_sources, inner_targets)
 
 
-def merge_into_release_index(carried_index: str, staging_dir: str) -> int:
-    """Moves the carried index's rows into the release's ``dedup_index`` and removes ``carried_index``.
+def carry_index(release: Release, dropped_ids: list[str], target: str) -> str | None:
+    """Puts the previous release's index, minus ``dropped_ids``, at ``target`` as a carried index.
 
-    Returns the release index's row count afterwards.
+    The listed files are copied as they are; ``params.json`` at ``target`` lists them, this night's
+    ``excluded`` file, the next ``generation`` and, as ``source``, the previous index (reject reasons name
+    it). Returns ``target``, or None when the previous release has no index.
+
+    Raises:
+        DedupIndexError: The previous index is not confirmed by its release's manifest.
     """
-    fs, carried_root = filesystem(carried_index)
-    release_index = join(str(staging_dir), INDEX_DIR)
-    _, index_root = filesystem(release_index)
-    source = join(carried_root, ROWS, CARRIED_ROWS_FILE)
-    with fs.open(join(index_root, PARAMS), "rb") as handle:
-        params = json.loads(handle.read().decode("utf-8"))
-    carried = 0
-    if fs.exists(source):
-        carried = pq.ParquetFile(fs.open(source, "rb")).metadata.num_rows
-        fs.makedirs(join(index_root, ROWS), exist_ok=True)
-        fs.mv(source, join(index_root, ROWS, CARRIED_ROWS_FILE))
-    params["rows"] = int(params.get("rows", 0)) + carried
-    with fs.open(join(index_root, PARAMS), "wb") as handle:
-        handle.write(json.dumps(params, indent=2, sort_keys=True).encode("utf-8"))
-    fs.rm(carried_root, recursive=True)
-    return params["rows"]
+    if not has_index(release):
+        return None
+    previous = open_index(release.file_path(INDEX_DIR))
+    generation = previous.generation + 1
+    carried = previous.files + previous.excluded
+    copy_files([previous.url(item) for item in carried], [join(target, item["path"]) for item in carried])
+    excluded = list(previous.excluded)
+    if dropped_ids:
+        path = f"{EXCLUDED_DIR}/g{generation:05d}.parquet"
+        table = pa.table({schema.DOC_ID: pa.array(sorted(set(dropped_ids)), pa.string())})
+        entry = put_file(join(target, path), parquet_bytes(table))
+        excluded.append({"path": path, "format": "parquet", "rows": table.num_rows, "generation": generation,
+                         **entry})
+    params = {key: value for key, value in previous.params.items() if key not in ("files", "excluded")}
+    # Standalone: it lives in this run's staging area, where no manifest is committed yet.
+    params.update(generation=generation, files=previous.files, excluded=excluded, source=previous.path,
+                  **{STANDALONE: True})
+    put_file(join(target, PARAMS), json.dumps(params, indent=2, sort_keys=True).encode("utf-8"))
+    return target
 
 
 def resolve_auto_against(job_config):
@@ -87,6 +88,9 @@ def resolve_auto_against(job_config):
         return job_config
     against = [path for path in dedup.against if path != AUTO]
     previous = latest_release(str(job_config.output.dir))
-    if previous is not None and previous_index_files(previous):
+    if previous is not None and has_index(previous):
         against.append(previous.file_path(INDEX_DIR))
     return job_config.model_copy(update={"dedup": dedup.model_copy(update={"against": against})})
+
+
+__all__ = ["AUTO", "INDEX_DIR", "DedupIndexError", "carry_index", "has_index", "resolve_auto_against"]

@@ -34,7 +34,6 @@ from sftforge.jobs.refresh.releases import (
 )
 
 log = logging.getLogger("sftforge.refresh")
-_AGAINST_DIR = ".refresh-against"
 
 
 @dataclass
@@ -126,15 +125,20 @@ class RefreshSession:
         """The job's inputs narrowed to the files this run processes."""
         return fresh_specs(self.config.inputs, self.plan)
 
-    def resolve_against(self, job_config, staging_dir: str):
-        """The job config with ``dedup.against: auto`` replaced by the (filtered) previous index."""
+    def resolve_against(self, job_config, staging_url: str):
+        """The job config with ``dedup.against: auto`` replaced by the carried previous index.
+
+        The previous index's files are copied into the release's staging index (``staging_url``:
+        the staging folder, or the run's object-store prefix), where the dedup step adds this night's
+        rows to them.
+        """
         dedup = job_config.dedup
         if dedup is None or index.AUTO not in dedup.against:
             return job_config
         others = [path for path in dedup.against if path != index.AUTO]
-        if self.carrying:
-            target = join(str(staging_dir), _AGAINST_DIR)
-            self.carried_index = index.write_filtered_index(self.previous, self.dropped_ids, target)
+        if self.carrying and (dedup.exact.enabled or dedup.near.enabled):
+            target = join(str(staging_url), index.INDEX_DIR)
+            self.carried_index = index.carry_index(self.previous, self.dropped_ids, target)
         against = others + ([self.carried_index] if self.carried_index else [])
         return job_config.model_copy(update={"dedup": dedup.model_copy(update={"against": against})})
 
@@ -182,9 +186,7 @@ class RefreshSession:
         return carry.save_final_rows(rows, self._staging, self._stats_actor, segments.file_prefix(self.release_id))
 
     def after_steps(self, staging_dir: str) -> None:
-        """Merges the carried dedup index into the release's own (the index accumulates)."""
-        if self.carried_index is not None:
-            index.merge_into_release_index(self.carried_index, staging_dir)
+        """Nothing to merge: the dedup step lists the carried index files with this night's own."""
 
     def fresh_written(self, counters: dict, written: int, rejected_by_stage: dict[str, int]):
         """The written and rejected counts of the rows this run processed (carried rows taken out)."""

@@ -66,8 +66,10 @@ class ReleaseWriter:
     """Writes one release of ``output.dir`` through a staging area.
 
     Creating the writer takes the release's lock, removes what killed runs left, and creates this
-    run's staging area. ``staging_dir`` is a local folder where steps may add their own files (a dedup
-    index, dead letters, the report); they are published with the release. Use ``write`` once, then
+    run's staging area. ``staging_dir`` is a local folder where steps may add their own files (dead
+    letters, the report); they are published with the release. ``staging_url`` is where workers write
+    (the same folder locally, the run's prefix on an object store); files they write there themselves
+    (a dedup index) are listed with ``add_files``. Use ``write`` once, then
     ``publish``; on any failure call ``abort`` (or use the writer as a context manager).
 
     Args:
@@ -91,6 +93,7 @@ class ReleaseWriter:
         self.witness_checks: dict[str, list[str]] = {}
         self._lock_fd: int | None = None
         self._lease: ReleaseLease | None = None
+        self.added_files: list[dict[str, Any]] = []
         url = output.dir if "://" in output.dir else str(Path(output.dir).expanduser().resolve())
         self.fs, root = url_to_fs(url)
         self.local = objectstore.is_local(self.fs)
@@ -225,11 +228,12 @@ class ReleaseWriter:
         if clashes:
             raise ReleaseError(f"manifest keys {clashes} are filled in by the release writer")
         side_files = self._side_files()
+        worker_files = self._worker_files()
         document = redact(dict(manifest))
         document.setdefault("release", self.release_id)
         document["rows"] = self.counts.as_dict()
         document["files"] = sorted(
-            self.counts.files + [_describe(relative, path) for relative, path in side_files.items()],
+            worker_files + [_describe(relative, path) for relative, path in side_files.items()],
             key=lambda item: item["path"],
         )
         document["versions"] = package_versions()
@@ -245,12 +249,31 @@ class ReleaseWriter:
         else:
             root = self.root
             staging = objectstore.join(root, STAGING_PREFIX + self._token)
-            objectstore.commit(self.fs, root, self.release_id, staging, self.counts.files, side_files, data)
+            objectstore.commit(self.fs, root, self.release_id, staging, worker_files, side_files, data)
             self._state = "published"
             shutil.rmtree(self.staging_dir, ignore_errors=True)
         self._release_locks()
         log.info("release %s published at %s", self.release_id, self.release_dir)
         return self.release_dir
+
+    def add_files(self, files: list[dict[str, Any]]) -> None:
+        """Lists files that workers wrote into ``staging_url`` themselves (a dedup index's parts).
+
+        Args:
+            files: Manifest entries (``path`` relative to the release, ``bytes``, ``sha256``, ...) as the
+                workers reported them. They are published like the shards: renamed with the staging
+                folder, or copied server side from the staging prefix of an object store.
+        """
+        if self._state in ("published", "aborted"):
+            raise ReleaseError(f"release {self.release_id}: add_files() after the release was closed")
+        self.added_files.extend(dict(item) for item in files)
+
+    def _worker_files(self) -> list[dict[str, Any]]:
+        files = self.counts.files + self.added_files
+        paths = [item["path"] for item in files]
+        if len(set(paths)) != len(paths):
+            raise ReleaseError(f"release {self.release_id}: a file is listed twice among {sorted(paths)[:5]}")
+        return files
 
     def abort(self) -> None:
         """Removes the staging area; published releases and ``LATEST`` stay as they were."""
@@ -267,7 +290,7 @@ class ReleaseWriter:
 
     def _side_files(self) -> dict[str, Path]:
         """Files the driver and steps put in ``staging_dir``, besides the workers' data files."""
-        data = {item["path"] for item in self.counts.files}
+        data = {item["path"] for item in self.counts.files + self.added_files}
         return {
             path.relative_to(self.staging_dir).as_posix(): path
             for path in sorted(p for p in self.staging_dir.rglob("*") if p.is_file())

@@ -33,6 +33,10 @@ class RunContext:
         llm: The run's started ``LLMService`` (``sftforge.jobs.steps.llm``), or None.
         actor_budget: Which actor pools start at full size (``sftforge.jobs.runner.ActorBudget``); None
             starts every pool with one actor.
+        staging_url: Where workers write release files themselves (the staging folder, or the run's
+            prefix on an object store); None: ``staging_dir``.
+        release_files: Manifest entries of the files workers wrote under ``staging_url`` (path relative
+            to the release, bytes, sha256); the writer lists them and publishes them with the release.
     """
 
     config: Any
@@ -41,6 +45,12 @@ class RunContext:
     staging_dir: Path
     llm: Any = None
     actor_budget: ActorBudget | None = None
+    staging_url: str | None = None
+    release_files: list[dict[str, Any]] = field(default_factory=list)
+
+    def staging_location(self) -> str:
+        """``staging_url``, or the staging folder when the run gave none."""
+        return self.staging_url or str(self.staging_dir)
 
     def apply(self, ds, stage: Stage):
         """Applies a batch stage on the workers, counting its rows in the run's counters."""

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import hashlib
+import itertools
 import json
 from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
 from sftforge.jobs.config import load_config
+from sftforge.jobs.dedup.index_files import live_rows
 from sftforge.jobs.refresh import run_refresh
 from sftforge.jobs.refresh.lock import RefreshLock
 from sftforge.jobs.refresh.releases import RefreshError
@@ -88,8 +91,28 @@ def test_three_nights(ray_session, tmp_path):
     assert (releases / "LATEST").read_text().strip() == "2026-12-03"
     since = json.loads((again.release_dir / "report.json").read_text())["sections"]["since_last_release"]
     assert since["old"] == "2026-12-02"
-    rows = sum(pq.read_metadata(p).num_rows for p in (again.release_dir / "dedup_index" / "rows").glob("*.parquet"))
-    assert rows == 55  # accumulated: b's 35 and c's 20 (a's entries gone with the file)
+    assert live_rows(str(again.release_dir / "dedup_index")).num_rows == 55  # b's 35, c's 20 (a's struck out)
+    _check_index_carried(first.release_dir, second.release_dir, third.release_dir)
+
+
+def _index_files(release: Path) -> dict[str, bytes]:
+    return {p.relative_to(release).as_posix(): p.read_bytes()
+            for p in sorted((release / "dedup_index").rglob("*")) if p.is_file()}
+
+
+def _check_index_carried(*releases: Path) -> None:
+    """Every index file is in the manifest with its sha256; each night copies the last night's files."""
+    for release in releases:
+        files = _index_files(release)
+        listed = {item["path"]: item for item in _manifest(release)["files"] if item["path"].startswith("dedup_index/")}
+        assert set(files) == set(listed)
+        assert all(hashlib.sha256(data).hexdigest() == listed[path]["sha256"] for path, data in files.items())
+    for before, after in itertools.pairwise(releases):
+        old, new = _index_files(before), _index_files(after)
+        assert all(new[path] == data for path, data in old.items() if not path.endswith("params.json"))
+    night2 = json.loads((releases[1] / "dedup_index" / "params.json").read_text())
+    assert night2["generation"] == 2 and [e["generation"] for e in night2["excluded"]] == [2]
+    assert {e["generation"] for e in night2["files"]} == {1, 2}
 
 
 def test_overlapping_refresh_is_refused(tmp_path):

@@ -6,11 +6,14 @@ is never judged again, and a re-run of the same night makes none.
 
 from __future__ import annotations
 
+import hashlib
+import itertools
 import json
 import os
 
 import pytest
 from sftforge.jobs.config import load_config
+from sftforge.jobs.dedup.index_files import live_rows
 from sftforge.jobs.refresh import run_refresh
 from sftforge.jobs.refresh.lock import RefreshLock
 from sftforge.jobs.refresh.releases import RefreshError
@@ -130,10 +133,31 @@ def test_three_nights_on_the_object_store(s3, tmp_path):
     assert calls == [60, 55, 0, 0]  # night 2 judges the 55 rows left of the 56 read (one exact duplicate)
     assert fs.cat_file("releases/nightly/LATEST").decode().strip() == "2026-12-03"
     assert _top(fs) == ["2026-12-01", "2026-12-02", "2026-12-03", "LATEST"]  # no lock, no staging left
+    _check_index(fs, ["2026-12-01", "2026-12-02", "2026-12-03"])
     print("three nights:", json.dumps({
         night: {k: _manifest(fs, night)["accounting"][k] for k in ("rows_read", "rows_carried", "rows_written",
                                                                     "rows_rejected", "dropped")}
         for night in ("2026-12-01", "2026-12-02", "2026-12-03")}), "llm calls:", calls)
+
+
+def _index_files(fs, release: str) -> dict[str, bytes]:
+    root = f"releases/nightly/{release}/"
+    return {path[len(root):]: fs.cat_file(path) for path in sorted(fs.find(root + "dedup_index"))}
+
+
+def _check_index(fs, releases: list[str]) -> None:
+    """Workers wrote the index into the run's prefix; the manifest lists every file; nights copy them over."""
+    for release in releases:
+        files = _index_files(fs, release)
+        listed = {e["path"]: e for e in _manifest(fs, release)["files"] if e["path"].startswith("dedup_index/")}
+        assert set(files) == set(listed) and "dedup_index/params.json" in files
+        assert all(hashlib.sha256(data).hexdigest() == listed[path]["sha256"] for path, data in files.items())
+    for before, after in itertools.pairwise(releases):
+        new = _index_files(fs, after)
+        assert all(new[path] == data for path, data in _index_files(fs, before).items()
+                   if not path.endswith("params.json"))
+    live = live_rows(f"s3://releases/nightly/{releases[-1]}/dedup_index")
+    assert live.num_rows == 55  # b's 35 and c's 20 rows; a's struck out when it vanished
 
 
 def test_an_overlapping_refresh_on_the_store_is_refused(s3):
