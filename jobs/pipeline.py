@@ -137,7 +137,7 @@ def run_job(config: JobConfig, config_source: str | None = None, refresh=None, f
         ds = ctx.apply(ds, Splitter(config.split))
         say("running the pipeline and writing release %s", release_id)
         if refresh:
-            ds = refresh.finish_rows(ds, writer.staging_dir, stats_name)
+            ds = refresh.finish_rows(ds, writer.staging_dir, stats_name, staging_url=writer.staging_url)
             refresh.after_steps(writer.staging_dir)
         started = time.monotonic()
         # every stage runs here, streamed into the writer
@@ -183,7 +183,8 @@ def run_job(config: JobConfig, config_source: str | None = None, refresh=None, f
             "report": sections,
             **extra_manifest,
         }
-        writer.add_files(ctx.release_files)  # what workers wrote themselves (the dedup index)
+        # what workers wrote themselves: the dedup index, a refresh's carry store
+        writer.add_files(ctx.release_files + (refresh.release_files if refresh else []))
         release_dir = writer.publish(manifest)
         say("published %s: %s written, %d rejected",
             release_dir, rate(counts.total_written, time.monotonic() - run_started), accounting.rows_rejected)

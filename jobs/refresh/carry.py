@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
@@ -118,29 +117,38 @@ def _count_final(batch: pa.Table, stats_actor: str | None) -> pa.Table:
     return batch
 
 
-def save_final_rows(ds, staging_dir: str, stats_actor: str | None, prefix: str = "part-"):
-    """Materializes the final rows, writes them as this release's carry store, and returns them.
+def _write_carry_part(block: pa.Table, staging_url: str, name: str) -> dict[str, Any] | None:
+    """Writes one block of final rows as a carry file (in a worker); returns its manifest entry."""
+    from sftforge.jobs.dedup.index_files import join, put_file
 
-    Files are named ``<prefix>NNNNN.parquet``, numbered after those already there with that prefix.
+    if not block.num_rows:
+        return None
+    sink = pa.BufferOutputStream()
+    pq.write_table(block.replace_schema_metadata(None), sink)
+    path = f"{CARRY_DIR}/{name}"
+    return {"path": path, "format": "parquet", "rows": block.num_rows,
+            **put_file(join(staging_url, path), sink.getvalue().to_pybytes())}
 
-    Rows per source file and per (file, split) are counted on the way, for the manifest. The driver
-    writes the blocks into the writer's staging folder, which is local to the driver (and uploaded at
-    the commit when the release goes to an object store): on a cluster, a worker on another node could
-    not write there.
+
+def save_final_rows(ds, staging_url: str, stats_actor: str | None, prefix: str = "part-", first: int = 0):
+    """Materializes the final rows, has workers write them as carry files, and returns both.
+
+    Rows per source file and per (file, split) are counted on the way, for the manifest. Each block is
+    written by a task straight into the release's staging location (``staging_url``: the staging folder,
+    or the run's object-store prefix) as ``<prefix>NNNNN.parquet``, numbered from ``first``, so no row
+    passes through the driver.
+
+    Returns:
+        The final rows (materialized) and the carry files' manifest entries (paths relative to the release).
     """
     import ray
 
     final = ds.map_batches(_count_final, fn_kwargs={"stats_actor": stats_actor}, batch_format="pyarrow",
                            batch_size=None).materialize()
-    folder = Path(str(staging_dir)) / CARRY_DIR
-    folder.mkdir(parents=True, exist_ok=True)
-    number = len(list(folder.glob(f"{prefix}*.parquet")))
-    for ref in final.to_arrow_refs():
-        table = ray.get(ref)
-        if table.num_rows:
-            pq.write_table(table, folder / f"{prefix}{number:05d}.parquet")
-            number += 1
-    return final
+    write = ray.remote(_write_carry_part).options(scheduling_strategy="SPREAD")
+    entries = ray.get([write.remote(ref, str(staging_url), f"{prefix}{first + number:05d}.parquet")
+                       for number, ref in enumerate(final.to_arrow_refs())])
+    return final, [entry for entry in entries if entry is not None]
 
 
 def split_counts(counters: dict[str, dict[str, int]]) -> dict[str, dict[str, int]]:

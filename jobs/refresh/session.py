@@ -49,6 +49,8 @@ class RefreshSession:
     dropped_ids: list[str] = field(default_factory=list)
     carried_index: str | None = None
     segments: segments.SegmentPlan | None = None
+    #: Manifest entries of the carry files workers wrote into the staging location.
+    release_files: list[dict[str, Any]] = field(default_factory=list)
     _lock: RefreshLock | None = None
     _carried_counts: dict[str, int] = field(default_factory=dict)
     _carried_rejects: dict[str, int] = field(default_factory=dict)
@@ -142,15 +144,25 @@ class RefreshSession:
         against = others + ([self.carried_index] if self.carried_index else [])
         return job_config.model_copy(update={"dedup": dedup.model_copy(update={"against": against})})
 
-    def finish_rows(self, ds, staging_dir: str, stats_actor: str | None):
-        """Adds the rows of dissolved segments to the final Dataset and saves the night's carry store."""
+    def finish_rows(self, ds, staging_dir: str, stats_actor: str | None, staging_url: str | None = None):
+        """Adds the rows of dissolved segments to the final Dataset and has workers save the night's carry
+        store under ``staging_url`` (default ``staging_dir``); ``release_files`` lists its files."""
         self._staging, self._stats_actor = staging_dir, stats_actor
+        self._staging_url = staging_url or str(staging_dir)
         if self.carrying:
             carried = carry.read_carried(self._carry_files(self.segments.dissolved),
                                          self.plan.source_names(self.plan.unchanged), self.dropped_ids, stats_actor)
             if carried is not None:
                 ds = ds.union(carried)
-        return carry.save_final_rows(ds, staging_dir, stats_actor, segments.file_prefix(self.release_id))
+        return self._save(ds)
+
+    def _save(self, ds):
+        # Numbered after the files of an earlier call (the type-witness fallback adds a second one).
+        first = 1 + max((int(item["path"].rsplit("-", 1)[1].split(".")[0]) for item in self.release_files), default=-1)
+        final, files = carry.save_final_rows(ds, self._staging_url, self._stats_actor,
+                                             segments.file_prefix(self.release_id), first=first)
+        self.release_files.extend(files)
+        return final
 
     def write(self, writer, ds):
         """Writes the night's segment, then copies the copied segments' files; returns the release's counts."""
@@ -183,7 +195,7 @@ class RefreshSession:
                                   self.dropped_ids, self._stats_actor)
         if rows is None:
             return None
-        return carry.save_final_rows(rows, self._staging, self._stats_actor, segments.file_prefix(self.release_id))
+        return self._save(rows)
 
     def after_steps(self, staging_dir: str) -> None:
         """Nothing to merge: the dedup step lists the carried index files with this night's own."""
