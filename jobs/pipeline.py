@@ -138,7 +138,6 @@ def run_job(config: JobConfig, config_source: str | None = None, refresh=None, f
         say("running the pipeline and writing release %s", release_id)
         if refresh:
             ds = refresh.finish_rows(ds, writer.staging_dir, stats_name, staging_url=writer.staging_url)
-            refresh.after_steps(writer.staging_dir)
         started = time.monotonic()
         # every stage runs here, streamed into the writer
         counts = refresh.write(writer, ds) if refresh else writer.write(ds)

@@ -197,9 +197,6 @@ class RefreshSession:
             return None
         return self._save(rows)
 
-    def after_steps(self, staging_dir: str) -> None:
-        """Nothing to merge: the dedup step lists the carried index files with this night's own."""
-
     def fresh_written(self, counters: dict, written: int, rejected_by_stage: dict[str, int]):
         """The written and rejected counts of the rows this run processed (carried rows taken out)."""
         copied, copied_rejects = segments.carried_counts(self._copied())
