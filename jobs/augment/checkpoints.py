@@ -10,10 +10,10 @@ import json
 import logging
 import os
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any, Protocol
+from pathlib import Path, PurePath
+from typing import Any, BinaryIO, Protocol
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -81,49 +81,114 @@ def model_identity(llm: LLMConfig) -> dict[str, str | None]:
 
 
 class Checkpoints:
-    """The finished batches of one method in its work folder."""
+    """The finished batches of one method in its work folder: a local folder or any fsspec URL.
 
-    def __init__(self, root: Path):
-        self.root = Path(root)
+    Attributes:
+        url: The folder as given (a local path or URL); part and dead-letter files are named under it.
+        name: The folder's last component (``<method>-<fingerprint>``).
+    """
 
-    def _path(self, kind: str, batch: int, suffix: str = "parquet") -> Path:
-        return self.root / f"{kind}-{batch:06d}.{suffix}"
+    def __init__(self, root: str | PurePath):
+        from fsspec.core import url_to_fs
+
+        self.url = str(root).rstrip("/") or "/"
+        self.fs, inner = url_to_fs(self.url)
+        self.root = inner.rstrip("/")
+        self.name = self.root.rsplit("/", 1)[-1]
+
+    def _path(self, kind: str, batch: int, suffix: str = "parquet") -> str:
+        return f"{self.root}/{kind}-{batch:06d}.{suffix}"
 
     def finished(self) -> list[int]:
         """Numbers of the finished batches, ascending."""
-        return sorted(int(path.stem.split("-")[1]) for path in self.root.glob("done-*.json"))
+        names = (path.rsplit("/", 1)[-1] for path in self.fs.glob(f"{self.root}/done-*.json"))
+        return sorted(int(name[len("done-"):-len(".json")]) for name in names)
 
     def info(self, batch: int) -> dict[str, Any]:
-        return json.loads(self._path("done", batch, "json").read_text(encoding="utf-8"))
+        return json.loads(self.fs.cat_file(self._path("done", batch, "json")))
 
     def state(self, batch: int) -> pa.Table:
-        return pq.read_table(self._path("state", batch))
+        with self.fs.open(self._path("state", batch), "rb") as handle:
+            return pq.read_table(handle)
 
-    def part(self, batch: int) -> Path:
-        return self._path("part", batch)
+    def part(self, batch: int) -> str:
+        """The part file's path or URL (readable with ``read_parquet_file``)."""
+        return f"{self.url}/part-{batch:06d}.parquet"
 
-    def dead(self, batch: int) -> Path:
-        return self._path("dead", batch)
+    def dead(self, batch: int) -> str:
+        return f"{self.url}/dead-{batch:06d}.parquet"
+
+    def source(self, batch: int) -> str:
+        """The ``source`` of a batch's generated rows."""
+        return f"augment/{self.name}/part-{batch:06d}.parquet"
 
     def write(
         self, batch: int, rows: pa.Table, dead: pa.Table, state: pa.Table, info: dict[str, Any] | None
     ) -> None:
         """Writes a batch's files, the ``done`` marker last; ``info`` None: no marker (not finished)."""
-        self.root.mkdir(parents=True, exist_ok=True)
+        self.fs.makedirs(self.root, exist_ok=True)
         for kind, table in (("part", rows), ("dead", dead), ("state", state)):
-            _atomic_write_parquet(table, self._path(kind, batch))
+            _put(self.fs, self._path(kind, batch), lambda handle, table=table: pq.write_table(table, handle))
         if info is None:
             return
-        target = self._path("done", batch, "json")
-        temporary = target.with_name(f".tmp-{target.name}")
-        temporary.write_text(json.dumps(info, sort_keys=True), encoding="utf-8")
-        os.replace(temporary, target)
+        marker = json.dumps(info, sort_keys=True).encode("utf-8")
+        _put(self.fs, self._path("done", batch, "json"), lambda handle: handle.write(marker))
 
 
-def _atomic_write_parquet(table: pa.Table, path: Path) -> None:
-    temporary = path.with_name(f".tmp-{path.name}")
-    pq.write_table(table, temporary)
+def _put(fs, path: str, write: Callable[[BinaryIO], Any]) -> None:
+    """Writes a file whole: locally to a temporary name renamed over the target; on an object store a
+    PUT is already all or nothing (and a rename there is a copy)."""
+    if not _is_local(fs):
+        with fs.open(path, "wb") as handle:
+            write(handle)
+        return
+    folder, name = path.rsplit("/", 1)
+    temporary = f"{folder}/.tmp-{name}"
+    with fs.open(temporary, "wb") as handle:
+        write(handle)
     os.replace(temporary, path)
+
+
+def _is_local(fs) -> bool:
+    protocol = fs.protocol if isinstance(fs.protocol, tuple) else (fs.protocol,)
+    return "file" in protocol
+
+
+def join_url(base: str | PurePath, name: str) -> str:
+    """``base/name`` for a local folder or an fsspec URL (``s3://bucket/x`` stays a URL)."""
+    if isinstance(base, str):
+        return f"{base.rstrip('/')}/{name}"
+    return str(base / name)
+
+
+def read_parquet_file(url: str, schema: pa.Schema | None = None) -> pa.Table:
+    """One Parquet file from a local path or an fsspec URL."""
+    from fsspec.core import url_to_fs
+
+    fs, path = url_to_fs(url)
+    with fs.open(path, "rb") as handle:
+        return pq.read_table(handle, schema=schema)
+
+
+def read_bytes(url: str) -> bytes:
+    """A whole file from a local path or an fsspec URL."""
+    from fsspec.core import url_to_fs
+
+    fs, path = url_to_fs(url)
+    return fs.cat_file(path)
+
+
+def dataset_paths(urls: list[str]) -> tuple[list[str], Any]:
+    """``(paths, filesystem)`` for ``ray.data.read_parquet``: local paths as they are with None, URLs as
+    paths inside their fsspec filesystem (its endpoint and credentials travel with it)."""
+    from fsspec.core import url_to_fs
+
+    if not urls:
+        return urls, None
+    fs, _ = url_to_fs(urls[0])
+    if _is_local(fs):
+        return urls, None
+    return [url_to_fs(url)[1] for url in urls], fs
 
 
 class ProgressSink(Protocol):
@@ -141,7 +206,7 @@ class MethodOutcome:
 
     Attributes:
         method: The method.
-        folder: Its checkpoint folder.
+        folder: Its checkpoint folder (local path or fsspec URL).
         target: The configured target.
         rows: Generated rows in the finished batches.
         resumed_rows: Of those, rows found already finished when this run started.
@@ -152,7 +217,7 @@ class MethodOutcome:
     """
 
     method: str
-    folder: Path
+    folder: str
     target: int
     rows: int = 0
     resumed_rows: int = 0
@@ -284,7 +349,7 @@ def finish_batch(
 ) -> None:
     """Writes a batch; one with endpoint failures is written without its ``done`` marker (re-run asks again)."""
     rows = dedup_rows(output)
-    source = f"augment/{outcome.folder.name}/{checkpoints.part(batch).name}"
+    source = checkpoints.source(batch)
     table = generated_table(rows, source)
     dead = dead_letter_table(output.dead)
     state = output.state if output.state is not None else state_schema.empty_table()
@@ -298,8 +363,8 @@ def finish_batch(
     checkpoints.write(batch, table, dead, state, info)
     outcome.rows += table.num_rows
     outcome.counters.update(output.counters)
-    outcome.parts.append(str(checkpoints.part(batch)))
-    outcome.dead_parts.append(str(checkpoints.dead(batch)))
+    outcome.parts.append(checkpoints.part(batch))
+    outcome.dead_parts.append(checkpoints.dead(batch))
 
 
 def dedup_rows(output: BatchOutput) -> list[GeneratedRow]:
@@ -320,8 +385,8 @@ def load_finished(checkpoints: Checkpoints, outcome: MethodOutcome) -> list[int]
         info = checkpoints.info(batch)
         outcome.rows += int(info["rows"])
         outcome.counters.update(info["counters"])
-        outcome.parts.append(str(checkpoints.part(batch)))
-        outcome.dead_parts.append(str(checkpoints.dead(batch)))
+        outcome.parts.append(checkpoints.part(batch))
+        outcome.dead_parts.append(checkpoints.dead(batch))
     outcome.resumed_rows = outcome.rows
     return finished
 

@@ -22,7 +22,7 @@ class InstructionBacktranslationMethod(RowMethod):
     kind = schema.KIND_DOCUMENT
 
     def __init__(
-        self, config: instruction_backtranslation.InstructionBacktranslationConfig, llm: LLMConfig, work_dir: Path,
+        self, config: instruction_backtranslation.InstructionBacktranslationConfig, llm: LLMConfig, work_dir: str | Path,
         seed_tasks: str | None,
     ):
         from sftforge.operators.judge.judge import JudgeConfig, LLMJudge
@@ -118,7 +118,7 @@ class QAGenerationMethod(RowMethod):
     method = qa_generation.METHOD
     kind = schema.KIND_DOCUMENT
 
-    def __init__(self, config: qa_generation.QAGenerationConfig, llm: LLMConfig, work_dir: Path):
+    def __init__(self, config: qa_generation.QAGenerationConfig, llm: LLMConfig, work_dir: str | Path):
         super().__init__(config, llm, work_dir)
         family = qa_generation.MULTIPLE_CHOICE if config.question_type == "multiple_choice" else qa_generation.OPEN
         self.templates = {lang: resolve(t, config.templates) for lang, t in family.items()}

@@ -1,6 +1,7 @@
 """The augmentation driver: generates rows with the LLM engine, in checkpointed batches, up to a target.
 
-Each method writes its finished batches to its own folder of the work directory::
+Each method writes its finished batches to its own folder of the work directory (a local folder or any
+fsspec URL, such as ``s3://bucket/prefix``)::
 
     <work_dir>/<method>-<fingerprint>/part-000007.parquet    generated rows (GENERATED_SCHEMA)
                                       dead-000007.parquet    dropped candidates and failed calls
@@ -34,8 +35,8 @@ from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
-import pyarrow.parquet as pq
-from sftforge.jobs.augment.checkpoints import AugmentOutcome
+from fsspec.core import url_to_fs
+from sftforge.jobs.augment.checkpoints import AugmentOutcome, read_parquet_file
 from sftforge.jobs.augment.document_methods import InstructionBacktranslationMethod, QAGenerationMethod
 from sftforge.jobs.augment.row_methods import ParaphraseMethod, RoundTripMethod, RowMethod, parents_from_table
 from sftforge.jobs.augment.self_instruct_rounds import SelfInstructGenerator
@@ -115,7 +116,7 @@ def run_augment(
     Args:
         config: The augmentation config.
         llm: The resolved LLM config (``LLMService.config``).
-        work_dir: Checkpoint folder (``config.work_dir`` wins when set).
+        work_dir: Checkpoint folder, local or an fsspec URL (``config.work_dir`` wins when set).
         parents: Returns a fresh iterator of parent batches (the pipeline's rows after cleaning); only
             live rows are used. None: per-row methods have no parents and generate nothing.
         progress: Override ``config.progress``.
@@ -123,8 +124,9 @@ def run_augment(
     Returns:
         The outcome per method, with the part files of all finished batches.
     """
-    work = Path(config.work_dir or work_dir)
-    work.mkdir(parents=True, exist_ok=True)
+    work = str(config.work_dir or work_dir)
+    fs, root = url_to_fs(work)
+    fs.makedirs(root, exist_ok=True)
     methods = config.methods()
     outcome = AugmentOutcome()
     board = ProgressBoard(config.progress if progress is None else progress)
@@ -195,13 +197,13 @@ def _run_row_methods(
 def read_generated(outcome: AugmentOutcome) -> Iterator[pa.Table]:
     """The generated rows of every finished batch, one part at a time."""
     for part in outcome.parts:
-        yield pq.read_table(part, schema=GENERATED_SCHEMA)
+        yield read_parquet_file(part, GENERATED_SCHEMA)
 
 
 def read_dead_letters(outcome: AugmentOutcome) -> Iterator[pa.Table]:
     """The dead letters of every finished batch, one part at a time."""
     for part in outcome.dead_parts:
-        yield pq.read_table(part, schema=AUGMENT_DEAD_LETTER_SCHEMA)
+        yield read_parquet_file(part, AUGMENT_DEAD_LETTER_SCHEMA)
 
 
 def _parent_source(paths: Sequence[str]) -> ParentSource:
@@ -230,7 +232,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m sftforge.jobs.augment.driver", description=main.__doc__.splitlines()[0])
     parser.add_argument("--config", required=True, help="YAML or JSON file of an AugmentConfig")
     parser.add_argument("--llm", required=True, help="YAML or JSON file of an LLMConfig")
-    parser.add_argument("--work-dir", required=True, help="checkpoint folder (resumes when it holds batches)")
+    parser.add_argument("--work-dir", required=True,
+                        help="checkpoint folder or fsspec URL (resumes when it holds batches)")
     parser.add_argument("--parents", nargs="*", default=[], help="Parquet/JSONL files of parent rows")
     parser.add_argument("--no-progress", action="store_true")
     args = parser.parse_args(argv)

@@ -22,6 +22,7 @@ from sftforge.jobs.augment.checkpoints import (
     ProgressSink,
     fingerprint,
     finish_batch,
+    join_url,
     load_finished,
     trim_to_target,
 )
@@ -70,13 +71,13 @@ class RowMethod:
     #: The method's built-in prompt template per language; the config's ``templates`` override them.
     builtin_templates: Mapping[str, PromptTemplate] = {}
 
-    def __init__(self, config, llm: LLMConfig, work_dir: Path, extra: str = ""):
+    def __init__(self, config, llm: LLMConfig, work_dir: str | Path, extra: str = ""):
         self.config = config
         self.llm = llm
         self.templates = {lang: resolve(t, config.templates) for lang, t in self.builtin_templates.items()}
-        folder = work_dir / f"{self.method}-{fingerprint(self.method, config.model_dump(mode='json'), llm, extra)}"
-        self.checkpoints = Checkpoints(folder)
-        self.outcome = MethodOutcome(self.method, folder, config.target_rows)
+        name = f"{self.method}-{fingerprint(self.method, config.model_dump(mode='json'), llm, extra)}"
+        self.checkpoints = Checkpoints(join_url(work_dir, name))
+        self.outcome = MethodOutcome(self.method, self.checkpoints.url, config.target_rows)
         self.used = np.empty(0, dtype=np.uint64)
         self.used_now: set[int] = set()
         self.pending: list[Parent] = []

@@ -245,7 +245,7 @@ def endpoint_outage(error: BaseException) -> EndpointOutage | None:
 
 
 def method_url(work_dir: str, method: RowMethod) -> str:
-    return f"{str(work_dir).rstrip('/')}/{method.checkpoints.root.name}"
+    return f"{str(work_dir).rstrip('/')}/{method.checkpoints.name}"
 
 
 class AugmentRows:
@@ -324,7 +324,7 @@ class AugmentRows:
         except EndpointOutage as outage:
             self.stores[method.method].record_outage(self.run_id, outage)
             raise
-        generated = generated_table(dedup_rows(output), f"augment/{method.checkpoints.root.name}/{key}")
+        generated = generated_table(dedup_rows(output), f"augment/{method.checkpoints.name}/{key}")
         output.counters["rows"] += generated.num_rows
         output.counters["batches"] += 1
         if output.endpoint_failures:

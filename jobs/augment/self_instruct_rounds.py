@@ -29,6 +29,7 @@ from sftforge.jobs.augment.checkpoints import (
     dedup_rows,
     file_digest,
     fingerprint,
+    join_url,
     load_finished,
 )
 from sftforge.jobs.augment.novelty_actors import LanguagePool, novelty_pools
@@ -64,13 +65,14 @@ class SelfInstructGenerator:
     Args:
         config: The method's config.
         llm: The resolved LLM config.
-        work_dir: The augmentation work folder (the method's checkpoints go in a sub-folder).
+        work_dir: The augmentation work folder, local or an fsspec URL (the method's checkpoints go in a
+            sub-folder).
         worker_class: The workers' class (a subclass in tests).
     """
 
     method = si.METHOD
 
-    def __init__(self, config: si.SelfInstructConfig, llm: LLMConfig, work_dir: Path,
+    def __init__(self, config: si.SelfInstructConfig, llm: LLMConfig, work_dir: str | Path,
                  worker_class: type[SelfInstructWorker] = SelfInstructWorker):
         self.config = config
         self.llm = llm
@@ -78,9 +80,9 @@ class SelfInstructGenerator:
         self.seeds = si.load_seed_tasks(config.seed_tasks)
         self.languages = list(config.languages or sorted({seed.language for seed in self.seeds}))
         settings = config.model_dump(mode="json", exclude=NOT_FINGERPRINTED)  # decisions do not depend on them
-        folder = work_dir / f"{self.method}-{fingerprint(self.method, settings, llm, file_digest(config.seed_tasks))}"
-        self.checkpoints = Checkpoints(folder)
-        self.outcome = MethodOutcome(self.method, folder, config.target_rows)
+        name = f"{self.method}-{fingerprint(self.method, settings, llm, file_digest(config.seed_tasks))}"
+        self.checkpoints = Checkpoints(join_url(work_dir, name))
+        self.outcome = MethodOutcome(self.method, self.checkpoints.url, config.target_rows)
         share, extra = divmod(config.target_rows, len(self.languages))
         self.targets = {lang: share + (1 if i < extra else 0) for i, lang in enumerate(self.languages)}
         self.rows_by_language: Counter = Counter()
@@ -172,8 +174,7 @@ class SelfInstructGenerator:
     def _finish(self, batch: int, output: BatchOutput, by_language: Counter) -> None:
         rows = dedup_rows(output)
         output.rows = rows
-        source = f"augment/{self.outcome.folder.name}/{self.checkpoints.part(batch).name}"
-        table = generated_table(rows, source)
+        table = generated_table(rows, self.checkpoints.source(batch))
         output.counters["rows"] += table.num_rows
         output.counters["batches"] += 1
         info = {
@@ -187,8 +188,8 @@ class SelfInstructGenerator:
         self.checkpoints.write(batch, table, dead_letter_table(output.dead), state, info)
         self.outcome.rows += table.num_rows
         self.outcome.counters.update(output.counters)
-        self.outcome.parts.append(str(self.checkpoints.part(batch)))
-        self.outcome.dead_parts.append(str(self.checkpoints.dead(batch)))
+        self.outcome.parts.append(self.checkpoints.part(batch))
+        self.outcome.dead_parts.append(self.checkpoints.dead(batch))
 
     def run_batch(self, batch: int, workers: WorkerPool) -> tuple[BatchOutput, Counter]:
         """One round: plan, generate (workers), filter (here), classify and make instances (workers)."""

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import shutil
 import uuid
 from collections import Counter
 from pathlib import Path
@@ -12,6 +11,7 @@ from typing import Any
 
 import pyarrow.parquet as pq
 
+from sftforge.jobs.augment.checkpoints import dataset_paths, join_url, read_bytes
 from sftforge.jobs.augment.driver import run_augment
 from sftforge.jobs.augment.row_stage import (
     AugmentRows,
@@ -74,7 +74,7 @@ class AugmentStep(Step):
             line = service.skip_reason
             self._close_service()
             return self._skip(ds, line)
-        work_dir = self.config.work_dir or str(Path(self.job.output.dir) / "_augment")
+        work_dir = self.config.work_dir or augment_work_dir(self.job.output.dir)
         run_id = uuid.uuid4().hex[:12]
         pending: dict[str, Any] = {"ctx": ctx, "run_id": run_id, "work_dir": work_dir, "self_instruct": None,
                                    "row_methods": [], "target": None, "manifest": {}}
@@ -104,7 +104,8 @@ class AugmentStep(Step):
             if not row_methods:
                 ds = ds.map_batches(with_provenance_columns, batch_format="pyarrow")
             # Ray Data unifies the two sides by column name (both carry the base and provenance columns).
-            ds = ds.union(ray.data.read_parquet(outcome.parts, schema=GENERATED_SCHEMA))
+            paths, filesystem = dataset_paths(outcome.parts)
+            ds = ds.union(ray.data.read_parquet(paths, schema=GENERATED_SCHEMA, filesystem=filesystem))
         return ds
 
     def outcome(self) -> StepOutcome:
@@ -147,7 +148,7 @@ class AugmentStep(Step):
             folder = ctx.dead_letter_dir(AUGMENT_STAGE, method)
             folder.mkdir(parents=True, exist_ok=True)
             for part in parts:
-                shutil.copyfile(part, folder / Path(part).name)
+                (folder / part.rsplit("/", 1)[-1]).write_bytes(read_bytes(part))
         if pending["target"] is not None:
             ray.kill(pending["target"])
         manifest = {}
@@ -167,6 +168,13 @@ class AugmentStep(Step):
         log.warning(line)
         self._outcome = StepOutcome(report={"skipped": line})
         return ds
+
+
+def augment_work_dir(output_dir: str | Path) -> str:
+    """The default work folder, ``<output.dir>/_augment``: a URL stays a URL (``s3://b/x/_augment``)."""
+    if "://" in str(output_dir):
+        return join_url(str(output_dir), "_augment")
+    return str(Path(output_dir) / "_augment")
 
 
 def _row_method_report(target: int, rows: int, counters: Counter) -> dict[str, Any]:
