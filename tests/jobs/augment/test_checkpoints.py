@@ -10,7 +10,12 @@ from pathlib import Path
 
 import pyarrow as pa
 import pytest
-from sftforge.jobs.augment.checkpoints import STATE_SCHEMA_SELF_INSTRUCT, Checkpoints, dataset_paths
+from sftforge.jobs.augment.checkpoints import (
+    STATE_SCHEMA_SELF_INSTRUCT,
+    Checkpoints,
+    dataset_paths,
+    read_bytes,
+)
 from sftforge.jobs.augment.driver import ProgressBoard, read_dead_letters, read_generated
 from sftforge.jobs.augment.self_instruct_rounds import SelfInstructGenerator
 from sftforge.jobs.augment.step import augment_work_dir
@@ -104,3 +109,4 @@ def test_a_batch_without_its_marker_is_not_finished_on_s3(s3):
     assert checkpoints.finished() == [0]
     assert checkpoints.info(0) == {"batch": 0, "rows": 0}
     assert checkpoints.state(1).schema.equals(STATE_SCHEMA_SELF_INSTRUCT)
+    assert read_bytes(checkpoints.dead(0)).startswith(b"PAR1")  # how the step copies dead letters out
