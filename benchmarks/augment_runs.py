@@ -1,0 +1,366 @@
+"""The generation runs of ``bench_augment.py``: round trip through the distributed per-row stage, and
+Self-Instruct grown through its public entry, both against the test server in its own process, with the
+driver's RSS sampled against progress."""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import json
+import logging
+import os
+import random
+import resource
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from types import SimpleNamespace
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+
+def rss_mib() -> float:
+    """The driver's resident set size now, in MiB."""
+    with open("/proc/self/status", encoding="ascii") as handle:
+        for line in handle:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def cpu_seconds() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+class ProgressSampler:
+    """A thread that records ``(seconds, progress, rss MiB)`` every ``every`` seconds while a run goes.
+
+    ``progress()`` returns the share done (0..1) or a count; ``at(share)`` is the first sample at or past
+    that share.
+    """
+
+    def __init__(self, progress: Callable[[], float], every: float = 1.0):
+        self.progress, self.every = progress, every
+        self.samples: list[tuple[float, float, float]] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self.started = time.perf_counter()
+
+    def _sample(self) -> None:
+        with contextlib.suppress(Exception):
+            self.samples.append((time.perf_counter() - self.started, float(self.progress()), rss_mib()))
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.every):
+            self._sample()
+
+    def __enter__(self):
+        self.started = time.perf_counter()
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self._stop.set()
+        self._thread.join()
+        self._sample()
+
+    def at(self, share: float) -> tuple[float, float, float] | None:
+        total = self.samples[-1][1] if self.samples else 0.0
+        return next((s for s in self.samples if total and s[1] >= share * total), None)
+
+    def rss_line(self) -> str:
+        parts = []
+        for share in (0.1, 0.5, 1.0):
+            sample = self.at(share)
+            parts.append(f"{share:.0%}: {sample[2]:,.0f} MiB" if sample else f"{share:.0%}: -")
+        return "driver RSS at " + ", ".join(parts)
+
+
+class ProcessCpu:
+    """CPU seconds of this process's descendants by role (the test server, the augment actors, the rest
+    of Ray), read from ``/proc``; ``poll`` keeps the largest value seen per process, so processes that
+    exit before the end still count."""
+
+    TICK = os.sysconf("SC_CLK_TCK")
+
+    def __init__(self, server_pid: int, actor_marker: str = "AugmentRows"):
+        self.server_pid, self.marker, self.seen = server_pid, actor_marker, {}
+
+    def poll(self) -> None:
+        parents, cpu, names = {}, {}, {}
+        for entry in os.listdir("/proc"):
+            if not entry.isdigit():
+                continue
+            with contextlib.suppress(OSError):
+                with open(f"/proc/{entry}/stat", encoding="ascii", errors="replace") as handle:
+                    fields = handle.read().rsplit(")", 1)[1].split()
+                pid = int(entry)
+                parents[pid], cpu[pid] = int(fields[1]), (int(fields[11]) + int(fields[12])) / self.TICK
+                with open(f"/proc/{entry}/cmdline", "rb") as handle:
+                    names[pid] = handle.read(300).decode(errors="replace")
+        mine = {os.getpid()}
+        for _ in range(6):  # a few generations down: driver -> raylet -> workers
+            mine |= {pid for pid, parent in parents.items() if parent in mine}
+        for pid in mine - {os.getpid()}:
+            role = "server" if pid == self.server_pid else "actors" if self.marker in names[pid] else "ray other"
+            self.seen[pid] = (role, max(cpu[pid], self.seen.get(pid, ("", 0.0))[1]))
+
+    def by_role(self) -> dict[str, float]:
+        totals: dict[str, float] = {}
+        for role, seconds in self.seen.values():
+            totals[role] = totals.get(role, 0.0) + seconds
+        return totals
+
+
+# --- Round trip ------------------------------------------------------------------------------------
+
+
+def round_trip_parents(count: int, folder: Path, files: int = 16) -> None:
+    """``count`` distinct English instruction rows, as ``files`` Parquet files (the read streams them as
+    that many blocks, spread over the actors)."""
+    from sftforge.operators import schema
+    from sftforge.operators.read.records import content_id
+
+    rng = random.Random(0)
+    words = ["river", "mountain", "harvest", "violin", "glacier", "orchard", "compass", "lantern", "meadow",
+             "bicycle", "volcano"]
+    rows = []
+    for i in range(count):
+        instruction = f"Describe the {rng.choice(words)} and the {rng.choice(words)} in story number {i}."
+        rows.append({schema.DOC_ID: content_id(schema.KIND_INSTRUCTION, [instruction, "", "An answer."]),
+                     schema.KIND: schema.KIND_INSTRUCTION, schema.INSTRUCTION: instruction, schema.INPUT: "",
+                     schema.OUTPUT: "An answer."})
+    table = pa.Table.from_pylist(rows, schema=schema.BASE_SCHEMA)
+    folder.mkdir(parents=True, exist_ok=True)
+    step = -(-count // files)
+    for k in range(files):
+        pq.write_table(table.slice(k * step, step), folder / f"part-{k:05d}.parquet")
+
+
+def bench_round_trip(parents: int, latency: float, concurrency: int, workers: int, batch_rows: int) -> None:
+    """Round trip over ``parents`` rows through ``AugmentStep`` (the per-row actor pool) on real Ray."""
+    import ray
+    import ray.data
+    from openai_process import ServerProcess
+    from sftforge.jobs.augment.step import AugmentStep
+    from sftforge.jobs.steps.base import RunContext
+    from sftforge.operators.augment import AugmentConfig
+    from sftforge.operators.llm_client import LLMConfig
+
+    ideal = workers * concurrency / latency
+    expected = 2 * parents
+    print(f"\nround trip (2 calls per parent) through the per-row actor-pool stage: {parents:,} parents, "
+          f"{workers} workers x C={concurrency}, server latency {latency}s in its own process, "
+          f"batch_rows {batch_rows}: ideal {ideal:,.0f} requests/s")
+    with (ServerProcess(latency=latency, reply="augment_replies:reply") as server,
+          tempfile.TemporaryDirectory(prefix="bench-rt-") as tmp):
+        source = Path(tmp, "parents")
+        files = max(4 * workers, parents // 4096)
+        round_trip_parents(parents, source, files)
+        ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, configure_logging=False,
+                 runtime_env={"env_vars": {"PYTHONPATH": str(Path(__file__).resolve().parent)}})
+        ray.data.DataContext.get_current().enable_progress_bars = False
+        logging.getLogger("ray.data").setLevel(logging.WARNING)
+        try:
+            llm = LLMConfig(base_url=server.url, api_key_env=None, model="bench", max_in_flight=concurrency,
+                            timeout_s=120)
+            config = AugmentConfig(progress=False, workers=workers, batch_rows=batch_rows,
+                                   round_trip={"target_rows": 10**9, "parents_per_batch": batch_rows})
+            job = SimpleNamespace(augment=config, llm=llm, output=SimpleNamespace(dir=f"{tmp}/out"))
+            ctx = RunContext(job, "bench", None, Path(tmp, "staging"))
+            step = AugmentStep(job)
+            before = server.stats()["requests"]
+            ds = step.run(_read_as_sftforge_does(source), ctx)
+            rows = 0
+            cpu0 = cpu_seconds()
+            processes = ProcessCpu(server.process.pid)
+
+            def progress() -> int:
+                processes.poll()
+                return server.stats()["requests"] - before
+
+            with ProgressSampler(progress) as sampler:
+                for batch in ds.iter_batches(batch_format="pyarrow", batch_size=None):
+                    rows += batch.num_rows
+            elapsed = sampler.samples[-1][0]
+            cpu = cpu_seconds() - cpu0
+            report = step.outcome().report
+        finally:
+            ray.shutdown()
+        sent = server.stats()["requests"] - before
+    rate = sent / elapsed
+    first, last = sampler.at(0.1), sampler.at(0.9)
+    steady = (last[1] - first[1]) / (last[0] - first[0]) if first and last and last[0] > first[0] else float("nan")
+    generated = report.get("rows_by_method", {}).get("round_trip", 0)
+    print(f"{'requests':>9} {'expected':>9} {'seconds':>8} {'req/s':>8} {'ideal':>7} {'ratio':>6} "
+          f"{'10-90% req/s':>13} {'ratio':>6} {'rows out':>9} {'generated':>9} {'driver cpu':>11} {'peak RSS':>9}")
+    print(f"{sent:>9,} {expected:>9,} {elapsed:8.1f} {rate:8,.1f} {ideal:7,.0f} {rate / ideal:6.3f} "
+          f"{steady:13,.1f} {steady / ideal:6.3f} {rows:>9,} {generated:>9,} {cpu / elapsed:10.0%} "
+          f"{resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:8,.0f}M")
+    print(sampler.rss_line() + " (progress = requests answered)")
+    roles = processes.by_role()
+    roles["driver"] = cpu
+    per_k = {role: 1000 * seconds / max(sent, 1) for role, seconds in sorted(roles.items())}
+    total = sum(per_k.values())
+    print("CPU seconds per 1,000 requests: " + ", ".join(f"{role} {value:.2f}" for role, value in per_k.items())
+          + f"; total {total:.2f} -> CPU-bound ceiling on 2 free cores {2000 / total:,.0f} requests/s"
+          f" ({2000 / total / ideal:.2f} of ideal)")
+
+
+def _read_paths(batch: pa.Table) -> pa.Table:
+    return pa.concat_tables([pq.read_table(path) for path in batch.column("path").to_pylist()])
+
+
+def _read_as_sftforge_does(folder: Path):
+    """One block per file, as ``jobs/read.py`` reads (``from_items`` of the files, then a read per item)."""
+    import ray.data
+
+    paths = [{"path": str(path)} for path in sorted(folder.glob("*.parquet"))]
+    return ray.data.from_items(paths, override_num_blocks=len(paths)).map_batches(
+        _read_paths, batch_format="pyarrow", batch_size=1)
+
+
+# --- Self-Instruct -----------------------------------------------------------------------------------
+
+
+class FilterTimer:
+    """Wall time the driver spends inside the novelty filter (``NoveltyIndex`` and, when it exists,
+    the actor-backed ``LanguagePool``): their public methods wrapped, nested calls counted once."""
+
+    METHODS = ("add", "extend", "check", "add_if_novel", "pool_verdicts", "filter_round")
+
+    def __init__(self):
+        self.seconds, self.calls, self._depth, self._saved = 0.0, 0, 0, []
+
+    def _wrap(self, cls, name):
+        original = cls.__dict__[name]
+
+        @functools.wraps(original)
+        def timed(*args, **kwargs):
+            self._depth += 1
+            started = time.perf_counter()
+            try:
+                return original(*args, **kwargs)
+            finally:
+                self._depth -= 1
+                if self._depth == 0:
+                    self.seconds += time.perf_counter() - started
+                    self.calls += 1
+
+        self._saved.append((cls, name, original))
+        setattr(cls, name, timed)
+
+    def __enter__(self):
+        from sftforge.operators.augment import novelty
+
+        classes = [novelty.NoveltyIndex]
+        with contextlib.suppress(ImportError, AttributeError):
+            from sftforge.jobs.augment import novelty_actors
+
+            classes.append(novelty_actors.LanguagePool)
+        for cls in classes:
+            for name in self.METHODS:
+                if name in cls.__dict__:
+                    self._wrap(cls, name)
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        for cls, name, original in reversed(self._saved):
+            setattr(cls, name, original)
+
+
+class RoundWatcher:
+    """Finished Self-Instruct rounds as they land in the checkpoint folder: (seconds, info) each."""
+
+    def __init__(self, work: Path, started: float):
+        self.work, self.started, self.rounds, self.seen = work, started, [], set()
+
+    def poll(self) -> int:
+        for path in sorted(self.work.glob("self_instruct-*/done-*.json")):
+            if path.name not in self.seen:
+                with contextlib.suppress(OSError, ValueError):
+                    info = json.loads(path.read_text())
+                    self.seen.add(path.name)
+                    self.rounds.append((time.perf_counter() - self.started, info))
+        return sum(int(info.get("rows", 0)) for _, info in self.rounds)
+
+
+def bench_self_instruct(target: int, latency: float, concurrency: int, prompts_per_batch: int, data: Path) -> None:
+    """Self-Instruct to ``target`` accepted instructions (one instance each) through ``run_augment``."""
+    import ray
+    from openai_process import ServerProcess
+    from sftforge.jobs.augment.driver import run_augment
+    from sftforge.operators.augment import AugmentConfig
+    from sftforge.operators.llm_client import LLMConfig
+
+    print(f"\nSelf-Instruct to {target:,} accepted instructions (1 instance each, {prompts_per_batch} prompts "
+          f"x 8 new tasks per round) through run_augment, server latency {latency}s, C={concurrency}")
+    with (ServerProcess(latency=latency, reply="augment_replies:reply") as server,
+          tempfile.TemporaryDirectory(prefix="bench-si-") as tmp):
+        ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, configure_logging=False)
+        try:
+            llm = LLMConfig(base_url=server.url, api_key_env=None, model="bench", max_in_flight=concurrency,
+                            timeout_s=120)
+            config = AugmentConfig(progress=False, self_instruct={
+                "seed_tasks": str(data / "self_instruct" / "seed_tasks.jsonl"), "target_rows": target,
+                "languages": ["en"], "instances_per_task": 1, "prompts_per_batch": prompts_per_batch,
+                "max_stalled_batches": 20})
+            watcher = RoundWatcher(Path(tmp, "work"), time.perf_counter())
+            cpu0 = cpu_seconds()
+            with FilterTimer() as timer, ProgressSampler(watcher.poll, every=0.5) as sampler:
+                watcher.started = sampler.started
+                outcome = run_augment(config, llm, Path(tmp, "work"))
+            elapsed = sampler.samples[-1][0]
+            cpu = cpu_seconds() - cpu0
+        finally:
+            ray.shutdown()
+        requests = server.stats()["requests"]
+    report = outcome.report()["methods"]["self_instruct"] if hasattr(outcome, "report") else {}
+    funnel = report.get("funnel", {})
+    rows = outcome.methods["self_instruct"].rows
+    print(f"{'rows':>8} {'rounds':>6} {'candidates':>10} {'accepted':>9} {'requests':>9} {'seconds':>8} "
+          f"{'rows/s':>7} {'filter s':>9} {'filter share':>12} {'driver cpu':>10} {'peak RSS':>9}")
+    print(f"{rows:>8,} {len(watcher.rounds):>6} {funnel.get('candidates', 0):>10,} "
+          f"{funnel.get('instructions_accepted', 0):>9,} {requests:>9,} {elapsed:8.1f} {rows / elapsed:7.1f} "
+          f"{timer.seconds:9.1f} {timer.seconds / elapsed:12.1%} {cpu / elapsed:10.0%} "
+          f"{resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:8,.0f}M")
+    print(sampler.rss_line() + " (progress = rows)")
+    _round_rates(watcher.rounds)
+
+
+def _round_rates(rounds: list[tuple[float, dict]]) -> None:
+    """Per-round rates by pool size, and the time to 1M rows projected from them."""
+    if len(rounds) < 4:
+        print("too few rounds for per-round rates")
+        return
+    points, previous, pool = [], 0.0, 0
+    for seconds, info in rounds:
+        accepted = int(info.get("counters", {}).get("instructions_accepted", info.get("rows", 0)))
+        pool += accepted
+        points.append((pool, seconds - previous, accepted, int(info.get("rows", 0))))
+        previous = seconds
+    tenth = max(len(points) // 10, 1)
+    print(f"{'pool at':>9} {'rounds':>6} {'s/round':>8} {'accepted/s':>10}")
+    for k in range(0, len(points), tenth):
+        chunk = points[k:k + tenth]
+        seconds = sum(p[1] for p in chunk)
+        print(f"{chunk[-1][0]:>9,} {len(chunk):>6} {seconds / len(chunk):8.2f} "
+              f"{sum(p[2] for p in chunk) / max(seconds, 1e-9):10.1f}")
+    # Seconds per accepted instruction as a straight line in the pool size (the filter's cost grows with
+    # the pool), fitted on the second half of the run, integrated from 0 to 1M instructions.
+    half = points[len(points) // 2:]
+    xs = [p[0] for p in half]
+    ys = [p[1] / max(p[2], 1) for p in half]
+    mean_x, mean_y = sum(xs) / len(xs), sum(ys) / len(ys)
+    var = sum((x - mean_x) ** 2 for x in xs)
+    slope = sum((x - mean_x) * (y - mean_y) for x, y in zip(xs, ys)) / var if var else 0.0
+    slope = max(slope, 0.0)
+    intercept = mean_y - slope * mean_x
+    total = 1_000_000
+    projected = intercept * total + slope * total**2 / 2
+    print(f"projection: {intercept * 1e3:.2f} ms per accepted instruction + {slope * 1e9:.2f} ms per 1M of pool "
+          f"(fit on the second half); 1M rows (1 instance each): {projected / 3600:.2f} h")
