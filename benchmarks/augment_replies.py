@@ -66,7 +66,7 @@ def from_pivot(text: str) -> str:
 
 
 def _translate(prompt: str) -> str:
-    head, _, text = prompt.partition("\n\n")
+    _, _, text = prompt.partition("\n\n")
     if prompt.startswith("Translate"):
         return to_pivot(text.strip())
     words = from_pivot(text.strip()).split()

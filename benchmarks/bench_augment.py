@@ -117,7 +117,7 @@ def bench_novelty(
         exact = PrefixFilterScan(pool)
         ref_build = time.process_time() - started
         ref_n = min(reference, count)
-        ref_rate, ref_truth = _rate(lambda batch: [exact.novel(c) for c in batch], candidates[:ref_n])
+        ref_rate, ref_truth = _rate(lambda batch, exact=exact: [exact.novel(c) for c in batch], candidates[:ref_n])
         ref_same = sum(t == v.novel for t, v in zip(ref_truth, verdicts))
         ref_scan = sum(t == r for t, r in zip(truth, ref_truth))
         del exact

@@ -11,7 +11,7 @@ from sftforge.operators.augment.novelty import naive_scan, rouge_tokens
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
 
-from augment_novelty_reference import PrefixFilterScan, plain_lcs  # noqa: E402
+from augment_novelty_reference import PrefixFilterScan, plain_lcs
 
 WORDS = ["a", "the", "of", "river", "moon", "write", "poem", "list", "three", "why", "sky", "blue", "cat"]
 CJK = list("山河湖海风雨花草")
