@@ -244,7 +244,8 @@ def main() -> None:
         "--old-max-pool", type=int, default=100_000, help="largest pool the old filter is run on"
     )
     parser.add_argument("--parents", type=int, help="round-trip parents (default 100,000; --quick 2,000)")
-    parser.add_argument("--latency", type=float, default=0.5, help="server latency of the round trip, s")
+    parser.add_argument("--latency", type=float, default=1.0,
+                        help="server latency of the round trip, s (1 s: 2 x 64 in flight need ~0.8 of a core)")
     parser.add_argument("--concurrency", type=int, default=64, help="requests in flight per worker")
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--batch-rows", type=int, default=512, help="rows per batch of the actor pool")
