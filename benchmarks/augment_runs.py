@@ -311,7 +311,19 @@ def bench_self_instruct(target: int, latency: float, concurrency: int, prompts_p
                 "max_stalled_batches": 20})
             watcher = RoundWatcher(Path(tmp, "work"), time.perf_counter())
             cpu0 = cpu_seconds()
-            with FilterTimer() as timer, ProgressSampler(watcher.poll, every=0.5) as sampler:
+            marks = [target * k // 10 for k in range(1, 11)]
+
+            def progress() -> int:
+                rows = watcher.poll()
+                while marks and rows >= marks[0]:  # a line per 10%: a run stopped early still tells
+                    marks.pop(0)
+                    elapsed = time.perf_counter() - watcher.started
+                    print(f"  {rows:>9,} rows, {len(watcher.rounds):>4} rounds, {elapsed:7.1f} s, filter "
+                          f"{timer.seconds:6.1f} s ({timer.seconds / elapsed:.0%}), RSS {rss_mib():,.0f} MiB",
+                          flush=True)
+                return rows
+
+            with FilterTimer() as timer, ProgressSampler(progress, every=0.5) as sampler:
                 watcher.started = sampler.started
                 outcome = run_augment(config, llm, Path(tmp, "work"))
             elapsed = sampler.samples[-1][0]
