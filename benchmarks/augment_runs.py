@@ -374,5 +374,10 @@ def _round_rates(rounds: list[tuple[float, dict]]) -> None:
     intercept = mean_y - slope * mean_x
     total = 1_000_000
     projected = intercept * total + slope * total**2 / 2
-    print(f"projection: {intercept * 1e3:.2f} ms per accepted instruction + {slope * 1e9:.2f} ms per 1M of pool "
-          f"(fit on the second half); 1M rows (1 instance each): {projected / 3600:.2f} h")
+    last = points[-tenth:]
+    flat = sum(p[1] for p in last) / max(sum(p[2] for p in last), 1)
+    done, spent = points[-1][0], rounds[-1][0]
+    print(f"projection to 1M accepted instructions (= rows at 1 instance each): linear fit of s/instruction on "
+          f"pool size (second half: {intercept * 1e3:.2f} ms + {slope * 1e9:.2f} ms per 1M of pool) "
+          f"{projected / 3600:.2f} h; measured {spent / 3600:.2f} h to {done:,} then the last tenth's rate "
+          f"kept {(spent + flat * max(total - done, 0)) / 3600:.2f} h")
