@@ -141,6 +141,17 @@ def round_trip_parents(count: int, folder: Path, files: int = 16) -> None:
         pq.write_table(table.slice(k * step, step), folder / f"part-{k:05d}.parquet")
 
 
+def start_ray() -> None:
+    """A local Ray for one run. Its workers run at nice 0, not Ray's default 15: on a shared host the
+    augment actors (Ray workers) would otherwise get a sliver of the CPU next to other users' processes
+    while the driver and the test server do not, and the figure would measure the niceness."""
+    import ray
+
+    os.environ.setdefault("RAY_worker_niceness", "0")
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, configure_logging=False,
+             runtime_env={"env_vars": {"PYTHONPATH": str(Path(__file__).resolve().parent)}})
+
+
 def bench_round_trip(parents: int, latency: float, concurrency: int, workers: int, batch_rows: int) -> None:
     """Round trip over ``parents`` rows through ``AugmentStep`` (the per-row actor pool) on real Ray."""
     import ray
@@ -161,8 +172,7 @@ def bench_round_trip(parents: int, latency: float, concurrency: int, workers: in
         source = Path(tmp, "parents")
         files = max(4 * workers, parents // 4096)
         round_trip_parents(parents, source, files)
-        ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, configure_logging=False,
-                 runtime_env={"env_vars": {"PYTHONPATH": str(Path(__file__).resolve().parent)}})
+        start_ray()
         ray.data.DataContext.get_current().enable_progress_bars = False
         logging.getLogger("ray.data").setLevel(logging.WARNING)
         try:
@@ -301,7 +311,7 @@ def bench_self_instruct(target: int, latency: float, concurrency: int, prompts_p
           f"x 8 new tasks per round) through run_augment, server latency {latency}s, C={concurrency}")
     with (ServerProcess(latency=latency, reply="augment_replies:reply") as server,
           tempfile.TemporaryDirectory(prefix="bench-si-") as tmp):
-        ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, configure_logging=False)
+        start_ray()
         try:
             llm = LLMConfig(base_url=server.url, api_key_env=None, model="bench", max_in_flight=concurrency,
                             timeout_s=120)
