@@ -32,6 +32,7 @@ import argparse
 import gc
 import random
 import resource
+import signal
 import sys
 import tempfile
 import time
@@ -256,6 +257,8 @@ def main() -> None:
     parser.add_argument("--si-prompts", type=int, default=256, help="generation prompts per round")
     parser.add_argument("--skip", default="", help="comma list of: novelty, round_trip, self_instruct, driver")
     args = parser.parse_args()
+    # A stopped benchmark (SIGTERM, as `timeout` sends) unwinds, so its server process and Ray stop too.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     skip = set(args.skip.split(",")) - {""}
     if "novelty" not in skip:
         sizes = args.sizes or ([10_000, 100_000] if args.quick else [10_000, 100_000, 1_000_000])
