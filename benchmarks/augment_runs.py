@@ -151,13 +151,18 @@ def start_ray() -> None:
     """A local Ray for one run (``ProcessCpu.poll`` puts its workers at nice 0)."""
     import ray
 
-    for attempt in range(3):  # on a loaded host the raylet may miss Ray's fixed 30 s startup wait
+    os.environ.setdefault("RAY_AUTH_MODE", "disabled")
+    os.environ.setdefault("RAY_ENABLE_UV_RUN_RUNTIME_ENV", "0")
+    # The workers inherit it (no runtime_env to set up): they import this folder's modules.
+    here = str(Path(__file__).resolve().parent)
+    os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [here, os.environ.get("PYTHONPATH")]))
+    for attempt in range(4):  # on a loaded host the raylet may miss Ray's fixed 30 s startup wait
         try:
-            ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, configure_logging=False,
-                     runtime_env={"env_vars": {"PYTHONPATH": str(Path(__file__).resolve().parent)}})
+            ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False,
+                     configure_logging=False)
             return
         except Exception as error:
-            if "timed out during startup" not in str(error) or attempt == 2:
+            if "timed out during startup" not in str(error) or attempt == 3:
                 raise
             print(f"Ray did not start ({error}); trying again", flush=True)
             ray.shutdown()
