@@ -260,7 +260,7 @@ class FilterTimer:
     METHODS = ("add", "extend", "check", "add_if_novel", "pool_verdicts", "filter_round")
 
     def __init__(self):
-        self.seconds, self.calls, self._depth, self._saved = 0.0, 0, 0, []
+        self.seconds, self.cpu, self.calls, self._depth, self._saved = 0.0, 0.0, 0, 0, []
 
     def _wrap(self, cls, name):
         original = cls.__dict__[name]
@@ -268,13 +268,14 @@ class FilterTimer:
         @functools.wraps(original)
         def timed(*args, **kwargs):
             self._depth += 1
-            started = time.perf_counter()
+            started, cpu = time.perf_counter(), time.thread_time()  # the filter runs on the calling thread
             try:
                 return original(*args, **kwargs)
             finally:
                 self._depth -= 1
                 if self._depth == 0:
                     self.seconds += time.perf_counter() - started
+                    self.cpu += time.thread_time() - cpu
                     self.calls += 1
 
         self._saved.append((cls, name, original))
@@ -302,8 +303,9 @@ class FilterTimer:
 class RoundWatcher:
     """Finished Self-Instruct rounds as they land in the checkpoint folder: (seconds, info) each."""
 
-    def __init__(self, work: Path, started: float):
+    def __init__(self, work: Path, started: float, timer: FilterTimer | None = None):
         self.work, self.started, self.rounds, self.seen = work, started, [], set()
+        self.timer = timer
 
     def poll(self) -> int:
         for path in sorted(self.work.glob("self_instruct-*/done-*.json")):
@@ -311,6 +313,7 @@ class RoundWatcher:
                 with contextlib.suppress(OSError, ValueError):
                     info = json.loads(path.read_text())
                     self.seen.add(path.name)
+                    info["_cpu"] = (cpu_seconds(), self.timer.cpu if self.timer else 0.0)  # driver, filter
                     self.rounds.append((time.perf_counter() - self.started, info))
         return sum(int(info.get("rows", 0)) for _, info in self.rounds)
 
@@ -334,7 +337,8 @@ def bench_self_instruct(target: int, latency: float, concurrency: int, prompts_p
                 "seed_tasks": str(data / "self_instruct" / "seed_tasks.jsonl"), "target_rows": target,
                 "languages": ["en"], "instances_per_task": 1, "prompts_per_batch": prompts_per_batch,
                 "max_stalled_batches": 20})
-            watcher = RoundWatcher(Path(tmp, "work"), time.perf_counter())
+            timer = FilterTimer()
+            watcher = RoundWatcher(Path(tmp, "work"), time.perf_counter(), timer)
             cpu0 = cpu_seconds()
             marks = [target * k // 10 for k in range(1, 11)]
 
@@ -348,7 +352,7 @@ def bench_self_instruct(target: int, latency: float, concurrency: int, prompts_p
                           flush=True)
                 return rows
 
-            with FilterTimer() as timer, ProgressSampler(progress, every=0.5) as sampler:
+            with timer, ProgressSampler(progress, every=0.5) as sampler:
                 watcher.started = sampler.started
                 outcome = run_augment(config, llm, Path(tmp, "work"))
             elapsed = sampler.samples[-1][0]
@@ -361,11 +365,15 @@ def bench_self_instruct(target: int, latency: float, concurrency: int, prompts_p
     funnel = report.get("funnel", {})
     rows = outcome.methods["self_instruct"].rows
     print(f"{'rows':>8} {'rounds':>6} {'candidates':>10} {'accepted':>9} {'requests':>9} {'seconds':>8} "
-          f"{'rows/s':>7} {'filter s':>9} {'filter share':>12} {'driver cpu':>10} {'peak RSS':>9}")
+          f"{'rows/s':>7} {'filter s':>9} {'filter share':>12} {'driver cpu':>10} {'filter cpu s':>12} "
+          f"{'of driver cpu':>13} {'peak RSS':>9}")
     print(f"{rows:>8,} {len(watcher.rounds):>6} {funnel.get('candidates', 0):>10,} "
           f"{funnel.get('instructions_accepted', 0):>9,} {requests:>9,} {elapsed:8.1f} {rows / elapsed:7.1f} "
-          f"{timer.seconds:9.1f} {timer.seconds / elapsed:12.1%} {cpu / elapsed:10.0%} "
-          f"{resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:8,.0f}M")
+          f"{timer.seconds:9.1f} {timer.seconds / elapsed:12.1%} {cpu / elapsed:10.0%} {timer.cpu:12.1f} "
+          f"{timer.cpu / max(cpu, 1e-9):13.1%} {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:8,.0f}M")
+    print(f"driver CPU per accepted instruction {1e3 * cpu / max(rows, 1):.2f} ms (filter {1e3 * timer.cpu / max(rows, 1):.2f} "
+          f"ms): on one free core, {rows / max(cpu, 1e-9):,.0f} rows/s; 1M rows at this pool-size mix "
+          f"{1e6 * cpu / max(rows, 1) / 3600:.2f} h of driver CPU (the filter's share grows with the pool)")
     print(sampler.rss_line() + " (progress = rows)")
     _round_rates(watcher.rounds)
 
@@ -375,19 +383,29 @@ def _round_rates(rounds: list[tuple[float, dict]]) -> None:
     if len(rounds) < 4:
         print("too few rounds for per-round rates")
         return
-    points, previous, pool = [], 0.0, 0
+    points, previous, pool = [], (0.0, *rounds[0][1]["_cpu"]), 0
     for seconds, info in rounds:
         accepted = int(info.get("counters", {}).get("instructions_accepted", info.get("rows", 0)))
         pool += accepted
-        points.append((pool, seconds - previous, accepted, int(info.get("rows", 0))))
-        previous = seconds
+        now = (seconds, *info["_cpu"])
+        points.append((pool, now[0] - previous[0], accepted, now[1] - previous[1], now[2] - previous[2]))
+        previous = now
+    points[0] = (*points[0][:3], points[1][3], points[1][4])  # the first round's CPU is not measured
     tenth = max(len(points) // 10, 1)
-    print(f"{'pool at':>9} {'rounds':>6} {'s/round':>8} {'accepted/s':>10}")
+    print(f"{'pool at':>9} {'rounds':>6} {'s/round':>8} {'accepted/s':>10} {'driver cpu ms/instr':>19} "
+          f"{'filter cpu ms/instr':>19}")
     for k in range(0, len(points), tenth):
         chunk = points[k:k + tenth]
-        seconds = sum(p[1] for p in chunk)
-        print(f"{chunk[-1][0]:>9,} {len(chunk):>6} {seconds / len(chunk):8.2f} "
-              f"{sum(p[2] for p in chunk) / max(seconds, 1e-9):10.1f}")
+        seconds, accepted = sum(p[1] for p in chunk), max(sum(p[2] for p in chunk), 1)
+        print(f"{chunk[-1][0]:>9,} {len(chunk):>6} {seconds / len(chunk):8.2f} {accepted / max(seconds, 1e-9):10.1f} "
+              f"{1e3 * sum(p[3] for p in chunk) / accepted:19.2f} {1e3 * sum(p[4] for p in chunk) / accepted:19.2f}")
+    _project("wall", [(p[0], p[1], p[2]) for p in points], rounds[-1][0])
+    _project("driver CPU", [(p[0], p[3], p[2]) for p in points], sum(p[3] for p in points))
+
+
+def _project(label: str, points: list[tuple[int, float, int]], spent: float) -> None:
+    """Seconds to 1M accepted instructions from (pool, seconds, accepted) per round."""
+    tenth = max(len(points) // 10, 1)
     # Seconds per accepted instruction as a straight line in the pool size (the filter's cost grows with
     # the pool), fitted on the second half of the run, integrated from 0 to 1M instructions.
     half = points[len(points) // 2:]
@@ -402,8 +420,8 @@ def _round_rates(rounds: list[tuple[float, dict]]) -> None:
     projected = intercept * total + slope * total**2 / 2
     last = points[-tenth:]
     flat = sum(p[1] for p in last) / max(sum(p[2] for p in last), 1)
-    done, spent = points[-1][0], rounds[-1][0]
-    print(f"projection to 1M accepted instructions (= rows at 1 instance each): linear fit of s/instruction on "
-          f"pool size (second half: {intercept * 1e3:.2f} ms + {slope * 1e9:.2f} ms per 1M of pool) "
-          f"{projected / 3600:.2f} h; measured {spent / 3600:.2f} h to {done:,} then the last tenth's rate "
-          f"kept {(spent + flat * max(total - done, 0)) / 3600:.2f} h")
+    done = points[-1][0]
+    print(f"projected {label} to 1M accepted instructions (= rows at 1 instance each): linear fit of "
+          f"s/instruction on pool size (second half: {intercept * 1e3:.2f} ms + {slope * 1e9:.2f} ms per 1M of "
+          f"pool) {projected / 3600:.2f} h; measured {spent / 3600:.2f} h to {done:,} then the last tenth's "
+          f"rate kept {(spent + flat * max(total - done, 0)) / 3600:.2f} h")
