@@ -344,8 +344,9 @@ def bench_self_instruct(target: int, latency: float, concurrency: int, prompts_p
 
             def progress() -> int:
                 rows = watcher.poll()
-                while marks and rows >= marks[0]:  # a line per 10%: a run stopped early still tells
-                    marks.pop(0)
+                if marks and rows >= marks[0]:  # a line per 10%: a run stopped early still tells
+                    while marks and rows >= marks[0]:
+                        marks.pop(0)
                     elapsed = time.perf_counter() - watcher.started
                     print(f"  {rows:>9,} rows, {len(watcher.rounds):>4} rounds, {elapsed:7.1f} s, filter "
                           f"{timer.seconds:6.1f} s ({timer.seconds / elapsed:.0%}), RSS {rss_mib():,.0f} MiB",
