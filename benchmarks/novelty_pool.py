@@ -94,9 +94,9 @@ class InstructionMaker:
         self.char_cdf = np.cumsum(1.0 / np.arange(1, 20993))
         self.char_cdf /= self.char_cdf[-1]
 
-    def make(self, rng: random.Random) -> str:
-        """One new instruction."""
-        if rng.random() < 0.75:
+    def make(self, rng: random.Random, chinese: float = 0.25) -> str:
+        """One new instruction, in Chinese with probability ``chinese``."""
+        if rng.random() < 1.0 - chinese:
             words = rng.choice(self.frames).split()
             draws = np.searchsorted(self.word_cdf, [rng.random() for _ in words])
             return " ".join(
