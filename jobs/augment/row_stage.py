@@ -36,8 +36,8 @@ import pyarrow.parquet as pq
 from sftforge.jobs.augment.checkpoints import BatchOutput, FailureGate, dedup_rows
 from sftforge.jobs.augment.document_methods import InstructionBacktranslationMethod, QAGenerationMethod
 from sftforge.jobs.augment.row_methods import (
-    Parent,
     ParaphraseMethod,
+    Parent,
     RoundTripMethod,
     RowMethod,
     parent_hash,

@@ -10,7 +10,6 @@ from pathlib import Path
 from typing import Any
 
 import pyarrow.parquet as pq
-
 from sftforge.jobs.augment.checkpoints import dataset_paths, join_url, read_bytes
 from sftforge.jobs.augment.driver import run_augment
 from sftforge.jobs.augment.row_stage import (

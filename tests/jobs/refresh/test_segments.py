@@ -118,7 +118,7 @@ def test_unchanged_nights_are_copied_and_changed_ones_written_again(ray_session,
                                              str(drops / "c.jsonl"): 20}
 
     again = run_refresh(config, date="2026-12-03")
-    records = lambda data: {path: b for path, b in data.items() if not path.startswith("carry/")}  # noqa: E731
+    records = lambda data: {path: b for path, b in data.items() if not path.startswith("carry/")}
     assert records(_data(again.release_dir)) == records(data3)  # the carry store follows Ray's blocks
     assert _manifest(again.release_dir)["accounting"]["rows_carried"] == 81
 
@@ -136,6 +136,6 @@ def test_a_new_type_in_a_later_night_rewrites_the_copied_nights(ray_session, tmp
     m2 = _manifest(second.release_dir)
     assert sorted(m2["refresh"][SEGMENTS]) == ["2026-12-02"]
     assert m2["accounting"]["rows_carried"] == 30 and m2["accounting"]["rows_read"] == 20
-    first_file = sorted((second.release_dir / "jsonl" / "train").glob("*.jsonl"))[0]
+    first_file = min((second.release_dir / "jsonl" / "train").glob("*.jsonl"))
     head = pj.read_json(first_file, read_options=pj.ReadOptions(block_size=1 << 10))
     assert head.schema.field("domain").type == "string"  # a text domain of night 2 leads the first file
