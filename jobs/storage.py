@@ -1,14 +1,28 @@
-"""Which package a URL scheme needs, checked on the driver before Ray starts."""
+"""Paths and URLs: which package a URL scheme needs (checked on the driver before Ray starts), a
+filesystem for a path or URL, and joining parts onto either."""
 
 from __future__ import annotations
 
 import importlib.util
+import posixpath
 
 #: Extras of sftforge that install a scheme's filesystem.
 _EXTRAS = {"s3fs": "sftforge[s3]"}
 _LOCAL_SCHEMES = {"file", "local"}
 #: Folders of a Ray runtime-env package: a config there is a temporary copy made by ``ray job submit``.
 RAY_PACKAGE_MARKERS = ("runtime_resources/working_dir_files/", "_ray_pkg_")
+
+
+def filesystem(url: str):
+    """``(fs, path)`` for a local path or an fsspec URL."""
+    from fsspec.core import url_to_fs
+
+    return url_to_fs(url)
+
+
+def join(root: str, *parts: str) -> str:
+    """``root`` joined with ``parts`` (URLs keep their scheme)."""
+    return posixpath.join(root.rstrip("/"), *parts)
 
 
 def url_scheme(path: str) -> str | None:

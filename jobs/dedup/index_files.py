@@ -16,7 +16,7 @@ A nightly refresh carries the previous index's files over by copying them (serve
 stores) and writes only its new rows' parts, as the next generation; the rows of changed or vanished
 input files are struck out by an ``excluded`` file instead of rewriting the files that hold them.
 
-Readers (``open_index``) trust a release's index only when the release is committed (``_SUCCESS``
+Readers (``open_index``) trust a release's index only when the release is committed (``SUCCESS``
 holds the sha256 of ``manifest.json``) and its manifest lists ``params.json`` with the same sha256 and
 every file that ``params.json`` lists; an index of a killed run is refused. A standalone index
 (``standalone`` in its ``params.json``: ``write_dedup_index``, or a refresh's carried index in its own
@@ -39,6 +39,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from sftforge.jobs.dedup.shuffle import view
+from sftforge.jobs.release.layout import MANIFEST, SUCCESS
+from sftforge.jobs.storage import filesystem, join
 from sftforge.operators import schema
 from sftforge.operators.dedup.config import INDEX_PARAMS, INDEX_ROWS, DedupConfig
 from sftforge.operators.dedup.keys import EXACT_HASH, SIGNATURE, signature_type
@@ -50,23 +52,10 @@ EXCLUDED_DIR = "excluded"
 #: ``params.json`` key of an index that is not part of a release (``write_dedup_index``, a refresh's
 #: carried index inside its own staging area): its listing is trusted without a release manifest.
 STANDALONE = "standalone"
-_MANIFEST = "manifest.json"
-_SUCCESS = "_SUCCESS"
 
 
 class DedupIndexError(Exception):
     """A dedup index cannot be used with this run; the message names the index and the parameter."""
-
-
-def filesystem(url: str):
-    """``(fs, path)`` for a local path or an fsspec URL."""
-    from fsspec.core import url_to_fs
-
-    return url_to_fs(url)
-
-
-def join(root: str, *parts: str) -> str:
-    return posixpath.join(root.rstrip("/"), *parts)
 
 
 def index_schema(config: DedupConfig) -> pa.Schema:
@@ -109,16 +98,16 @@ def _sha256(data: bytes) -> str:
 
 def _committed_manifest(fs, release: str, index: str) -> dict[str, Any] | None:
     """The manifest of the release folder holding the index, or None when it is not in a release."""
-    has_success, has_manifest = fs.exists(join(release, _SUCCESS)), fs.exists(join(release, _MANIFEST))
+    has_success, has_manifest = fs.exists(join(release, SUCCESS)), fs.exists(join(release, MANIFEST))
     if not has_success and not has_manifest:
         return None
     try:
-        success = fs.cat_file(join(release, _SUCCESS)).decode().strip()
-        manifest = fs.cat_file(join(release, _MANIFEST))
+        success = fs.cat_file(join(release, SUCCESS)).decode().strip()
+        manifest = fs.cat_file(join(release, MANIFEST))
     except FileNotFoundError:
-        raise DedupIndexError(f"dedup index '{index}': its release is not committed (no {_SUCCESS})") from None
+        raise DedupIndexError(f"dedup index '{index}': its release is not committed (no {SUCCESS})") from None
     if success != _sha256(manifest):
-        raise DedupIndexError(f"dedup index '{index}': its release's {_SUCCESS} does not match its manifest")
+        raise DedupIndexError(f"dedup index '{index}': its release's {SUCCESS} does not match its manifest")
     return json.loads(manifest)
 
 
@@ -148,7 +137,7 @@ def open_index(path: str) -> IndexListing:
     if "files" in params:
         if listed is None and not params.get(STANDALONE):
             raise DedupIndexError(f"dedup index '{path}' belongs to a release that is not committed "
-                                  f"(no {_SUCCESS} and {_MANIFEST} next to it)")
+                                  f"(no {SUCCESS} and {MANIFEST} next to it)")
         files, excluded = list(params["files"]), list(params.get("excluded", []))
         for item in (files + excluded) if listed is not None else []:
             if listed.get(item["path"], {}).get("sha256") != item["sha256"]:

@@ -7,24 +7,15 @@ inside a release is made by ``release_path``, the one place that knows the layou
 from __future__ import annotations
 
 import json
-import posixpath
 from dataclasses import dataclass
 from typing import Any
 
-LATEST = "LATEST"
-MANIFEST = "manifest.json"
-SUCCESS = "_SUCCESS"
+from sftforge.jobs.release.layout import LATEST, MANIFEST, SUCCESS
+from sftforge.jobs.storage import filesystem, join
 
 
 class RefreshError(Exception):
     """A refresh cannot go on (an overlapping run, an unusable previous release); nothing is published."""
-
-
-def filesystem(url: str):
-    """``(fs, path)`` for a local path or an fsspec URL."""
-    from fsspec.core import url_to_fs
-
-    return url_to_fs(url)
 
 
 def forget_listings(urls: list[str]) -> None:
@@ -35,11 +26,6 @@ def forget_listings(urls: list[str]) -> None:
     """
     for url in urls:
         filesystem(url)[0].invalidate_cache()
-
-
-def join(root: str, *parts: str) -> str:
-    """``root`` joined with ``parts`` (URLs keep their scheme)."""
-    return posixpath.join(root.rstrip("/"), *parts)
 
 
 def release_path(root: str, release: str, *parts: str) -> str:
