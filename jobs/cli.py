@@ -163,5 +163,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     return run_handled(args.handler, args, verbose=args.verbose)
 
 
+def console() -> None:
+    """The ``sftforge`` console script: ``main``, then a quick stop of a Ray the command started."""
+    code = main()
+    ray_start = sys.modules.get("sftforge.jobs.ray_start")  # loaded by the commands that start Ray
+    if ray_start is None:
+        sys.exit(code)
+    ray_start.exit_process(code)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    console()
