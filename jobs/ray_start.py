@@ -17,8 +17,8 @@ import sys
 import tempfile
 import warnings
 from collections.abc import Iterator
-from typing import NoReturn
 from pathlib import Path
+from typing import NoReturn
 
 import ray
 import ray.data
