@@ -46,6 +46,21 @@ def row_texts(table: pa.Table, field: TextField = "content") -> list[str]:
     return result
 
 
+# The ranges of is_cjk, in the two regex dialects used for them (a test keeps them equal).
+CJK_RANGES: tuple[tuple[int, int], ...] = (
+    (0x4E00, 0x9FFF),
+    (0x3400, 0x4DBF),
+    (0x20000, 0x2FA1F),
+    (0xF900, 0xFAFF),
+    (0x3040, 0x30FF),
+    (0x31F0, 0x31FF),
+    (0xAC00, 0xD7AF),
+    (0x1100, 0x11FF),
+)
+CJK_RE2 = "".join(f"\\x{{{low:X}}}-\\x{{{high:X}}}" for low, high in CJK_RANGES)
+CJK_PY = "".join(f"{chr(low)}-{chr(high)}" for low, high in CJK_RANGES)
+
+
 def is_cjk(char: str) -> bool:
     """True for Han, Kana and Hangul characters (scripts written without spaces between words)."""
     code = ord(char)

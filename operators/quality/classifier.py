@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 from sftforge.operators.base import StageError
-from sftforge.operators.quality.rules import CJK_PY
+from sftforge.operators.text import CJK_PY
 
 LABEL_GOOD = "good"
 LABEL_BAD = "bad"

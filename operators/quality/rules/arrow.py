@@ -8,20 +8,8 @@ from dataclasses import dataclass
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
+from sftforge.operators.text import CJK_PY, CJK_RANGES, CJK_RE2  # noqa: F401 - re-exported
 
-# The ranges of sftforge.operators.text.is_cjk, in the two regex dialects used here (a test keeps them equal).
-CJK_RANGES: tuple[tuple[int, int], ...] = (
-    (0x4E00, 0x9FFF),
-    (0x3400, 0x4DBF),
-    (0x20000, 0x2FA1F),
-    (0xF900, 0xFAFF),
-    (0x3040, 0x30FF),
-    (0x31F0, 0x31FF),
-    (0xAC00, 0xD7AF),
-    (0x1100, 0x11FF),
-)
-CJK_RE2 = "".join(f"\\x{{{low:X}}}-\\x{{{high:X}}}" for low, high in CJK_RANGES)
-CJK_PY = "".join(f"{chr(low)}-{chr(high)}" for low, high in CJK_RANGES)
 # CJK and full-width punctuation, curly quotes, ellipsis and dashes: split off as tokens of their own so
 # that "你好，世界" tokenises like "你 好 ， 世 界".
 _WIDE_PUNCT_RE2 = "\\x{3000}-\\x{303F}\\x{FF00}-\\x{FF65}\\x{2018}-\\x{201F}\\x{2026}\\x{2014}\\x{00B7}"
