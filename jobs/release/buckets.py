@@ -30,6 +30,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.json as pj
+from sftforge.jobs.release import distributions
 from sftforge.jobs.release.layout import record_dir
 from sftforge.jobs.release.stream import (
     JSON,
@@ -205,6 +206,7 @@ def write_bucket(bucket: Bucket, staging_url: str, output: OutputConfig, *pieces
         }
     else:
         counts = {bucket.target: rows.num_rows}
+    key = bucket.target.partition("/")[2] if group == "sft" else bucket.target
     return {
         "files": [
             {
@@ -217,11 +219,15 @@ def write_bucket(bucket: Bucket, staging_url: str, output: OutputConfig, *pieces
             for item in files
         ],
         "counts": counts,
+        "distributions": None if group == REJECTS else distributions.summarize(records, key),
     }
 
 
 def merge_results(results: list[dict[str, Any]]) -> tuple[Counter, Counter, Counter, list[dict[str, Any]]]:
-    """Instructions per split, documents per split, rejects per stage and every file, sorted by path."""
+    """Instructions per split, documents per split, rejects per stage and every file, sorted by path.
+
+    The buckets' summaries of their records are merged by ``merge_distributions``.
+    """
     instructions, documents, rejected = Counter(), Counter(), Counter()
     files = []
     for result in results:
@@ -230,6 +236,11 @@ def merge_results(results: list[dict[str, Any]]) -> tuple[Counter, Counter, Coun
             group, _, name = target.partition("/")
             {"sft": instructions, DOCUMENTS: documents, REJECTS: rejected}[group][name] += count
     return instructions, documents, rejected, sorted(files, key=lambda item: item["path"])
+
+
+def merge_distributions(results: list[dict[str, Any]]) -> dict[str, Any]:
+    """One summary (``sftforge.jobs.release.distributions``) of the records of every bucket."""
+    return distributions.merge([result.get("distributions") for result in results])
 
 
 def parse_jsonl(lines: pa.Array, record_schema: pa.Schema, chunk_bytes: int = 1 << 28) -> pa.Table:

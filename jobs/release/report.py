@@ -99,7 +99,8 @@ def render_markdown(release_id: str, accounting: dict[str, Any], reasons: dict[s
 
 
 def write_report(folder: Path, release_id: str, accounting: dict[str, Any], sections: dict[str, Any],
-                 splits: dict[str, int], timings: dict[str, float] | None = None) -> dict[str, Any]:
+                 splits: dict[str, int], timings: dict[str, float] | None = None,
+                 distributions: dict[str, Any] | None = None) -> dict[str, Any]:
     """Writes ``report.json``, ``report.md`` and ``report.html`` into ``folder`` (the release's staging
     folder, its record files written).
 
@@ -110,6 +111,8 @@ def write_report(folder: Path, release_id: str, accounting: dict[str, Any], sect
         sections: Each step's report section, by config key.
         splits: Rows per split.
         timings: Seconds per stage (or a named group of stages) where measured, for rows/s.
+        distributions: The released records' summary from the writer (``WriteCounts.distributions``);
+            without it the HTML report reads the record files in ``folder`` back.
     """
     reasons = top_reasons(folder / "rejects")
     report = {"release": release_id, "accounting": accounting, "splits": splits,
@@ -119,5 +122,8 @@ def write_report(folder: Path, release_id: str, accounting: dict[str, Any], sect
     (folder / "report.md").write_text(render_markdown(release_id, accounting, reasons, sections, splits),
                                       encoding="utf-8")
     safe = json.loads(json.dumps(report, default=str))
-    write_html_report(folder, safe, layout.splits(folder), layout.splits(folder, documents=True), timings)
+    if distributions is None:
+        write_html_report(folder, safe, layout.splits(folder), layout.splits(folder, documents=True), timings)
+    else:
+        write_html_report(folder, safe, [], [], timings, distributions)
     return report
