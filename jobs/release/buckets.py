@@ -48,7 +48,6 @@ from sftforge.operators.write.jsonl import jsonl_bytes
 from sftforge.operators.write.shards import ShardWriter
 
 _ONE_FILE = 1 << 62
-_LATER = "__release_later"  # false for a bucket's witnesses, which are written first
 
 
 @dataclass(frozen=True)
@@ -164,13 +163,7 @@ def write_bucket(bucket: Bucket, staging_url: str, output: OutputConfig, *pieces
     if not tables:
         return {"files": [], "counts": {}}
     rows = pa.concat_tables(tables)
-    if bucket.witnesses:
-        witnesses = pa.array(bucket.witnesses, pa.large_string())
-        later = pc.invert(pc.is_in(rows.column(KEY), value_set=witnesses))
-        rows = rows.append_column(_LATER, later)
-        rows = rows.sort_by([(_LATER, "ascending"), (KEY, "ascending"), (JSON, "ascending")])
-    else:
-        rows = rows.sort_by([(KEY, "ascending"), (JSON, "ascending")])
+    rows = rows.take(_write_order(rows, bucket.witnesses))
     lines = rows.column(JSON).combine_chunks()
     group = bucket.target.partition("/")[0]
     if group == REJECTS:
@@ -221,6 +214,25 @@ def write_bucket(bucket: Bucket, staging_url: str, output: OutputConfig, *pieces
         "counts": counts,
         "distributions": None if group == REJECTS else distributions.summarize(records, key),
     }
+
+
+def _write_order(rows: pa.Table, witnesses: tuple[str, ...]) -> pa.Array:
+    """Row order of a bucket's files: witnesses first, then by key, ties (the same ``doc_id``) by JSON line.
+
+    Keys are almost always unique, so the key column alone is sorted and only a bucket with equal keys
+    pays for the sort that also compares JSON lines: both give the same order.
+    """
+    keys = rows.column(KEY)
+    order = pc.sort_indices(keys)
+    ordered = keys.take(order)
+    if len(ordered) > 1 and pc.any(pc.equal(ordered.slice(1), ordered.slice(0, len(ordered) - 1))).as_py():
+        order = pc.sort_indices(rows, sort_keys=[(KEY, "ascending"), (JSON, "ascending")])
+    if witnesses:
+        later = pc.invert(pc.is_in(keys.take(order), value_set=pa.array(witnesses, pa.large_string())))
+        flags = np.asarray(later.to_numpy(zero_copy_only=False), dtype=bool)
+        positions = np.asarray(order.to_numpy(zero_copy_only=False))
+        order = pa.array(np.concatenate([positions[~flags], positions[flags]]))
+    return order
 
 
 def merge_results(results: list[dict[str, Any]]) -> tuple[Counter, Counter, Counter, list[dict[str, Any]]]:
