@@ -32,6 +32,7 @@ import pyarrow.compute as pc
 import pyarrow.json as pj
 from sftforge.jobs.release import distributions
 from sftforge.jobs.release.layout import record_dir
+from sftforge.jobs.release.report import reject_summary
 from sftforge.jobs.release.stream import (
     JSON,
     KEY,
@@ -200,6 +201,7 @@ def write_bucket(bucket: Bucket, staging_url: str, output: OutputConfig, *pieces
     else:
         counts = {bucket.target: rows.num_rows}
     key = bucket.target.partition("/")[2] if group == "sft" else bucket.target
+    relative = [str(item.path)[len(base) + 1 :] for item in files]
     return {
         "files": [
             {
@@ -212,7 +214,10 @@ def write_bucket(bucket: Bucket, staging_url: str, output: OutputConfig, *pieces
             for item in files
         ],
         "counts": counts,
-        "distributions": None if group == REJECTS else distributions.summarize(records, key),
+        "distributions": (
+            {"rejections": reject_summary(records, relative[0])} if group == REJECTS and relative
+            else None if group == REJECTS else distributions.summarize(records, key)
+        ),
     }
 
 

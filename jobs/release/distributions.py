@@ -26,7 +26,7 @@ QUALITY_BINS = 20
 
 def empty() -> dict[str, Any]:
     """The summary of no records."""
-    return {"lengths": {}, "quality_bins": [0] * QUALITY_BINS, "languages": {}}
+    return {"lengths": {}, "quality_bins": [0] * QUALITY_BINS, "languages": {}, "rejections": {}}
 
 
 def content_lengths(column: pa.ChunkedArray | pa.Array) -> np.ndarray:
@@ -81,23 +81,37 @@ def summarize(table: pa.Table, key: str) -> dict[str, Any]:
 
 
 def merge(summaries: list[dict[str, Any] | None]) -> dict[str, Any]:
-    """One summary of all records of ``summaries`` (``None`` entries hold no records)."""
+    """One summary of all records of ``summaries`` (``None`` entries hold no records).
+
+    A summary of a rejects file holds only ``rejections`` (``sftforge.jobs.release.report.reject_summary``).
+    """
+    from sftforge.jobs.release.report import merge_reject_summaries
+
     lengths: dict[str, Counter] = {}
     bins = np.zeros(QUALITY_BINS, dtype=np.int64)
     languages: Counter = Counter()
+    rejections = []
     for part in summaries:
         if not part:
             continue
-        for key, found in part["lengths"].items():
+        for key, found in part.get("lengths", {}).items():
             lengths.setdefault(key, Counter()).update({int(v): int(n) for v, n in found.items()})
-        bins += np.asarray(part["quality_bins"], dtype=np.int64)
-        languages.update(part["languages"])
+        bins += np.asarray(part.get("quality_bins") or [0] * QUALITY_BINS, dtype=np.int64)
+        languages.update(part.get("languages", {}))
+        rejections.append(part.get("rejections") or {})
     return {
         "lengths": {key: dict(sorted(found.items())) for key, found in sorted(lengths.items())},
         "quality_bins": [int(n) for n in bins],
         # most rows first; ties by name, so the order does not depend on which bucket came first
         "languages": dict(sorted(languages.items(), key=lambda item: (-item[1], item[0]))),
+        "rejections": merge_reject_summaries(rejections),
     }
+
+
+def reject_files(files: list[dict[str, Any]]) -> list[str]:
+    """The ``rejects/`` Parquet files among manifest entries, by path."""
+    return sorted(item["path"] for item in files
+                  if item["path"].startswith("rejects/") and item["path"].endswith(".parquet"))
 
 
 def record_files(files: list[dict[str, Any]]) -> list[tuple[str, str]]:
@@ -134,3 +148,15 @@ def read_summary(fs, path: str, key: str) -> dict[str, Any]:
         else:
             table = pj.read_json(handle)
     return summarize(table, key)
+
+
+def read_reject_summary(fs, path: str, relative: str) -> dict[str, Any]:
+    """The summary of one ``rejects/`` file on ``fs``, read back (``relative``: its path in the release)."""
+    import pyarrow.parquet as pq
+    from sftforge.jobs.release.report import reject_summary
+
+    with fs.open(path, "rb") as handle:
+        names = pq.read_schema(handle).names
+        wanted = [schema.REJECT_STAGE, schema.REJECT_REASON, schema.TEXT, schema.INSTRUCTION, schema.OUTPUT]
+        table = pq.read_table(handle, columns=[n for n in wanted if n in names])
+    return {"rejections": reject_summary(table, relative)}

@@ -221,6 +221,9 @@ class ReleaseWriter:
         return distributions.merge([self.counts.distributions] + [
             distributions.read_summary(self.fs, objectstore.join(base, path), key)
             for key, path in distributions.record_files(files)
+        ] + [
+            distributions.read_reject_summary(self.fs, objectstore.join(base, path), path)
+            for path in distributions.reject_files(files)
         ])
 
     def publish(self, manifest: dict[str, Any]) -> Path | str:

@@ -12,6 +12,7 @@ from fsspec.implementations.local import LocalFileSystem
 from sftforge.jobs.release import distributions
 from sftforge.jobs.release.html_report import collect_distributions
 from sftforge.jobs.release.layout import splits
+from sftforge.jobs.release.report import top_reasons
 from sftforge.jobs.release.svg import bins_of, bins_of_counts, fixed_bins
 from sftforge.jobs.release.writer import ReleaseWriter
 from sftforge.operators import schema
@@ -54,7 +55,10 @@ def test_the_writers_summary_is_that_of_the_files_it_wrote(ray_session, tmp_path
     counts = writer.write(ray.data.from_arrow(_final_rows(300)).repartition(3))
     release = writer.publish({})
     read_back = collect_distributions(release, splits(release), splits(release, documents=True))
-    assert counts.distributions == read_back
+    assert {k: v for k, v in counts.distributions.items() if k != "rejections"} == {
+        k: v for k, v in read_back.items() if k != "rejections"}
+    reasons = top_reasons(release / "rejects")
+    assert reasons and top_reasons(None, summary=counts.distributions["rejections"]) == reasons
     assert set(read_back["lengths"]) == set(counts.instructions_by_split) | {
         f"documents/{name}" for name in counts.documents_by_split}
     assert read_back["languages"] == {"zh": sum(counts.rows_by_split.values())}
@@ -73,7 +77,13 @@ def test_adopted_files_are_read_for_their_summary(ray_session, tmp_path):
                  prefix="part-night-")
     merged = second.adopt(str(previous), first_counts.files, first_counts)
     release = second.publish({})
-    assert merged.distributions == collect_distributions(release, splits(release), splits(release, True))
+    read_back = collect_distributions(release, splits(release), splits(release, True))
+    assert {k: v for k, v in merged.distributions.items() if k != "rejections"} == {
+        k: v for k, v in read_back.items() if k != "rejections"}
+    assert top_reasons(None, summary=merged.distributions["rejections"]) == top_reasons(release / "rejects")
+    rejected = sum(entry["rows"] for entries in top_reasons(release / "rejects", limit=99).values()
+                   for entry in entries)
+    assert rejected == sum(merged.rejected_by_stage.values())
     one = pq.read_table(release / "parquet" / "train" / "part-00000.parquet")
     part = distributions.read_summary(LocalFileSystem(), str(release / "parquet/train/part-00000.parquet"), "train")
     assert sum(part["lengths"]["train"].values()) == one.num_rows
