@@ -214,11 +214,15 @@ def write_bucket(bucket: Bucket, staging_url: str, output: OutputConfig, *pieces
             for item in files
         ],
         "counts": counts,
-        "distributions": (
-            {"rejections": reject_summary(records, relative[0])} if group == REJECTS and relative
-            else None if group == REJECTS else distributions.summarize(records, key)
-        ),
+        "distributions": _summary(group, records, key, relative),
     }
+
+
+def _summary(group: str, records: pa.Table, key: str, paths: list[str]) -> dict[str, Any]:
+    """What the report needs of a bucket's records (``distributions``); of rejects, the reasons."""
+    if group == REJECTS:
+        return {"rejections": reject_summary(records, paths[0])}
+    return distributions.summarize(records, key)
 
 
 def _write_order(rows: pa.Table, witnesses: tuple[str, ...]) -> pa.Array:

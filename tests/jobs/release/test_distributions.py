@@ -87,3 +87,18 @@ def test_adopted_files_are_read_for_their_summary(ray_session, tmp_path):
     one = pq.read_table(release / "parquet" / "train" / "part-00000.parquet")
     part = distributions.read_summary(LocalFileSystem(), str(release / "parquet/train/part-00000.parquet"), "train")
     assert sum(part["lengths"]["train"].values()) == one.num_rows
+
+
+def test_the_write_order_is_key_then_line_with_witnesses_first():
+    from sftforge.jobs.release.buckets import _write_order
+    from sftforge.jobs.release.stream import JSON, KEY
+
+    keys = ["0\x1fa\x1f3", "0\x1fa\x1f1", "0\x1fa\x1f2", "0\x1fa\x1f1", "0\x1fa\x1f0"]
+    lines = ['{"b"}\n', '{"z"}\n', '{"c"}\n', '{"y"}\n', '{"w"}\n']
+    rows = pa.table({KEY: pa.array(keys, pa.large_string()), JSON: pa.array(lines, pa.large_string())})
+    order = _write_order(rows, ()).to_pylist()
+    assert [lines[i] for i in order] == ['{"w"}\n', '{"y"}\n', '{"z"}\n', '{"c"}\n', '{"b"}\n']
+    order = _write_order(rows, ("0\x1fa\x1f2",)).to_pylist()
+    assert [lines[i] for i in order] == ['{"c"}\n', '{"w"}\n', '{"y"}\n', '{"z"}\n', '{"b"}\n']
+    unique = rows.slice(0, 3)
+    assert _write_order(unique, ()).to_pylist() == [1, 2, 0]
