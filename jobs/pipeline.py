@@ -167,7 +167,7 @@ def run_job(config: JobConfig, config_source: str | None = None, refresh=None, f
             check_rows(counts.total_written, config.output.min_rows, config.output.max_shrink,
                        config.output.dir, release_id)
         report = write_report(ctx.staging_dir, release_id, accounting_dict, sections,
-                              counts.rows_by_split, timings)
+                              counts.rows_by_split, timings, counts.distributions)
         write_card(ctx.staging_dir, config.output, release_id, counts.instructions_by_split,
                    counts.documents_by_split)
         manifest = {

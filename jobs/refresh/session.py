@@ -306,6 +306,7 @@ class RefreshSession:
         since = self.since_release()
         if since is not None:
             current = {"release": self.release_id, "rows": counts.as_dict(), "refresh": refresh_manifest,
-                       "rejections": top_reasons(Path(str(self._staging)) / "rejects")}
+                       "rejections": top_reasons(Path(str(self._staging)) / "rejects",
+                                                 summary=(counts.distributions or {}).get("rejections"))}
             sections["since_last_release"] = diff_manifests(since.manifest, current)
         return sections

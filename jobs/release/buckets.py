@@ -30,7 +30,9 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.json as pj
+from sftforge.jobs.release import distributions
 from sftforge.jobs.release.layout import record_dir
+from sftforge.jobs.release.report import reject_summary
 from sftforge.jobs.release.stream import (
     JSON,
     KEY,
@@ -47,7 +49,6 @@ from sftforge.operators.write.jsonl import jsonl_bytes
 from sftforge.operators.write.shards import ShardWriter
 
 _ONE_FILE = 1 << 62
-_LATER = "__release_later"  # false for a bucket's witnesses, which are written first
 
 
 @dataclass(frozen=True)
@@ -163,13 +164,7 @@ def write_bucket(bucket: Bucket, staging_url: str, output: OutputConfig, *pieces
     if not tables:
         return {"files": [], "counts": {}}
     rows = pa.concat_tables(tables)
-    if bucket.witnesses:
-        witnesses = pa.array(bucket.witnesses, pa.large_string())
-        later = pc.invert(pc.is_in(rows.column(KEY), value_set=witnesses))
-        rows = rows.append_column(_LATER, later)
-        rows = rows.sort_by([(_LATER, "ascending"), (KEY, "ascending"), (JSON, "ascending")])
-    else:
-        rows = rows.sort_by([(KEY, "ascending"), (JSON, "ascending")])
+    rows = rows.take(_write_order(rows, bucket.witnesses))
     lines = rows.column(JSON).combine_chunks()
     group = bucket.target.partition("/")[0]
     if group == REJECTS:
@@ -205,6 +200,8 @@ def write_bucket(bucket: Bucket, staging_url: str, output: OutputConfig, *pieces
         }
     else:
         counts = {bucket.target: rows.num_rows}
+    key = bucket.target.partition("/")[2] if group == "sft" else bucket.target
+    relative = [str(item.path)[len(base) + 1 :] for item in files]
     return {
         "files": [
             {
@@ -217,11 +214,41 @@ def write_bucket(bucket: Bucket, staging_url: str, output: OutputConfig, *pieces
             for item in files
         ],
         "counts": counts,
+        "distributions": _summary(group, records, key, relative),
     }
 
 
+def _summary(group: str, records: pa.Table, key: str, paths: list[str]) -> dict[str, Any]:
+    """What the report needs of a bucket's records (``distributions``); of rejects, the reasons."""
+    if group == REJECTS:
+        return {"rejections": reject_summary(records, paths[0])}
+    return distributions.summarize(records, key)
+
+
+def _write_order(rows: pa.Table, witnesses: tuple[str, ...]) -> pa.Array:
+    """Row order of a bucket's files: witnesses first, then by key, ties (the same ``doc_id``) by JSON line.
+
+    Keys are almost always unique, so the key column alone is sorted and only a bucket with equal keys
+    pays for the sort that also compares JSON lines: both give the same order.
+    """
+    keys = rows.column(KEY)
+    order = pc.sort_indices(keys)
+    ordered = keys.take(order)
+    if len(ordered) > 1 and pc.any(pc.equal(ordered.slice(1), ordered.slice(0, len(ordered) - 1))).as_py():
+        order = pc.sort_indices(rows, sort_keys=[(KEY, "ascending"), (JSON, "ascending")])
+    if witnesses:
+        later = pc.invert(pc.is_in(keys.take(order), value_set=pa.array(witnesses, pa.large_string())))
+        flags = np.asarray(later.to_numpy(zero_copy_only=False), dtype=bool)
+        positions = np.asarray(order.to_numpy(zero_copy_only=False))
+        order = pa.array(np.concatenate([positions[~flags], positions[flags]]))
+    return order
+
+
 def merge_results(results: list[dict[str, Any]]) -> tuple[Counter, Counter, Counter, list[dict[str, Any]]]:
-    """Instructions per split, documents per split, rejects per stage and every file, sorted by path."""
+    """Instructions per split, documents per split, rejects per stage and every file, sorted by path.
+
+    The buckets' summaries of their records are merged by ``merge_distributions``.
+    """
     instructions, documents, rejected = Counter(), Counter(), Counter()
     files = []
     for result in results:
@@ -230,6 +257,11 @@ def merge_results(results: list[dict[str, Any]]) -> tuple[Counter, Counter, Coun
             group, _, name = target.partition("/")
             {"sft": instructions, DOCUMENTS: documents, REJECTS: rejected}[group][name] += count
     return instructions, documents, rejected, sorted(files, key=lambda item: item["path"])
+
+
+def merge_distributions(results: list[dict[str, Any]]) -> dict[str, Any]:
+    """One summary (``sftforge.jobs.release.distributions``) of the records of every bucket."""
+    return distributions.merge([result.get("distributions") for result in results])
 
 
 def parse_jsonl(lines: pa.Array, record_schema: pa.Schema, chunk_bytes: int = 1 << 28) -> pa.Table:

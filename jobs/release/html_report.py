@@ -2,31 +2,25 @@
 
 It shows the funnel and the rejection reasons with examples, the language mix, record lengths per split,
 quality and judge score distributions, dedup cluster sizes with an example cluster, the LLM's requests,
-tokens, cost and cache hit rate, and rows per second where a stage measured its time. Distributions of
-the released records are read from the release's own files, so the page shows what was published.
+tokens, cost and cache hit rate, and rows per second where a stage measured its time. The distributions
+of the released records come from the workers that wrote them (``sftforge.jobs.release.distributions``):
+the driver does not read the release back.
 """
 
 from __future__ import annotations
 
 import json
-from collections import Counter
 from html import escape
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 import pyarrow.json as pj
 import pyarrow.parquet as pq
-from sftforge.jobs.release import layout
-from sftforge.jobs.release.svg import bins_of, histogram, horizontal_bars
-from sftforge.operators import schema
-from sftforge.operators.write.schemas import RECORD_SCHEMAS
+from sftforge.jobs.release import distributions, layout
+from sftforge.jobs.release.svg import bins_of_counts, fixed_bins, histogram, horizontal_bars
 
 HTML_REPORT = "report.html"
-#: Fields whose text counts in a record's length: every format's fields but the system prompt.
-_CONTENT_FIELDS = {name for fields in RECORD_SCHEMAS.values() for name in fields.names} - {schema.SYSTEM}
 
 _STYLE = """
 body{font-family:system-ui,sans-serif;margin:2rem auto;max-width:980px;color:#222;padding:0 1rem}
@@ -37,26 +31,6 @@ vertical-align:top}td.n,th.n{text-align:right}.empty{color:#777;font-style:itali
 .example{font-family:ui-monospace,monospace;font-size:.85em;white-space:pre-wrap;max-width:520px}
 .summary{font-size:1.05rem}
 """
-
-
-def _content_lengths(column: pa.ChunkedArray | pa.Array) -> np.ndarray:
-    """Characters of every string inside each value (strings, lists and structs of them), per row."""
-    array = column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
-    type_ = array.type
-    if pa.types.is_string(type_) or pa.types.is_large_string(type_):
-        return np.asarray(
-            pc.fill_null(pc.utf8_length(array), 0).to_numpy(zero_copy_only=False), dtype=np.int64
-        )
-    if pa.types.is_list(type_) or pa.types.is_large_list(type_):
-        inner = _content_lengths(array.flatten())
-        parents = np.asarray(pc.list_parent_indices(array).to_numpy(zero_copy_only=False), dtype=np.int64)
-        return np.bincount(parents, weights=inner, minlength=len(array)).astype(np.int64)
-    if pa.types.is_struct(type_):
-        total = np.zeros(len(array), dtype=np.int64)
-        for index in range(type_.num_fields):
-            total += _content_lengths(array.field(index))
-        return total
-    return np.zeros(len(array), dtype=np.int64)
 
 
 def _read(path: Path) -> pa.Table:
@@ -70,25 +44,17 @@ def _files(folder: Path, split: str, documents: bool) -> list[Path]:
 
 
 def collect_distributions(folder: Path, splits: list[str], document_splits: list[str]) -> dict[str, Any]:
-    """Record lengths per split, quality scores and languages of the released records."""
-    lengths: dict[str, list[int]] = {}
-    scores: list[float] = []
-    languages: Counter[str] = Counter()
+    """The summary (``distributions``) of the record files in a local release folder, read back.
+
+    A run does not use this: the workers that write the buckets summarise their rows. It is for a
+    release folder made some other way (and for files copied from an earlier release without a summary).
+    """
+    parts = []
     for documents, names in ((False, splits), (True, document_splits)):
         for split in names:
             key = f"documents/{split}" if documents else split
-            for path in _files(folder, split, documents):
-                table = _read(path)
-                content = [n for n in table.column_names if n in _CONTENT_FIELDS]
-                row_lengths = np.zeros(table.num_rows, dtype=np.int64)
-                for name in content:
-                    row_lengths += _content_lengths(table.column(name))
-                lengths.setdefault(key, []).extend(int(v) for v in row_lengths)
-                if schema.QUALITY_SCORE in table.column_names:
-                    scores += [v for v in table.column(schema.QUALITY_SCORE).to_pylist() if v is not None]
-                if schema.LANG in table.column_names:
-                    languages.update(v or "unknown" for v in table.column(schema.LANG).to_pylist())
-    return {"lengths": lengths, "quality_scores": scores, "languages": dict(languages.most_common())}
+            parts += [distributions.summarize(_read(path), key) for path in _files(folder, split, documents)]
+    return distributions.merge(parts)
 
 
 def _table(header: list[str], rows: list[list[Any]], numeric: set[int] = frozenset()) -> str:
@@ -257,16 +223,17 @@ def _throughput(accounting: dict[str, Any], timings: dict[str, float]) -> str:
 
 
 def render_html(
-    report: dict[str, Any], distributions: dict[str, Any], timings: dict[str, float] | None = None
+    report: dict[str, Any], summary: dict[str, Any], timings: dict[str, float] | None = None
 ) -> str:
-    """The whole page from the report dictionary (``report.json``) and the records' distributions."""
+    """The whole page from the report dictionary (``report.json``) and the records' summary
+    (``sftforge.jobs.release.distributions``)."""
     release = str(report.get("release", ""))
     accounting, sections = report.get("accounting", {}), report.get("sections", {})
     splits = report.get("splits", {})
     length_charts = "".join(
         f"<h3>{escape(split)}</h3>"
-        + histogram(bins_of(values, 20, low=0, integer=True), f"Record length in characters, {split}")
-        for split, values in sorted(distributions.get("lengths", {}).items())
+        + histogram(bins_of_counts(tally, 20, low=0, integer=True), f"Record length in characters, {split}")
+        for split, tally in sorted(summary.get("lengths", {}).items())
     )
     blocks = [
         f"<h1>sftforge release {escape(release)}</h1>",
@@ -278,13 +245,13 @@ def render_html(
         _rejections(report.get("rejections", {})),
         "<h2>Language mix</h2>",
         horizontal_bars(
-            list(distributions.get("languages", {}).items())[:20], "Released records per language"
+            list(summary.get("languages", {}).items())[:20], "Released records per language"
         ),
         "<h2>Record lengths per split</h2>",
         length_charts or '<p class="empty">No records.</p>',
         "<h2>Quality scores</h2>",
         histogram(
-            bins_of(distributions.get("quality_scores", []), 20, 0.0, 1.0),
+            fixed_bins(summary.get("quality_bins") or [], 0.0, 1.0),
             "Quality score of released records",
         ),
         "<h2>Judge scores</h2>",
@@ -308,9 +275,16 @@ def write_html_report(
     instruction_splits: list[str],
     document_splits: list[str],
     timings: dict[str, float] | None = None,
+    summary: dict[str, Any] | None = None,
 ) -> Path:
-    """Writes ``report.html`` into the release (staging) folder, its record files already written."""
-    distributions = collect_distributions(Path(folder), instruction_splits, document_splits)
+    """Writes ``report.html`` into the release (staging) folder.
+
+    Args:
+        summary: The released records' summary as the writer's workers made it (``WriteCounts``'
+            ``distributions``). Without it the record files in ``folder`` are read back.
+    """
+    if summary is None:
+        summary = collect_distributions(Path(folder), instruction_splits, document_splits)
     path = Path(folder) / HTML_REPORT
-    path.write_text(render_html(report, distributions, timings), encoding="utf-8")
+    path.write_text(render_html(report, summary, timings), encoding="utf-8")
     return path

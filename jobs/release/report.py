@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import re
-from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -44,30 +43,73 @@ def _sample(row: dict[str, Any]) -> str:
     return ""
 
 
-def top_reasons(rejects_dir: Path, limit: int = 10) -> dict[str, list[dict[str, Any]]]:
+def reject_summary(table, path: str) -> dict[str, list]:
+    """Rejected rows of one ``rejects/`` file (``path``, relative to the release) per stage and reason
+    category: ``{"<stage>\\x1f<category>": [rows, path, first row, example reason, sample]}``.
+
+    The bucket writer makes it for each rejects file it writes; ``top_reasons`` merges them.
+    """
+    found: dict[str, list] = {}
+    stages = table.column(schema.REJECT_STAGE).to_pylist()
+    reasons = table.column(schema.REJECT_REASON).to_pylist()
+    texts = [n for n in (schema.TEXT, schema.INSTRUCTION, schema.OUTPUT) if n in table.column_names]
+    for index, (stage, reason) in enumerate(zip(stages, reasons)):
+        key = f"{stage or '?'}\x1f{reason_category(reason or '')}"
+        entry = found.get(key)
+        if entry is None:
+            row = {name: table.column(name)[index].as_py() for name in texts}
+            found[key] = [1, path, index, reason or "", _sample(row)]
+        else:
+            entry[0] += 1
+    return found
+
+
+def merge_reject_summaries(parts: list[dict[str, list]]) -> dict[str, list]:
+    """One summary of several files': rows added, the example of the first file (by path) kept."""
+    merged: dict[str, list] = {}
+    for part in parts:
+        for key, entry in part.items():
+            known = merged.get(key)
+            if known is None:
+                merged[key] = list(entry)
+            else:
+                rows = known[0] + entry[0]
+                if (entry[1], entry[2]) < (known[1], known[2]):
+                    known[:] = entry
+                known[0] = rows
+    return merged
+
+
+def top_reasons(rejects_dir: Path | None, limit: int = 10,
+                summary: dict[str, list] | None = None) -> dict[str, list[dict[str, Any]]]:
     """Counts rejected rows per stage and reason category, with one full example reason and a piece of
-    that row's text (``sample``) each."""
-    counts: Counter[tuple[str, str]] = Counter()
-    examples: dict[tuple[str, str], tuple[str, str]] = {}
-    for path in sorted(rejects_dir.glob("*.parquet")):
-        names = pq.read_schema(path).names
-        columns = [schema.REJECT_STAGE, schema.REJECT_REASON] + [
-            n for n in (schema.TEXT, schema.INSTRUCTION, schema.OUTPUT) if n in names]
-        table = pq.read_table(path, columns=columns)
-        stages, reasons = table.column(0).to_pylist(), table.column(1).to_pylist()
-        for index, (stage, reason) in enumerate(zip(stages, reasons)):
-            key = (stage or "?", reason_category(reason or ""))
-            counts[key] += 1
-            if key not in examples:
-                row = {name: table.column(name)[index].as_py() for name in columns[2:]}
-                examples[key] = (reason or "", _sample(row))
+    that row's text (``sample``) each: the first such row in file and row order.
+
+    Args:
+        rejects_dir: The release's ``rejects/`` folder, read when no ``summary`` is given.
+        limit: Categories per stage.
+        summary: The rejects files' merged ``reject_summary`` (the bucket writers make them).
+    """
+    if summary is None:
+        summary = merge_reject_summaries([
+            reject_summary(pq.read_table(path, columns=_reject_columns(path)), path.name)
+            for path in sorted(rejects_dir.glob("*.parquet"))
+        ])
+    # Most rows first; ties in the order the categories first appear in the files.
+    ordered = sorted(summary.items(), key=lambda item: (-item[1][0], item[1][1], item[1][2]))
     result: dict[str, list[dict[str, Any]]] = {}
-    for (stage, category), count in counts.most_common():
+    for key, (count, _, _, example, sample) in ordered:
+        stage, _, category = key.partition("\x1f")
         entries = result.setdefault(stage, [])
         if len(entries) < limit:
-            example, sample = examples[(stage, category)]
             entries.append({"reason": category, "rows": count, "example": example, "sample": sample})
     return result
+
+
+def _reject_columns(path: Path) -> list[str]:
+    names = pq.read_schema(path).names
+    return [schema.REJECT_STAGE, schema.REJECT_REASON] + [
+        n for n in (schema.TEXT, schema.INSTRUCTION, schema.OUTPUT) if n in names]
 
 
 def render_markdown(release_id: str, accounting: dict[str, Any], reasons: dict[str, Any],
@@ -99,7 +141,8 @@ def render_markdown(release_id: str, accounting: dict[str, Any], reasons: dict[s
 
 
 def write_report(folder: Path, release_id: str, accounting: dict[str, Any], sections: dict[str, Any],
-                 splits: dict[str, int], timings: dict[str, float] | None = None) -> dict[str, Any]:
+                 splits: dict[str, int], timings: dict[str, float] | None = None,
+                 distributions: dict[str, Any] | None = None) -> dict[str, Any]:
     """Writes ``report.json``, ``report.md`` and ``report.html`` into ``folder`` (the release's staging
     folder, its record files written).
 
@@ -110,8 +153,10 @@ def write_report(folder: Path, release_id: str, accounting: dict[str, Any], sect
         sections: Each step's report section, by config key.
         splits: Rows per split.
         timings: Seconds per stage (or a named group of stages) where measured, for rows/s.
+        distributions: The released records' summary from the writer (``WriteCounts.distributions``);
+            without it the HTML report reads the record files in ``folder`` back.
     """
-    reasons = top_reasons(folder / "rejects")
+    reasons = top_reasons(folder / "rejects", summary=(distributions or {}).get("rejections"))
     report = {"release": release_id, "accounting": accounting, "splits": splits,
               "rejections": reasons, "sections": sections}
     (folder / "report.json").write_text(json.dumps(report, ensure_ascii=False, indent=2, default=str),
@@ -119,5 +164,8 @@ def write_report(folder: Path, release_id: str, accounting: dict[str, Any], sect
     (folder / "report.md").write_text(render_markdown(release_id, accounting, reasons, sections, splits),
                                       encoding="utf-8")
     safe = json.loads(json.dumps(report, default=str))
-    write_html_report(folder, safe, layout.splits(folder), layout.splits(folder, documents=True), timings)
+    if distributions is None:
+        write_html_report(folder, safe, layout.splits(folder), layout.splits(folder, documents=True), timings)
+    else:
+        write_html_report(folder, safe, [], [], timings, distributions)
     return report

@@ -63,12 +63,16 @@ class WriteCounts:
         rejected_by_stage: Rows in ``rejects/`` per ``reject_stage`` (``write`` for rows the writer
             could not format).
         files: Every data file written, paths relative to the release folder.
+        distributions: A summary of the released records for the report's charts
+            (``sftforge.jobs.release.distributions``), made by the workers that wrote them; ``None``
+            when not known.
     """
 
     instructions_by_split: dict[str, int] = field(default_factory=dict)
     documents_by_split: dict[str, int] = field(default_factory=dict)
     rejected_by_stage: dict[str, int] = field(default_factory=dict)
     files: list[dict[str, Any]] = field(default_factory=list)
+    distributions: dict[str, Any] | None = field(default=None, compare=False, repr=False)
 
     @property
     def rows_by_split(self) -> dict[str, int]:

@@ -105,16 +105,40 @@ def bins_of(
     integer: bool = False,
 ) -> list[tuple[str, int]]:
     """Equal-width bins of ``values`` as ``(lower edge, rows)`` pairs."""
-    values = [v for v in values if v is not None]
-    if not values:
+    tally: dict[float, int] = {}
+    for value in values:
+        if value is not None:
+            tally[value] = tally.get(value, 0) + 1
+    return bins_of_counts(tally, count, low, high, integer)
+
+
+def bins_of_counts(
+    tally: dict[float, int],
+    count: int = 20,
+    low: float | None = None,
+    high: float | None = None,
+    integer: bool = False,
+) -> list[tuple[str, int]]:
+    """``bins_of`` for values given as ``{value: times}``: the same bins as the values one by one."""
+    tally = {value: times for value, times in tally.items() if times}
+    if not tally:
         return []
-    low = min(values) if low is None else low
-    high = max(values) if high is None else high
+    low = min(tally) if low is None else low
+    high = max(tally) if high is None else high
     if high <= low:
-        return [(_number(low), len(values))]
+        return [(_number(low), sum(tally.values()))]
     width = (high - low) / count
     counts = [0] * count
-    for value in values:
-        counts[min(count - 1, max(0, int((value - low) / width)))] += 1
+    for value, times in tally.items():
+        counts[min(count - 1, max(0, int((value - low) / width)))] += times
     labels = [(low + i * width) for i in range(count)]
     return [((f"{edge:,.0f}" if integer else f"{edge:.2f}"), n) for edge, n in zip(labels, counts)]
+
+
+def fixed_bins(counts: list[int], low: float, high: float, integer: bool = False) -> list[tuple[str, int]]:
+    """Labelled bins of counts already made over equal bins from ``low`` to ``high`` (none if all zero)."""
+    if not any(counts):
+        return []
+    width = (high - low) / len(counts)
+    return [((f"{low + i * width:,.0f}" if integer else f"{low + i * width:.2f}"), int(n))
+            for i, n in enumerate(counts)]

@@ -35,7 +35,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Self
 
-from sftforge.jobs.release import buckets, objectstore
+from sftforge.jobs.release import buckets, distributions, objectstore
 from sftforge.jobs.release.layout import LATEST, MANIFEST, REJECTS, SUCCESS
 from sftforge.jobs.release.lease import ReleaseLease, ReleaseLocked, remove_dead_locks
 from sftforge.jobs.release.manifest import package_versions, redact
@@ -159,6 +159,7 @@ class ReleaseWriter:
             documents_by_split=dict(sorted(documents.items())),
             rejected_by_stage=dict(sorted(rejected.items())),
             files=files,
+            distributions=buckets.merge_distributions(results),
         )
         self._state = "written"
         log.info("release %s: wrote %d rows, rejected %d", self.release_id, self.counts.total_written,
@@ -204,12 +205,26 @@ class ReleaseWriter:
             documents_by_split=_add(self.counts.documents_by_split, counts.documents_by_split),
             rejected_by_stage=_add(self.counts.rejected_by_stage, counts.rejected_by_stage),
             files=sorted(self.counts.files + [dict(item) for item in files], key=lambda item: item["path"]),
+            distributions=self._adopted_distributions(files),
         )
         paths = [item["path"] for item in merged.files]
         if len(set(paths)) != len(paths):
             raise ReleaseError(f"release {self.release_id}: adopted files clash with the files written")
         self.counts = merged
         return merged
+
+    def _adopted_distributions(self, files: list[dict[str, Any]]) -> dict[str, Any] | None:
+        """The written rows' summary and that of the adopted record files: only those are read back."""
+        if self.counts.distributions is None:
+            return None
+        base = str(self.staging_dir) if self.local else objectstore.join(self.root, STAGING_PREFIX + self._token)
+        return distributions.merge([self.counts.distributions] + [
+            distributions.read_summary(self.fs, objectstore.join(base, path), key)
+            for key, path in distributions.record_files(files)
+        ] + [
+            distributions.read_reject_summary(self.fs, objectstore.join(base, path), path)
+            for path in distributions.reject_files(files)
+        ])
 
     def publish(self, manifest: dict[str, Any]) -> Path | str:
         """Writes ``manifest.json`` and ``_SUCCESS``, puts the release in place, then moves ``LATEST``.

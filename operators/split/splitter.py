@@ -16,6 +16,7 @@ import re
 from itertools import accumulate
 from typing import ClassVar
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 from pydantic import Field, field_validator, model_validator
@@ -94,9 +95,28 @@ class Splitter(Stage[SplitConfig]):
                 return name
         return self._names[self._fallback]
 
+    def positions(self, keys: pa.Array) -> np.ndarray:
+        """``unit_interval_position`` of every key of a string array, computed for the whole array."""
+        prefix = f"{self.config.seed}\x00".encode("utf-8", "surrogatepass")
+        blake2b = hashlib.blake2b
+        # Arrow strings are valid UTF-8, so their bytes are the keys' encoding.
+        digests = b"".join([blake2b(prefix + key, digest_size=8).digest() for key in keys.cast(pa.binary()).to_pylist()])
+        return (np.frombuffer(digests, dtype=">u8") >> np.uint64(11)).astype(np.float64) * 2.0**-53
+
+    def split_indexes(self, keys: pa.Array) -> np.ndarray:
+        """The index (in ``ratios``) of the split of every key: what ``split_of`` says, for the whole array."""
+        position = self.positions(keys)
+        chosen = np.full(len(position), self._fallback, dtype=np.int64)
+        ratios = list(self.config.ratios.values())
+        # The first split whose bound lies above the position wins, so later splits are assigned first.
+        for index in reversed(range(len(ratios))):
+            if ratios[index] > 0:
+                chosen[position < self._upper_bounds[index]] = index
+        return chosen
+
     def process(self, table: pa.Table) -> StageResult:
         keys = split_keys(table)
-        splits = pa.array([self.split_of(key) for key in keys], type=pa.string())
+        splits = pa.array(self._names, pa.string()).take(pa.array(self.split_indexes(keys)))
         if schema.SPLIT in table.column_names:
             table = table.set_column(table.column_names.index(schema.SPLIT), schema.SPLIT, splits)
         else:
@@ -104,8 +124,8 @@ class Splitter(Stage[SplitConfig]):
         return StageResult(kept=table, rejected=with_reasons(table.slice(0, 0), []))
 
 
-def split_keys(table: pa.Table) -> list[str]:
-    """Per row, the first non-null of ``cluster_id``, ``parent_id`` and ``doc_id``."""
+def split_keys(table: pa.Table) -> pa.Array:
+    """Per row, the first non-null of ``cluster_id``, ``parent_id`` and ``doc_id`` (a string array)."""
     key = table.column(schema.DOC_ID)
     for column in (schema.PARENT_ID, schema.CLUSTER_ID):
         if column in table.column_names:
@@ -113,4 +133,5 @@ def split_keys(table: pa.Table) -> list[str]:
             key = pc.if_else(pc.is_null(values), key, values.cast(pa.string()))
     if key.null_count:
         raise ValueError(f"{key.null_count} rows have no doc_id; the split needs an id on every row")
-    return key.to_pylist()
+    key = key.combine_chunks() if isinstance(key, pa.ChunkedArray) else key
+    return key.cast(pa.string())

@@ -80,3 +80,11 @@ def test_file_reads_to_the_same_rows_with_mixed_batches(tmp_path: Path):
     live = [row for row in table.to_pylist() if row[schema.REJECT_STAGE] is None]
     expected = _row_by_row(unit, ["a", "b", "c", "d", "f", "g", "h"]).to_pylist()
     assert [row[schema.DOC_ID] for row in live] == [row[schema.DOC_ID] for row in expected]
+
+
+def test_the_listed_spaces_are_every_character_isspace_accepts():
+    import sys
+
+    from sftforge.operators.read.columnar import SPACES
+
+    assert SPACES == "".join(chr(code) for code in range(sys.maxunicode + 1) if chr(code).isspace())

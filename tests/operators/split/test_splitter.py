@@ -158,3 +158,13 @@ def test_config_is_frozen_and_strict():
     config = SplitConfig()
     with pytest.raises(ValidationError):
         config.seed = "x"
+
+
+def test_the_whole_array_assignment_is_split_of_row_by_row():
+    config = SplitConfig(ratios={"train": 0.7, "empty": 0.0, "validation": 0.2, "test": 0.1}, seed="s☃")
+    splitter = Splitter(config)
+    keys = [f"key-{i}" for i in range(3000)] + ["黄河", "", "a\x00b", "é" * 40]
+    table = pa.table({"doc_id": keys})
+    assert splitter.process(table).kept.column("split").to_pylist() == [splitter.split_of(k) for k in keys]
+    positions = splitter.positions(pa.array(keys))
+    assert positions.tolist() == [unit_interval_position(config.seed, k) for k in keys]
