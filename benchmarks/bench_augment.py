@@ -255,6 +255,9 @@ def main() -> None:
     parser.add_argument("--si-latency", type=float, default=0.05)
     parser.add_argument("--si-concurrency", type=int, default=256)
     parser.add_argument("--si-prompts", type=int, default=256, help="generation prompts per round")
+    parser.add_argument("--si-workers", type=int, default=2,
+                        help="Self-Instruct worker actors on a local Ray (0: one worker in the driver, no Ray)")
+    parser.add_argument("--si-worker-cpus", type=float, default=0.5, help="CPUs each worker actor reserves")
     parser.add_argument("--skip", default="", help="comma list of: novelty, round_trip, self_instruct, driver")
     args = parser.parse_args()
     # A stopped benchmark (SIGTERM, as `timeout` sends) unwinds, so its server process and Ray stop too.
@@ -276,7 +279,8 @@ def main() -> None:
         from augment_runs import bench_self_instruct
 
         target = args.si_target or (2_000 if args.quick else 200_000)
-        bench_self_instruct(target, args.si_latency, args.si_concurrency, args.si_prompts, args.data)
+        bench_self_instruct(target, args.si_latency, args.si_concurrency, args.si_prompts, args.data,
+                            args.si_workers, args.si_worker_cpus)
     if "driver" not in skip and not args.quick:
         bench_generation(parents=5000, latency=0.2, concurrency=64)
     print(f"load average at the end: {Path('/proc/loadavg').read_text().strip()}")
