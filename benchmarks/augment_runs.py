@@ -65,8 +65,19 @@ def start_ray() -> None:
             ray.shutdown()
 
 
-def bench_round_trip(parents: int, latency: float, concurrency: int, workers: int, batch_rows: int) -> None:
-    """Round trip over ``parents`` rows through ``AugmentStep`` (the per-row actor pool) on real Ray."""
+def _count_rows(batch: pa.Table) -> pa.Table:
+    return pa.table({"rows": [batch.num_rows]})
+
+
+def bench_round_trip(parents: int, latency: float, concurrency: int, workers: int, batch_rows: int,
+                     rows_to_driver: bool = False) -> None:
+    """Round trip over ``parents`` rows through ``AugmentStep`` (the per-row actor pool) on real Ray.
+
+    The rows are counted on the workers and only the counts reach the driver, as in a pipeline run
+    (the release writer's tasks take the blocks by reference); with ``rows_to_driver`` the driver reads
+    every block, and its RSS then also counts the object-store pages of the blocks it read (Ray's shared
+    memory, not the driver's own: the private part stays flat).
+    """
     import ray
     import ray.data
     from openai_process import ServerProcess
@@ -79,7 +90,8 @@ def bench_round_trip(parents: int, latency: float, concurrency: int, workers: in
     expected = 2 * parents
     print(f"\nround trip (2 calls per parent) through the per-row actor-pool stage: {parents:,} parents, "
           f"{workers} workers x C={concurrency}, server latency {latency}s in its own process, "
-          f"batch_rows {batch_rows}: ideal {ideal:,.0f} requests/s")
+          f"batch_rows {batch_rows}, rows read {'by the driver' if rows_to_driver else 'on the workers'}: "
+          f"ideal {ideal:,.0f} requests/s; load {Path('/proc/loadavg').read_text().split()[0]}")
     with (ServerProcess(latency=latency, reply="augment_replies:reply") as server,
           tempfile.TemporaryDirectory(prefix="bench-rt-") as tmp):
         source = Path(tmp, "parents")
@@ -98,6 +110,8 @@ def bench_round_trip(parents: int, latency: float, concurrency: int, workers: in
             step = AugmentStep(job)
             before = server.stats()["requests"]
             ds = step.run(_read_as_sftforge_does(source), ctx)
+            if not rows_to_driver:
+                ds = ds.map_batches(_count_rows, batch_format="pyarrow", batch_size=None)
             rows = 0
             cpu0 = cpu_seconds()
             processes = ProcessCpu(server.process.pid)
@@ -108,9 +122,10 @@ def bench_round_trip(parents: int, latency: float, concurrency: int, workers: in
 
             with ProgressSampler(progress) as sampler:
                 for batch in ds.iter_batches(batch_format="pyarrow", batch_size=None):
-                    rows += batch.num_rows
+                    rows += batch.num_rows if rows_to_driver else sum(batch.column("rows").to_pylist())
             elapsed = sampler.samples[-1][0]
             cpu = cpu_seconds() - cpu0
+            processes.poll(force=True)
             report = step.outcome().report
         finally:
             ray.shutdown()
@@ -221,6 +236,7 @@ def bench_self_instruct(target: int, latency: float, concurrency: int, prompts_p
                 watcher.started = sampler.started
                 outcome = run_augment(config, llm, Path(tmp, "work"))
             elapsed = sampler.samples[-1][0]
+            processes.poll(force=True)  # the actors are gone: what the last polls saw
             cpu = cpu_seconds() - cpu0
         finally:
             if ray.is_initialized():  # when the rounds used actors
