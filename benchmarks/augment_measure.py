@@ -12,13 +12,20 @@ import time
 from collections.abc import Callable
 
 
-def rss_mib() -> float:
-    """The driver's resident set size now, in MiB."""
+def rss_mib(kind: str = "VmRSS") -> float:
+    """The driver's resident set size now, in MiB: all of it (``VmRSS``), or one part: ``RssAnon`` (its
+    private memory), ``RssShmem`` (shared memory it has touched: with Ray, the object store's pages of
+    the blocks it read) or ``RssFile`` (mapped files: code and libraries)."""
     with open("/proc/self/status", encoding="ascii") as handle:
         for line in handle:
-            if line.startswith("VmRSS:"):
+            if line.startswith(f"{kind}:"):
                 return int(line.split()[1]) / 1024
     return float("nan")
+
+
+def rss_parts() -> tuple[float, float, float]:
+    """``(VmRSS, RssAnon, RssShmem)`` now, in MiB."""
+    return rss_mib(), rss_mib("RssAnon"), rss_mib("RssShmem")
 
 
 def cpu_seconds() -> float:
@@ -27,7 +34,8 @@ def cpu_seconds() -> float:
 
 
 class ProgressSampler:
-    """A thread that records ``(seconds, progress, rss MiB)`` every ``every`` seconds while a run goes.
+    """A thread that records ``(seconds, progress, rss MiB, private MiB, object-store MiB)`` every
+    ``every`` seconds while a run goes (``rss_parts``).
 
     ``progress()`` returns the share done (0..1) or a count; ``at(share)`` is the first sample at or past
     that share.
@@ -35,14 +43,14 @@ class ProgressSampler:
 
     def __init__(self, progress: Callable[[], float], every: float = 1.0):
         self.progress, self.every = progress, every
-        self.samples: list[tuple[float, float, float]] = []
+        self.samples: list[tuple[float, float, float, float, float]] = []
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
         self.started = time.perf_counter()
 
     def _sample(self) -> None:
         with contextlib.suppress(Exception):
-            self.samples.append((time.perf_counter() - self.started, float(self.progress()), rss_mib()))
+            self.samples.append((time.perf_counter() - self.started, float(self.progress()), *rss_parts()))
 
     def _run(self) -> None:
         while not self._stop.wait(self.every):
@@ -63,10 +71,13 @@ class ProgressSampler:
         return next((s for s in self.samples if total and s[1] >= share * total), None)
 
     def rss_line(self) -> str:
+        """RSS at 10/50/100% of progress, and its private and object-store parts: the driver's own
+        memory is the private part; the object-store pages it read are Ray's (bounded by the store)."""
         parts = []
         for share in (0.1, 0.5, 1.0):
             sample = self.at(share)
-            parts.append(f"{share:.0%}: {sample[2]:,.0f} MiB" if sample else f"{share:.0%}: -")
+            parts.append(f"{share:.0%}: {sample[2]:,.0f} MiB (private {sample[3]:,.1f}, object store "
+                         f"{sample[4]:,.1f})" if sample else f"{share:.0%}: -")
         return "driver RSS at " + ", ".join(parts)
 
 
@@ -77,33 +88,49 @@ class ProcessCpu:
 
     TICK = os.sysconf("SC_CLK_TCK")
 
-    def __init__(self, server_pid: int, actor_marker: str = "AugmentRows"):
+    def __init__(self, server_pid: int, actor_marker: str = "AugmentRows", min_interval_s: float = 2.0):
         self.server_pid, self.marker, self.seen = server_pid, actor_marker, {}
+        self.min_interval_s, self._polled = min_interval_s, float("-inf")
 
-    def poll(self) -> None:
-        parents, cpu, names = {}, {}, {}
-        for entry in os.listdir("/proc"):
-            if not entry.isdigit():
-                continue
-            with contextlib.suppress(OSError):
-                with open(f"/proc/{entry}/stat", encoding="ascii", errors="replace") as handle:
+    def poll(self, force: bool = False) -> None:
+        """Reads the CPU time of this process's descendants (unless ``force``, at most every
+        ``min_interval_s``: on a busy host the walk itself costs the driver CPU)."""
+        now = time.monotonic()
+        if not force and now - self._polled < self.min_interval_s:
+            return
+        self._polled = now
+        for pid in self._descendants():
+            with contextlib.suppress(OSError, IndexError, ValueError):
+                with open(f"/proc/{pid}/stat", encoding="ascii", errors="replace") as handle:
                     fields = handle.read().rsplit(")", 1)[1].split()
-                pid = int(entry)
-                parents[pid], cpu[pid] = int(fields[1]), (int(fields[11]) + int(fields[12])) / self.TICK
-                with open(f"/proc/{entry}/cmdline", "rb") as handle:
-                    names[pid] = handle.read(300).decode(errors="replace")
-        mine = {os.getpid()}
-        for _ in range(6):  # a few generations down: driver -> raylet -> workers
-            mine |= {pid for pid, parent in parents.items() if parent in mine}
-        for pid in mine - {os.getpid()}:
-            # Ray starts its workers at nice 15: on a shared host the augment actors would get a sliver of
-            # the CPU next to other users' processes (the driver and the server run at 0), and the figure
-            # would measure the niceness. The benchmark's own processes all run at 0.
-            with contextlib.suppress(OSError):
+                seconds = (int(fields[11]) + int(fields[12])) / self.TICK
+                with open(f"/proc/{pid}/cmdline", "rb") as handle:
+                    name = handle.read(300).decode(errors="replace")
+                # Ray starts its workers at nice 15: on a shared host the augment actors would get a sliver
+                # of the CPU next to other users' processes (the driver and the server run at 0), and the
+                # figure would measure the niceness. The benchmark's own processes all run at 0.
                 if os.getpriority(os.PRIO_PROCESS, pid) > 0:
                     os.setpriority(os.PRIO_PROCESS, pid, 0)
-            role = "server" if pid == self.server_pid else "actors" if self.marker in names[pid] else "ray other"
-            self.seen[pid] = (role, max(cpu[pid], self.seen.get(pid, ("", 0.0))[1]))
+                role = "server" if pid == self.server_pid else "actors" if self.marker in name else "ray other"
+                before, seen = self.seen.get(pid, ("", 0.0))
+                if before == "actors":  # an actor's title changes as it is stopped: it stays an actor
+                    role = before
+                self.seen[pid] = (role, max(seconds, seen))
+
+    def _descendants(self) -> set[int]:
+        """This process's descendants, a few generations down (driver -> raylet -> workers), from the
+        kernel's per-thread children lists (else from every process's parent)."""
+        found, frontier = set(), [os.getpid()]
+        for _ in range(6):
+            children = []
+            for pid in frontier:
+                with contextlib.suppress(OSError):
+                    for task in os.listdir(f"/proc/{pid}/task"):
+                        with open(f"/proc/{pid}/task/{task}/children", encoding="ascii") as handle:
+                            children += [int(child) for child in handle.read().split()]
+            frontier = [child for child in children if child not in found]
+            found.update(frontier)
+        return found
 
     def by_role(self) -> dict[str, float]:
         totals: dict[str, float] = {}

@@ -65,8 +65,19 @@ def start_ray() -> None:
             ray.shutdown()
 
 
-def bench_round_trip(parents: int, latency: float, concurrency: int, workers: int, batch_rows: int) -> None:
-    """Round trip over ``parents`` rows through ``AugmentStep`` (the per-row actor pool) on real Ray."""
+def _count_rows(batch: pa.Table) -> pa.Table:
+    return pa.table({"rows": [batch.num_rows]})
+
+
+def bench_round_trip(parents: int, latency: float, concurrency: int, workers: int, batch_rows: int,
+                     rows_to_driver: bool = False) -> None:
+    """Round trip over ``parents`` rows through ``AugmentStep`` (the per-row actor pool) on real Ray.
+
+    The rows are counted on the workers and only the counts reach the driver, as in a pipeline run
+    (the release writer's tasks take the blocks by reference); with ``rows_to_driver`` the driver reads
+    every block, and its RSS then also counts the object-store pages of the blocks it read (Ray's shared
+    memory, not the driver's own: the private part stays flat).
+    """
     import ray
     import ray.data
     from openai_process import ServerProcess
@@ -79,7 +90,8 @@ def bench_round_trip(parents: int, latency: float, concurrency: int, workers: in
     expected = 2 * parents
     print(f"\nround trip (2 calls per parent) through the per-row actor-pool stage: {parents:,} parents, "
           f"{workers} workers x C={concurrency}, server latency {latency}s in its own process, "
-          f"batch_rows {batch_rows}: ideal {ideal:,.0f} requests/s")
+          f"batch_rows {batch_rows}, rows read {'by the driver' if rows_to_driver else 'on the workers'}: "
+          f"ideal {ideal:,.0f} requests/s; load {Path('/proc/loadavg').read_text().split()[0]}")
     with (ServerProcess(latency=latency, reply="augment_replies:reply") as server,
           tempfile.TemporaryDirectory(prefix="bench-rt-") as tmp):
         source = Path(tmp, "parents")
@@ -98,6 +110,8 @@ def bench_round_trip(parents: int, latency: float, concurrency: int, workers: in
             step = AugmentStep(job)
             before = server.stats()["requests"]
             ds = step.run(_read_as_sftforge_does(source), ctx)
+            if not rows_to_driver:
+                ds = ds.map_batches(_count_rows, batch_format="pyarrow", batch_size=None)
             rows = 0
             cpu0 = cpu_seconds()
             processes = ProcessCpu(server.process.pid)
@@ -108,9 +122,10 @@ def bench_round_trip(parents: int, latency: float, concurrency: int, workers: in
 
             with ProgressSampler(progress) as sampler:
                 for batch in ds.iter_batches(batch_format="pyarrow", batch_size=None):
-                    rows += batch.num_rows
+                    rows += batch.num_rows if rows_to_driver else sum(batch.column("rows").to_pylist())
             elapsed = sampler.samples[-1][0]
             cpu = cpu_seconds() - cpu0
+            processes.poll(force=True)
             report = step.outcome().report
         finally:
             ray.shutdown()
@@ -168,25 +183,38 @@ class RoundWatcher:
         return sum(int(info.get("rows", 0)) for _, info in self.rounds)
 
 
-def bench_self_instruct(target: int, latency: float, concurrency: int, prompts_per_batch: int, data: Path) -> None:
-    """Self-Instruct to ``target`` accepted instructions (one instance each) through ``run_augment``."""
+def bench_self_instruct(target: int, latency: float, concurrency: int, prompts_per_batch: int, data: Path,
+                        workers: int = 2, worker_cpus: float = 0.5) -> None:
+    """Self-Instruct to ``target`` accepted instructions (one instance each) through ``run_augment``.
+
+    With ``workers`` >= 1 a local Ray runs and the round's calls go through that many worker actors (each
+    with its own engine at ``concurrency`` in flight, reserving ``worker_cpus``: 2 x 0.5 fit the 2 CPUs
+    Ray is given, next to the driver and the server, which reserve nothing); with 0, without Ray, one
+    worker runs in the driver's process.
+    """
     import ray
     from openai_process import ServerProcess
     from sftforge.jobs.augment.driver import run_augment
     from sftforge.operators.augment import AugmentConfig
     from sftforge.operators.llm_client import LLMConfig
 
+    where = (f"{workers} worker actors x C={concurrency} ({worker_cpus} CPU each)" if workers
+             else f"one worker in the driver (no Ray), C={concurrency}")
     print(f"\nSelf-Instruct to {target:,} accepted instructions (1 instance each, {prompts_per_batch} prompts "
-          f"x 8 new tasks per round) through run_augment, server latency {latency}s, C={concurrency}")
+          f"x 8 new tasks per round) through run_augment, server latency {latency}s, {where}; "
+          f"load {Path('/proc/loadavg').read_text().split()[0]}")
     with (ServerProcess(latency=latency, reply="augment_replies:reply") as server,
           tempfile.TemporaryDirectory(prefix="bench-si-") as tmp):
         try:
+            if workers:
+                start_ray()
             llm = LLMConfig(base_url=server.url, api_key_env=None, model="bench", max_in_flight=concurrency,
                             timeout_s=120)
             config = AugmentConfig(progress=False, self_instruct={
                 "seed_tasks": str(data / "self_instruct" / "seed_tasks.jsonl"), "target_rows": target,
                 "languages": ["en"], "instances_per_task": 1, "prompts_per_batch": prompts_per_batch,
-                "max_stalled_batches": 20})
+                "max_stalled_batches": 20, "workers": max(workers, 1), "worker_cpus": worker_cpus})
+            processes = ProcessCpu(server.process.pid, actor_marker="SelfInstructWorker")
             timer = FilterTimer()
             watcher = RoundWatcher(Path(tmp, "work"), time.perf_counter(), timer)
             cpu0 = cpu_seconds()
@@ -194,6 +222,7 @@ def bench_self_instruct(target: int, latency: float, concurrency: int, prompts_p
 
             def progress() -> int:
                 rows = watcher.poll()
+                processes.poll()
                 if marks and rows >= marks[0]:  # a line per 10%: a run stopped early still tells
                     while marks and rows >= marks[0]:
                         marks.pop(0)
@@ -207,6 +236,7 @@ def bench_self_instruct(target: int, latency: float, concurrency: int, prompts_p
                 watcher.started = sampler.started
                 outcome = run_augment(config, llm, Path(tmp, "work"))
             elapsed = sampler.samples[-1][0]
+            processes.poll(force=True)  # the actors are gone: what the last polls saw
             cpu = cpu_seconds() - cpu0
         finally:
             if ray.is_initialized():  # when the rounds used actors
@@ -226,6 +256,11 @@ def bench_self_instruct(target: int, latency: float, concurrency: int, prompts_p
           f"ms): on one free core, {rows / max(cpu, 1e-9):,.0f} rows/s; 1M rows at this pool-size mix "
           f"{1e6 * cpu / max(rows, 1) / 3600:.2f} h of driver CPU (the filter's share grows with the pool)")
     print(sampler.rss_line() + " (progress = rows)")
+    roles = processes.by_role()
+    roles["driver"] = cpu
+    print("CPU seconds per 1,000 rows: " + ", ".join(
+        f"{role} {1000 * seconds / max(rows, 1):.2f}" for role, seconds in sorted(roles.items()))
+        + "; of wall: " + ", ".join(f"{role} {seconds / elapsed:.0%}" for role, seconds in sorted(roles.items())))
     _round_rates(watcher.rounds)
 
 

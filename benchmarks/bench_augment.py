@@ -10,7 +10,9 @@
 2. Round trip through the per-row actor-pool stage (``AugmentStep`` on real Ray, ``--workers`` actors
    each with an engine at ``--concurrency``) against the test server with latency ``--latency`` in its
    own process: requests/s against the ideal ``workers * concurrency / latency``, overall and between
-   10% and 90% of the requests; the driver's CPU share, peak RSS and RSS at 10/50/100% of progress.
+   10% and 90% of the requests; the driver's CPU share, peak RSS and RSS at 10/50/100% of progress with
+   its private and object-store parts (the rows are counted on the workers, as the release writer takes
+   the blocks by reference; ``--rows-to-driver``: the driver reads every block).
 3. Self-Instruct grown to ``--si-target`` accepted instructions through ``run_augment``: wall time, the
    share the driver spends in the novelty filter, per-round rates, and the time to 1M rows projected
    from them; driver RSS at 10/50/100%. (``augment_runs.py`` has both runs, ``augment_replies.py`` what
@@ -250,11 +252,16 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=64, help="requests in flight per worker")
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--batch-rows", type=int, default=512, help="rows per batch of the actor pool")
+    parser.add_argument("--rows-to-driver", action="store_true",
+                        help="round trip: the driver reads every block (default: counted on the workers)")
     parser.add_argument("--si-target", type=int,
                         help="Self-Instruct accepted instructions (default 200,000; --quick 2,000)")
     parser.add_argument("--si-latency", type=float, default=0.05)
     parser.add_argument("--si-concurrency", type=int, default=256)
     parser.add_argument("--si-prompts", type=int, default=256, help="generation prompts per round")
+    parser.add_argument("--si-workers", type=int, default=2,
+                        help="Self-Instruct worker actors on a local Ray (0: one worker in the driver, no Ray)")
+    parser.add_argument("--si-worker-cpus", type=float, default=0.5, help="CPUs each worker actor reserves")
     parser.add_argument("--skip", default="", help="comma list of: novelty, round_trip, self_instruct, driver")
     args = parser.parse_args()
     # A stopped benchmark (SIGTERM, as `timeout` sends) unwinds, so its server process and Ray stop too.
@@ -271,12 +278,13 @@ def main() -> None:
         from augment_runs import bench_round_trip
 
         parents = args.parents or (2_000 if args.quick else 100_000)
-        bench_round_trip(parents, args.latency, args.concurrency, args.workers, args.batch_rows)
+        bench_round_trip(parents, args.latency, args.concurrency, args.workers, args.batch_rows, args.rows_to_driver)
     if "self_instruct" not in skip:
         from augment_runs import bench_self_instruct
 
         target = args.si_target or (2_000 if args.quick else 200_000)
-        bench_self_instruct(target, args.si_latency, args.si_concurrency, args.si_prompts, args.data)
+        bench_self_instruct(target, args.si_latency, args.si_concurrency, args.si_prompts, args.data,
+                            args.si_workers, args.si_worker_cpus)
     if "driver" not in skip and not args.quick:
         bench_generation(parents=5000, latency=0.2, concurrency=64)
     print(f"load average at the end: {Path('/proc/loadavg').read_text().strip()}")

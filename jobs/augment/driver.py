@@ -145,11 +145,14 @@ def run_augment(
             method_config = methods[name]
             if name == "self_instruct":
                 generator = SelfInstructGenerator(method_config, llm, work)
-                generator.resume()
-                outcome.methods[name] = generator.outcome
-                board.add(name, method_config.target_rows, generator.outcome.rows)
-                if not generator.done():
-                    generator.run(board)  # its workers have their own engines
+                try:
+                    generator.resume()
+                    outcome.methods[name] = generator.outcome
+                    board.add(name, method_config.target_rows, generator.outcome.rows)
+                    if not generator.done():
+                        generator.run(board)  # its workers have their own engines
+                finally:
+                    generator.close()
                 continue
             if name == "round_trip":
                 method = RoundTripMethod(method_config, llm, work)

@@ -32,7 +32,7 @@ from sftforge.jobs.augment.checkpoints import (
     join_url,
     load_finished,
 )
-from sftforge.jobs.augment.novelty_actors import LanguagePool, novelty_pools
+from sftforge.jobs.augment.novelty_actors import LanguagePool, NoveltyPartition, close_pools, novelty_pools
 from sftforge.jobs.augment.self_instruct_work import (
     GenerationResult,
     InstanceResult,
@@ -68,12 +68,14 @@ class SelfInstructGenerator:
         work_dir: The augmentation work folder, local or an fsspec URL (the method's checkpoints go in a
             sub-folder).
         worker_class: The workers' class (a subclass in tests).
+        partition_class: The novelty partitions' class (a subclass in tests).
     """
 
     method = si.METHOD
 
     def __init__(self, config: si.SelfInstructConfig, llm: LLMConfig, work_dir: str | Path,
-                 worker_class: type[SelfInstructWorker] = SelfInstructWorker):
+                 worker_class: type[SelfInstructWorker] = SelfInstructWorker,
+                 partition_class: type[NoveltyPartition] = NoveltyPartition):
         self.config = config
         self.llm = llm
         self.worker_class = worker_class
@@ -93,7 +95,8 @@ class SelfInstructGenerator:
             if not any(seed.language == lang for seed in self.seeds):
                 raise si.SeedError(f"{config.seed_tasks}: no seed task in language '{lang}'")
         self.prompts = RoundPrompts.build(config, self.seeds, self.languages)
-        pools = novelty_pools(self.languages, config.similarity_threshold, config.novelty_partitions)
+        pools = novelty_pools(self.languages, config.similarity_threshold, config.novelty_partitions,
+                              partition_class)
         for lang in self.languages:
             seeds = [seed.instruction for seed in self.seeds if seed.language == lang]
             self.indexes[lang] = pools[lang]
@@ -117,6 +120,10 @@ class SelfInstructGenerator:
                 self.rows_by_language[lang] += count
             self.stalled = int(info.get("stalled", 0))
             self.next_batch = batch + 1
+
+    def close(self) -> None:
+        """Ends the novelty partition actors, if the pool is split across some."""
+        close_pools(self.indexes.values())
 
     def done(self) -> bool:
         return all(self.rows_by_language[lang] >= self.targets[lang] for lang in self.languages)

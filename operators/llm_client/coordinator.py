@@ -336,6 +336,7 @@ def estimate_tokens(messages: list[dict[str, str]]) -> int:
     total = 0
     for message in messages:
         content = message.get("content") or ""
-        cjk = sum(1 for char in content if "\u3040" <= char <= "\u9fff" or "\uac00" <= char <= "\ud7af")
+        cjk = 0 if content.isascii() else sum(
+            1 for char in content if "\u3040" <= char <= "\u9fff" or "\uac00" <= char <= "\ud7af")
         total += 4 + cjk + math.ceil((len(content) - cjk) / 4)
     return total

@@ -102,7 +102,7 @@ class Sender:
         if response_format is not None:
             body["response_format"] = response_format
         extra_body = params.get("extra_body") or None
-        estimate = estimate_tokens(messages)
+        estimate = estimate_tokens(messages) if self.gated else 0  # only the coordinator reads it
         backoff = wait_random_exponential(multiplier=policy.initial_backoff_s, max=policy.max_backoff_s)
 
         def wait(state: RetryCallState) -> float:
