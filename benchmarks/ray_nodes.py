@@ -18,9 +18,10 @@ ROOT = Path(__file__).resolve().parents[1]
 class RayNodes:
     """``nodes`` ``ray start`` nodes on 127.0.0.1 with ``cpus_per_node`` CPUs each."""
 
-    def __init__(self, nodes: int, cpus_per_node: int = 1, object_store_bytes: int = 1 << 30):
+    def __init__(self, nodes: int, cpus_per_node: int = 1, object_store_bytes: int = 1 << 30,
+                 pin_cores: bool = False):
         self.args = ["--nodes", str(nodes), "--cpus-per-node", str(cpus_per_node),
-                     "--object-store-bytes", str(object_store_bytes)]
+                     "--object-store-bytes", str(object_store_bytes), *(["--pin-cores"] if pin_cores else [])]
         self.process: subprocess.Popen | None = None
         self.address = ""
 

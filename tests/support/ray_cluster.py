@@ -44,8 +44,11 @@ class LocalRayCluster:
     """``nodes`` Ray nodes (the first is the head) with ``cpus_per_node`` CPUs each."""
 
     def __init__(self, nodes: int = 2, cpus_per_node: int = 1, object_store_bytes: int = 400 << 20,
-                 log_dir: str | os.PathLike | None = None, start_timeout: float = 180):
+                 log_dir: str | os.PathLike | None = None, start_timeout: float = 180, pin_cores: bool = False):
         self.nodes = nodes
+        # Node k's processes on core k only (benchmarks): a task asks for half a CPU, so a "1 CPU" node
+        # would otherwise run two tasks at once on two cores and a scaling figure would compare nothing.
+        self.pin_cores = pin_cores
         self.cpus_per_node = cpus_per_node
         self.object_store_bytes = object_store_bytes
         self.start_timeout = start_timeout
@@ -60,6 +63,8 @@ class LocalRayCluster:
                     PATH=f"{BIN}{os.pathsep}{os.environ['PATH']}")
 
     def _start(self, args: list[str], name: str) -> None:
+        cores = sorted(os.sched_getaffinity(0))
+        core = {cores[len(self._processes) % len(cores)]}
         log = open(self.log_dir / f"{name}.log", "w")  # noqa: SIM115 - kept open while the node runs
         env = dict(self.env())
         env.pop("RAY_ADDRESS")
@@ -68,6 +73,7 @@ class LocalRayCluster:
              f"--num-cpus={self.cpus_per_node}", f"--object-store-memory={self.object_store_bytes}",
              f"--temp-dir={self.temp_dir}", "--disable-usage-stats", *_node_ports(), *args],
             env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+            preexec_fn=(lambda: os.sched_setaffinity(0, core)) if self.pin_cores else None,
         ))
 
     def __enter__(self) -> Self:
@@ -143,8 +149,9 @@ def main() -> None:
     parser.add_argument("--nodes", type=int, default=2)
     parser.add_argument("--cpus-per-node", type=int, default=1)
     parser.add_argument("--object-store-bytes", type=int, default=400 << 20)
+    parser.add_argument("--pin-cores", action="store_true", help="node k's processes on core k only")
     args = parser.parse_args()
-    with LocalRayCluster(args.nodes, args.cpus_per_node, args.object_store_bytes) as cluster:
+    with LocalRayCluster(args.nodes, args.cpus_per_node, args.object_store_bytes, pin_cores=args.pin_cores) as cluster:
         print(f"ADDRESS {cluster.address}", flush=True)
         sys.stdin.read()
 
