@@ -64,16 +64,15 @@ class LocalRayCluster:
 
     def _start(self, args: list[str], name: str) -> None:
         cores = sorted(os.sched_getaffinity(0))
-        core = {cores[len(self._processes) % len(cores)]}
+        core = cores[len(self._processes) % len(cores)]
         log = open(self.log_dir / f"{name}.log", "w")  # noqa: SIM115 - kept open while the node runs
         env = dict(self.env())
         env.pop("RAY_ADDRESS")
         self._processes.append(subprocess.Popen(
-            [str(BIN / "ray"), "start", "--block", "--node-ip-address=127.0.0.1",
+            [*(["taskset", "-c", str(core)] if self.pin_cores else []), str(BIN / "ray"), "start", "--block", "--node-ip-address=127.0.0.1",
              f"--num-cpus={self.cpus_per_node}", f"--object-store-memory={self.object_store_bytes}",
              f"--temp-dir={self.temp_dir}", "--disable-usage-stats", *_node_ports(), *args],
             env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-            preexec_fn=(lambda: os.sched_setaffinity(0, core)) if self.pin_cores else None,
         ))
 
     def __enter__(self) -> Self:
