@@ -108,9 +108,9 @@ def local_task_concurrency() -> int | None:
     may grow (an autoscaler), so there the CPUs of the moment are no limit.
     """
     import ray
+    from sftforge.jobs.ray_start import started_here
 
-    node = getattr(ray._private.worker, "_global_node", None)
-    if node is None or not getattr(node, "ray_init_cluster", False):
+    if not started_here():
         return None
     return max(1, int(ray.cluster_resources().get("CPU", 1)))
 

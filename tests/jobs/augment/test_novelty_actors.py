@@ -27,24 +27,32 @@ SEEDS = str(ROOT / "jobs" / "demo" / "seed_tasks.jsonl")
 WORDS = ["write", "a", "short", "poem", "about", "the", "sea", "explain", "how", "tides", "work", "list", "three"]
 
 
-def test_partitions_decide_as_one_index(ray_session):
-    rng = random.Random(4)
+def _decides_as_one_index(pool: DistributedNoveltyPool, seed: int, rounds: int) -> list:
+    """Seeds ``pool`` and one ``NoveltyIndex`` alike, checks ``rounds`` rounds of candidates on both and
+    asserts equal verdicts and sizes; returns the last round's verdicts."""
+    rng = random.Random(seed)
 
     def text() -> str:
         return " ".join(rng.choice(WORDS) for _ in range(rng.randrange(1, 9)))
 
+    single = NoveltyIndex(0.7)
+    seeds = [text() for _ in range(40)]
+    pool.extend("en", seeds)
+    single.extend(seeds)
+    one = []
+    for _ in range(rounds):
+        candidates = [text() for _ in range(30)]
+        split = pool.filter_round("en", candidates)
+        one = single.filter_round(candidates)
+        assert [v.novel for v in split] == [v.novel for v in one]
+        assert pool.sizes["en"] == len(single)
+    return one
+
+
+def test_partitions_decide_as_one_index(ray_session):
     pool = DistributedNoveltyPool(3, 0.7, num_cpus=0)
     try:
-        single = NoveltyIndex(0.7)
-        seeds = [text() for _ in range(40)]
-        pool.extend("en", seeds)
-        single.extend(seeds)
-        for _ in range(4):
-            candidates = [text() for _ in range(30)]
-            split = pool.filter_round("en", candidates)
-            one = single.filter_round(candidates)
-            assert [v.novel for v in split] == [v.novel for v in one]
-            assert pool.sizes["en"] == len(single)
+        one = _decides_as_one_index(pool, seed=4, rounds=4)
         assert 0 < sum(v.novel for v in one) < len(one)
         assert pool.filter_round("en", []) == []
     finally:
@@ -99,25 +107,11 @@ def kill_once(marker: Path, driver_pid: int, method: str, after: int) -> type[No
 
 @pytest.mark.parametrize("method", ["verdicts", "extend"])
 def test_a_killed_partition_is_rebuilt_and_decides_as_one_index(ray_session, tmp_path, method):
-    rng = random.Random(5)
-
-    def text() -> str:
-        return " ".join(rng.choice(WORDS) for _ in range(rng.randrange(1, 9)))
-
     marker = tmp_path / "killed"
     pool = DistributedNoveltyPool(2, 0.7, num_cpus=0,
                                   partition_class=kill_once(marker, os.getpid(), method, after=25))
     try:
-        single = NoveltyIndex(0.7)
-        seeds = [text() for _ in range(40)]
-        pool.extend("en", seeds)
-        single.extend(seeds)
-        for _ in range(5):
-            candidates = [text() for _ in range(30)]
-            split = pool.filter_round("en", candidates)
-            one = single.filter_round(candidates)
-            assert [v.novel for v in split] == [v.novel for v in one]
-            assert pool.sizes["en"] == len(single)
+        _decides_as_one_index(pool, seed=5, rounds=5)
         assert marker.exists(), "the partition was never killed"
         assert pool.restarts >= 1
     finally:
